@@ -1,0 +1,189 @@
+package config
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+// env builds a Getenv from INPUT_* style pairs, as the runner would set them.
+func env(kv map[string]string) Getenv {
+	return func(k string) string { return kv[k] }
+}
+
+func TestLoadValid(t *testing.T) {
+	c, err := Load(nil, env(map[string]string{
+		"INPUT_SUBJECT-NAME":   "GHCR.io/Acme/Voice-Agent",
+		"INPUT_SUBJECT-DIGEST": digest,
+		"INPUT_PLATFORMS":      "linux/amd64,\nlinux/arm64/v8",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ImageKind != KindRegistry || c.ImageRef != "ghcr.io/acme/voice-agent@"+digest {
+		t.Errorf("image = %s %s", c.ImageKind, c.ImageRef)
+	}
+	if c.SubjectName != "ghcr.io/acme/voice-agent" {
+		t.Errorf("subject-name = %q", c.SubjectName)
+	}
+	if !c.DryRun || !strings.Contains(c.DryRunReason, "ACTIONS_ID_TOKEN_REQUEST_URL") {
+		t.Errorf("dry run = %v %q; want auto dry run without a token", c.DryRun, c.DryRunReason)
+	}
+	if got := strings.Join(c.Platforms, " "); got != "linux/amd64 linux/arm64/v8" {
+		t.Errorf("platforms = %q", got)
+	}
+	if c.SpecVersion != "1.6" || !c.ShowSummary || !c.ScanModels || c.OutputDir != "bom-attest-out" {
+		t.Errorf("defaults wrong: %+v", c)
+	}
+}
+
+func TestFlagsOverrideInputs(t *testing.T) {
+	dir := t.TempDir()
+	c, err := Load([]string{"--image", "oci-dir:" + dir, "--dry-run", "true", "--cyclonedx-version", "1.7"},
+		env(map[string]string{"INPUT_CYCLONEDX-VERSION": "1.5", "INPUT_IMAGE": "nope"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ImageKind != KindOCIDir || c.ImageRef != dir || c.SpecVersion != "1.7" || !c.DryRun {
+		t.Errorf("got %+v", c)
+	}
+}
+
+func TestDryRunAutoWithToken(t *testing.T) {
+	c, err := Load(nil, env(map[string]string{
+		"INPUT_IMAGE": "ghcr.io/acme/app@" + digest, "ACTIONS_ID_TOKEN_REQUEST_URL": "https://token.example/x?a=1",
+		"GITHUB_ACTIONS": "true", "RUNNER_TEMP": t.TempDir(),
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DryRun {
+		t.Error("dry run with an OIDC token available")
+	}
+	if filepath.Base(c.OutputDir) != "bom-attest" {
+		t.Errorf("output dir = %q, want $RUNNER_TEMP/bom-attest", c.OutputDir)
+	}
+}
+
+func TestEventVisibility(t *testing.T) {
+	ev := filepath.Join(t.TempDir(), "event.json")
+	os.WriteFile(ev, []byte(`{"repository":{"visibility":"public"}}`), 0o644)
+	c, err := Load(nil, env(map[string]string{"INPUT_IMAGE": "ghcr.io/acme/app@" + digest, "GITHUB_EVENT_PATH": ev}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.GitHub.Visibility != "public" {
+		t.Errorf("visibility = %q", c.GitHub.Visibility)
+	}
+}
+
+func TestLoadInvalid(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f.txt")
+	os.WriteFile(file, []byte("x"), 0o644)
+	img := "ghcr.io/acme/app@" + digest
+	tests := []struct {
+		name  string
+		input map[string]string // INPUT_* names without the prefix
+		env   map[string]string
+		want  string // the input named in the error
+		err   error
+	}{
+		{"nothing to scan", map[string]string{}, nil, "image", ErrInvalid},
+		{"name without digest", map[string]string{"SUBJECT-NAME": "ghcr.io/a/b"}, nil, "subject-digest", ErrInvalid},
+		{"bad digest", map[string]string{"IMAGE": img, "SUBJECT-DIGEST": "sha256:abc"}, nil, "subject-digest", ErrInvalid},
+		{"uppercase digest", map[string]string{"IMAGE": img, "SUBJECT-DIGEST": strings.ToUpper(digest)}, nil, "subject-digest", ErrInvalid},
+		{"digest differs from image", map[string]string{"IMAGE": img, "SUBJECT-DIGEST": "sha256:" + strings.Repeat("f", 64)}, nil, "subject-digest", ErrInvalid},
+		{"subject-name with tag", map[string]string{"IMAGE": img, "SUBJECT-NAME": "ghcr.io/a/b:1.0"}, nil, "subject-name", ErrInvalid},
+		{"image without tag or digest", map[string]string{"IMAGE": "ghcr.io/acme/app"}, nil, "image", ErrInvalid},
+		{"image garbage", map[string]string{"IMAGE": "ghcr.io/acme/app@@x"}, nil, "image", ErrInvalid},
+		{"oci-dir missing", map[string]string{"IMAGE": "oci-dir:" + filepath.Join(dir, "nope")}, nil, "image", ErrInvalid},
+		{"oci-dir is file", map[string]string{"IMAGE": "oci-dir:" + file}, nil, "image", ErrInvalid},
+		{"oci-archive is dir", map[string]string{"IMAGE": "oci-archive:" + dir}, nil, "image", ErrInvalid},
+		{"oci-archive empty path", map[string]string{"IMAGE": "oci-archive:"}, nil, "image", ErrInvalid},
+		{"platform without arch", map[string]string{"IMAGE": img, "PLATFORMS": "linux"}, nil, "platforms", ErrInvalid},
+		{"platform twice", map[string]string{"IMAGE": img, "PLATFORMS": "linux/amd64,linux/amd64"}, nil, "platforms", ErrInvalid},
+		{"platforms blank", map[string]string{"IMAGE": img, "PLATFORMS": ","}, nil, "platforms", ErrInvalid},
+		{"cyclonedx 1.4", map[string]string{"IMAGE": img, "CYCLONEDX-VERSION": "1.4"}, nil, "cyclonedx-version", ErrInvalid},
+		{"dry-run yes", map[string]string{"IMAGE": img, "DRY-RUN": "yes"}, nil, "dry-run", ErrInvalid},
+		{"dry-run false without token", map[string]string{"IMAGE": img, "DRY-RUN": "false"}, nil, "dry-run", ErrInvalid},
+		{"show-summary True", map[string]string{"IMAGE": img, "SHOW-SUMMARY": "True"}, nil, "show-summary", ErrInvalid},
+		{"scan-models 1", map[string]string{"IMAGE": img, "SCAN-MODELS": "1"}, nil, "scan-models", ErrInvalid},
+		{"push-to-registry on", map[string]string{"IMAGE": img, "PUSH-TO-REGISTRY": "on"}, nil, "push-to-registry", ErrInvalid},
+		{"push local image", map[string]string{"IMAGE": "oci-dir:" + dir, "PUSH-TO-REGISTRY": "true"}, nil, "push-to-registry", ErrInvalid},
+		{"unmatched ignore", map[string]string{"IMAGE": img, "UNMATCHED-PATCHES": "ignore"}, nil, "unmatched-patches", ErrInvalid},
+		{"namespace space", map[string]string{"IMAGE": img, "PROPERTY-NAMESPACE": "my ns"}, nil, "property-namespace", ErrInvalid},
+		{"patches-dir missing", map[string]string{"IMAGE": img, "PATCHES-DIR": filepath.Join(dir, "none")}, nil, "patches-dir", ErrInvalid},
+		{"patches-dir is file", map[string]string{"IMAGE": img, "PATCHES-DIR": file}, nil, "patches-dir", ErrInvalid},
+		{"base url ftp", map[string]string{"IMAGE": img, "PATCHES-DIR": dir, "PATCHES-BASE-URL": "ftp://x/y"}, nil, "patches-base-url", ErrInvalid},
+		{"base url without dir", map[string]string{"IMAGE": img, "PATCHES-BASE-URL": "https://x/y/"}, nil, "patches-base-url", ErrInvalid},
+		{"constraints missing", map[string]string{"IMAGE": img, "CONSTRAINT-OVERRIDES": filepath.Join(dir, "c.txt")}, nil, "constraint-overrides", ErrInvalid},
+		{"manifest is dir", map[string]string{"IMAGE": img, "MODEL-MANIFEST": dir}, nil, "model-manifest", ErrInvalid},
+		{"trusted-root missing", map[string]string{"IMAGE": img, "TRUSTED-ROOT": filepath.Join(dir, "tr.json")}, nil, "trusted-root", ErrInvalid},
+		{"attestations unknown", map[string]string{"IMAGE": img, "ATTESTATIONS": "sbom,vex"}, nil, "attestations", ErrInvalid},
+		{"sigstore private", map[string]string{"IMAGE": img, "SIGSTORE": "private"}, nil, "sigstore", ErrInvalid},
+		{"fulcio not url", map[string]string{"IMAGE": img, "FULCIO-URL": "fulcio.local"}, nil, "fulcio-url", ErrInvalid},
+		{"rekor not http", map[string]string{"IMAGE": img, "REKOR-URL": "grpc://rekor"}, nil, "rekor-url", ErrInvalid},
+		{"tsa no host", map[string]string{"IMAGE": img, "TSA-URL": "https://"}, nil, "tsa-url", ErrInvalid},
+		{"referrers both", map[string]string{"IMAGE": img, "REFERRERS-MODE": "both"}, nil, "referrers-mode", ErrInvalid},
+		{"predicate type not uri", map[string]string{"IMAGE": img, "MLBOM-PREDICATE-TYPE": "cyclonedx"}, nil, "mlbom-predicate-type", ErrInvalid},
+		{"output-dir is file", map[string]string{"IMAGE": img, "OUTPUT-DIR": file}, nil, "output-dir", ErrInvalid},
+		{"bad SOURCE_DATE_EPOCH", map[string]string{"IMAGE": img}, map[string]string{"SOURCE_DATE_EPOCH": "yesterday"}, "SOURCE_DATE_EPOCH", ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			kv := map[string]string{}
+			for k, v := range tt.input {
+				kv["INPUT_"+k] = v
+			}
+			for k, v := range tt.env {
+				kv[k] = v
+			}
+			_, err := Load(nil, env(kv), io.Discard)
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("err = %v, want %v", err, tt.err)
+			}
+			var errs Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("err %T is not config.Errors", err)
+			}
+			found := false
+			for _, fe := range errs {
+				found = found || fe.Input == tt.want
+			}
+			if !found || !strings.HasPrefix(err.Error(), tt.want+": ") && !strings.Contains(err.Error(), "\n"+tt.want+": ") {
+				t.Errorf("error %q does not name %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestAllErrorsAtOnce(t *testing.T) {
+	_, err := Load(nil, env(map[string]string{"INPUT_IMAGE": "ghcr.io/a/b@" + digest, "INPUT_DRY-RUN": "x", "INPUT_SIGSTORE": "y", "INPUT_CYCLONEDX-VERSION": "2"}), io.Discard)
+	var errs Errors
+	if !errors.As(err, &errs) || len(errs) != 3 {
+		t.Fatalf("want 3 errors at once, got %v", err)
+	}
+	if errs[0].Input != "cyclonedx-version" {
+		t.Errorf("errors not in input order: %v", errs)
+	}
+}
+
+func TestPermissionsBlockShown(t *testing.T) {
+	_, err := Load(nil, env(map[string]string{"INPUT_IMAGE": "ghcr.io/a/b@" + digest, "INPUT_DRY-RUN": "false"}), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "id-token: write") {
+		t.Fatalf("error must show the permissions block, got %v", err)
+	}
+}
+
+func TestUnknownFlag(t *testing.T) {
+	_, err := Load([]string{"--imagee", "x"}, env(nil), io.Discard)
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -1,0 +1,41 @@
+package config
+
+// Input describes one action input. The same table drives action.yml's inputs (checked by a
+// test), the INPUT_* lookup, and the command-line flags of a local run.
+type Input struct {
+	Name        string
+	Default     string
+	Description string
+	// ActionDefault is the default written in action.yml when it differs from the Go default
+	// (an expression such as ${{ github.token }} that only the runner can evaluate).
+	ActionDefault string
+}
+
+// Inputs lists every input of the action, in the order action.yml shows them.
+var Inputs = []Input{
+	{Name: "image", Description: "Image to describe: a registry reference (by digest, or a tag resolved once), or oci-dir:PATH, oci-archive:PATH, docker-archive:PATH. Defaults to subject-name@subject-digest."},
+	{Name: "subject-name", Description: "Image name the attestations are about, without tag (e.g. ghcr.io/acme/app). Defaults to the repository of image."},
+	{Name: "subject-digest", Description: "Digest (sha256:...) of the image or index the attestations are about; the scanned manifest must have this digest."},
+	{Name: "platforms", Default: "all", Description: "For a multi-platform index: all, or a list such as linux/amd64,linux/arm64. One SBOM per platform."},
+	{Name: "cyclonedx-version", Default: "1.6", Description: "CycloneDX spec version of the documents: 1.5, 1.6 or 1.7."},
+	{Name: "output-dir", Description: "Directory for the files written. Default: $RUNNER_TEMP/bom-attest in Actions, ./bom-attest-out locally."},
+	{Name: "dry-run", Default: "auto", Description: "auto (dry run when the job has no OIDC token, as in pull requests from forks), true, or false."},
+	{Name: "show-summary", Default: "true", Description: "Write a job summary."},
+	{Name: "github-token", ActionDefault: "${{ github.token }}", Description: "Token for the GitHub API and for pulling from ghcr.io."},
+	{Name: "patches-dir", Description: "Patch tree (<component>/<release>/NNNN-slug.patch, <component>/*.patch, quilt series) recorded as pedigree."},
+	{Name: "patches-base-url", Description: "URL prefix for patch diffs; without it diffs are embedded."},
+	{Name: "constraint-overrides", Description: "pip-style constraints file whose pins are recorded as constraint-override properties."},
+	{Name: "unmatched-patches", Default: "error", Description: "What a patch for a component not in the image gets: error or warn."},
+	{Name: "property-namespace", Default: "bom-attest", Description: "Prefix of the CycloneDX properties this action adds."},
+	{Name: "model-manifest", Description: "YAML or JSON file declaring models and data sets for the ML-BOM."},
+	{Name: "scan-models", Default: "true", Description: "Also find models (safetensors, GGUF, ONNX, Hugging Face) inside the image."},
+	{Name: "attestations", Default: "sbom,mlbom,provenance", Description: "Which attestations to make, each only where it applies: sbom, mlbom, provenance."},
+	{Name: "mlbom-predicate-type", Default: "https://cyclonedx.org/bom", Description: "Predicate type of the ML-BOM attestation."},
+	{Name: "sigstore", Default: "auto", Description: "Sigstore instance: auto (public-good for public repositories, GitHub's otherwise), public-good or github."},
+	{Name: "fulcio-url", Description: "Fulcio URL (overrides sigstore)."},
+	{Name: "rekor-url", Description: "Rekor URL (overrides sigstore)."},
+	{Name: "tsa-url", Description: "RFC 3161 timestamp authority URL (overrides sigstore)."},
+	{Name: "trusted-root", Description: "Sigstore trusted_root.json used to verify what was signed (overrides sigstore)."},
+	{Name: "push-to-registry", Default: "false", Description: "Also push each bundle to the registry as an OCI referrer of the image."},
+	{Name: "referrers-mode", Default: "auto", Description: "How referrers are stored: auto, api (OCI 1.1 referrers API) or tag (referrers tag schema)."},
+}

@@ -1,0 +1,41 @@
+package image
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	stfile "github.com/anchore/stereoscope/pkg/file"
+	stimage "github.com/anchore/stereoscope/pkg/image"
+	"github.com/anchore/syft/syft/source"
+	"github.com/anchore/syft/syft/source/stereoscopesource"
+)
+
+// Open reads t's layers once (pulling them when t comes from a registry) and returns it as a
+// Syft source. close releases the unpacked layers.
+func Open(ctx context.Context, t Target) (src source.Source, close func() error, err error) {
+	gen := stfile.NewTempDirGenerator("bom-attest")
+	dir, err := gen.NewDirectory("image")
+	if err != nil {
+		return nil, nil, fmt.Errorf("image: temp dir: %w", err)
+	}
+	meta := []stimage.AdditionalMetadata{
+		stimage.WithManifestDigest(t.Digest.String()),
+		stimage.WithManifest(t.Raw),
+		stimage.WithArchitecture(t.Platform.Architecture, t.Platform.Variant),
+		stimage.WithOS(t.Platform.OS),
+	}
+	ref := t.Name + "@" + t.Digest.String()
+	if t.RepoURL != "" {
+		meta = append(meta, stimage.WithRepoDigests(t.RepoURL+"@"+t.Digest.String()))
+	}
+	img := stimage.New(t.Image, gen, dir, meta...)
+	if err := img.Read(ctx); err != nil {
+		return nil, nil, errors.Join(fmt.Errorf("image: read %s (%s): %w", ref, t.PlatformString(), err), img.Cleanup(), gen.Cleanup())
+	}
+	src = stereoscopesource.New(img, stereoscopesource.ImageConfig{
+		Reference: ref,
+		Alias:     source.Alias{Name: t.Name, Version: t.Digest.String()},
+	})
+	return src, func() error { return errors.Join(img.Cleanup(), gen.Cleanup()) }, nil
+}

@@ -1,0 +1,245 @@
+package sbom
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/CycloneDX/cyclonedx-go"
+	"github.com/anchore/packageurl-go"
+	"github.com/anchore/syft/syft"
+	"github.com/anchore/syft/syft/cataloging/filecataloging"
+	"github.com/anchore/syft/syft/file"
+	"github.com/anchore/syft/syft/format/common/cyclonedxhelpers"
+	syftsbom "github.com/anchore/syft/syft/sbom"
+	"github.com/anchore/syft/syft/source"
+	"github.com/google/uuid"
+	// The rpm database cataloger needs an SQL driver; syft leaves choosing one to its caller.
+	_ "modernc.org/sqlite"
+)
+
+// ErrScan wraps failures of the Syft scan itself.
+var ErrScan = errors.New("scan failed")
+
+// Subject is the image the SBOM describes.
+type Subject struct {
+	Name        string // e.g. ghcr.io/acme/app
+	RepoURL     string // registry/repository for the purl; "" for local images without one
+	Digest      string // manifest digest, sha256:...
+	IndexDigest string // the multi-platform index it belongs to, if any
+	OS, Arch    string
+	Variant     string
+	Tag         string // set when the input was a tag resolved to Digest
+}
+
+// Options tune Generate.
+type Options struct {
+	Subject     Subject
+	ToolVersion string    // bom-attest's version
+	Timestamp   time.Time // zero: now
+	Namespace   string    // property prefix; default bom-attest
+	Parallelism int       // Syft cataloger parallelism; 0: Syft's default
+}
+
+// Result is a generated SBOM.
+type Result struct {
+	BOM  *cyclonedx.BOM
+	Syft *syftsbom.SBOM
+}
+
+// Generate runs one Syft scan of src and builds the CycloneDX document.
+func Generate(ctx context.Context, src source.Source, o Options) (*Result, error) {
+	if o.Namespace == "" {
+		o.Namespace = "bom-attest"
+	}
+	// Packages, not every file they own: file components multiply the document's size by
+	// ten without telling a scanner anything the package purls do not.
+	files := filecataloging.DefaultConfig()
+	files.Selection = file.NoFilesSelection
+	cfg := syft.DefaultCreateSBOMConfig().
+		WithTool("syft", SyftVersion()).
+		WithFilesConfig(files)
+	if o.Parallelism > 0 {
+		cfg = cfg.WithParallelism(o.Parallelism)
+	}
+	s, err := syft.CreateSBOM(ctx, src, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrScan, err)
+	}
+	bom := cyclonedxhelpers.ToFormatModel(*s)
+	shape(bom, o)
+	return &Result{BOM: bom, Syft: s}, nil
+}
+
+// SyftVersion is the version of the Syft library compiled in, from the build info, so the SBOM
+// names the scanner that really ran.
+func SyftVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/anchore/syft" {
+				if d.Replace != nil {
+					return d.Replace.Version
+				}
+				return d.Version
+			}
+		}
+	}
+	return "unknown"
+}
+
+func shape(bom *cyclonedx.BOM, o Options) {
+	ts := o.Timestamp
+	if ts.IsZero() {
+		ts = time.Now()
+	}
+	bom.SerialNumber = uuid.New().URN()
+	md := bom.Metadata
+	if md == nil {
+		md = &cyclonedx.Metadata{}
+		bom.Metadata = md
+	}
+	md.Timestamp = ts.UTC().Format(time.RFC3339)
+	md.Lifecycles = &[]cyclonedx.Lifecycle{{Phase: cyclonedx.LifecyclePhasePostBuild}}
+	md.Tools = &cyclonedx.ToolsChoice{Components: &[]cyclonedx.Component{
+		{
+			Type:     cyclonedx.ComponentTypeApplication,
+			Name:     "bom-attest",
+			Version:  o.ToolVersion,
+			Supplier: &cyclonedx.OrganizationalEntity{Name: "bom-attest"},
+		},
+		{
+			// Syft's own encoder stamps every tool "author: anchore"; say who made Syft, and
+			// which build of it ran, in fields that are not deprecated.
+			Type:       cyclonedx.ComponentTypeLibrary,
+			Group:      "github.com/anchore",
+			Name:       "syft",
+			Version:    SyftVersion(),
+			Supplier:   &cyclonedx.OrganizationalEntity{Name: "Anchore, Inc.", URL: &[]string{"https://anchore.com"}},
+			PackageURL: "pkg:golang/github.com/anchore/syft@" + SyftVersion(),
+		},
+	}}
+	img := ImageComponent(o.Subject, o.Namespace)
+	md.Component = &img
+	// Syft names the source after the scan input; the image component already says all of it.
+	md.Properties = nil
+	rootDependencies(bom, img.BOMRef)
+}
+
+// ImageComponent is the container component that stands for the subject in every document
+// bom-attest writes (SBOM, ML-BOM), so both point at the same bom-ref.
+func ImageComponent(s Subject, ns string) cyclonedx.Component {
+	p := ImagePURL(s)
+	c := cyclonedx.Component{
+		BOMRef:     p,
+		Type:       cyclonedx.ComponentTypeContainer,
+		Name:       s.Name,
+		Version:    s.Digest,
+		PackageURL: p,
+	}
+	if hex, ok := strings.CutPrefix(s.Digest, "sha256:"); ok {
+		c.Hashes = &[]cyclonedx.Hash{{Algorithm: cyclonedx.HashAlgoSHA256, Value: hex}}
+	}
+	var props []cyclonedx.Property
+	add := func(k, v string) {
+		if v != "" {
+			props = append(props, cyclonedx.Property{Name: ns + ":image:" + k, Value: v})
+		}
+	}
+	platform := s.OS + "/" + s.Arch
+	if s.Variant != "" {
+		platform += "/" + s.Variant
+	}
+	if s.OS != "" {
+		add("platform", platform)
+	}
+	add("index-digest", s.IndexDigest)
+	add("resolved-tag", s.Tag)
+	if len(props) > 0 {
+		c.Properties = &props
+	}
+	return c
+}
+
+// ImagePURL is pkg:oci/NAME@DIGEST?arch=…&repository_url=… as the purl spec's oci type defines it:
+// the name is the last path segment, the repository goes in a qualifier.
+func ImagePURL(s Subject) string {
+	name := s.Name
+	if i := strings.LastIndex(name, "/"); i >= 0 {
+		name = name[i+1:]
+	}
+	var q packageurl.Qualifiers
+	if s.Arch != "" {
+		q = append(q, packageurl.Qualifier{Key: "arch", Value: s.Arch})
+	}
+	if s.RepoURL != "" {
+		q = append(q, packageurl.Qualifier{Key: "repository_url", Value: s.RepoURL})
+	}
+	return packageurl.NewPackageURL("oci", "", strings.ToLower(name), s.Digest, q, "").ToString()
+}
+
+// rootDependencies hangs every top-level component (one nothing else depends on) under the image,
+// so the graph has one root as CycloneDX consumers expect.
+func rootDependencies(bom *cyclonedx.BOM, root string) {
+	var deps []cyclonedx.Dependency
+	if bom.Dependencies != nil {
+		deps = *bom.Dependencies
+	}
+	dependedOn := map[string]bool{}
+	for _, d := range deps {
+		if d.Dependencies != nil {
+			for _, r := range *d.Dependencies {
+				dependedOn[r] = true
+			}
+		}
+	}
+	var top []string
+	if bom.Components != nil {
+		for _, c := range *bom.Components {
+			if c.BOMRef != "" && !dependedOn[c.BOMRef] && c.Type != cyclonedx.ComponentTypeFile {
+				top = append(top, c.BOMRef)
+			}
+		}
+	}
+	sort.Strings(top)
+	deps = append(deps, cyclonedx.Dependency{Ref: root, Dependencies: &top})
+	for _, d := range deps {
+		if d.Dependencies != nil {
+			sort.Strings(*d.Dependencies)
+		}
+	}
+	sort.Slice(deps, func(i, j int) bool { return deps[i].Ref < deps[j].Ref })
+	bom.Dependencies = &deps
+}
+
+// SpecVersion maps "1.5" / "1.6" / "1.7" to cyclonedx-go's constant.
+func SpecVersion(v string) (cyclonedx.SpecVersion, error) {
+	switch v {
+	case "1.5":
+		return cyclonedx.SpecVersion1_5, nil
+	case "1.6":
+		return cyclonedx.SpecVersion1_6, nil
+	case "1.7":
+		return cyclonedx.SpecVersion1_7, nil
+	}
+	return 0, fmt.Errorf("cyclonedx-version: unsupported %q (want 1.5, 1.6 or 1.7)", v)
+}
+
+// Encode writes bom as indented JSON at spec version v. Fields v lacks are dropped by
+// cyclonedx-go's converter; bom itself is left as it was.
+func Encode(bom *cyclonedx.BOM, v string) ([]byte, error) {
+	sv, err := SpecVersion(v)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	enc := cyclonedx.NewBOMEncoder(&buf, cyclonedx.BOMFileFormatJSON).SetPretty(true).SetEscapeHTML(false)
+	if err := enc.EncodeVersion(bom, sv); err != nil {
+		return nil, fmt.Errorf("encode CycloneDX %s: %w", v, err)
+	}
+	return buf.Bytes(), nil
+}
