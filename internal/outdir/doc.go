@@ -1,0 +1,3 @@
+// Package outdir writes the action's files into output-dir whole or not at all, owned by the
+// workspace's owner when the action runs as root in its container.
+package outdir

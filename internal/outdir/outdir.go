@@ -1,0 +1,96 @@
+package outdir
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// ErrOutputDir wraps failures to create or write output-dir.
+var ErrOutputDir = errors.New("output-dir")
+
+// Dir is output-dir.
+type Dir struct {
+	Path  string
+	chown func(string) error // nil: leave ownership alone
+}
+
+// Open creates path if needed. When this process is root and path lies inside workspace, files
+// it writes are given the workspace's owner: the runner runs container actions as root, and
+// root-owned files in the workspace break later steps and the next checkout.
+func Open(path, workspace string) (*Dir, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrOutputDir, path, err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return nil, fmt.Errorf("%w: create %s: %v", ErrOutputDir, path, err)
+	}
+	d := &Dir{Path: abs}
+	if os.Geteuid() == 0 && workspace != "" && within(abs, workspace) {
+		if st, err := os.Stat(workspace); err == nil {
+			if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Uid != 0 {
+				uid, gid := int(sys.Uid), int(sys.Gid)
+				d.chown = func(p string) error { return os.Lchown(p, uid, gid) }
+				// The directories between workspace and output-dir that we created need it too.
+				for p := abs; within(p, workspace) && p != filepath.Clean(workspace); p = filepath.Dir(p) {
+					if err := d.chown(p); err != nil {
+						return nil, fmt.Errorf("%w: chown %s: %v", ErrOutputDir, p, err)
+					}
+				}
+			}
+		}
+	}
+	return d, nil
+}
+
+func within(p, dir string) bool {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return false
+	}
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// Write stores data as name in the directory: written to a temporary file, synced, then
+// renamed, so a reader never sees half a document and a failed run leaves no partial file.
+func (d *Dir) Write(name string, data []byte) (string, error) {
+	if name != filepath.Base(name) || name == "." || name == ".." {
+		return "", fmt.Errorf("%w: bad file name %q", ErrOutputDir, name)
+	}
+	dst := filepath.Join(d.Path, name)
+	tmp, err := os.CreateTemp(d.Path, "."+name+".tmp-*")
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrOutputDir, err)
+	}
+	cleanup := func(err error) (string, error) {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("%w: write %s: %v", ErrOutputDir, dst, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return cleanup(err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return cleanup(err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return cleanup(err)
+	}
+	if err := tmp.Close(); err != nil {
+		return cleanup(err)
+	}
+	if d.chown != nil {
+		if err := d.chown(tmp.Name()); err != nil {
+			return cleanup(err)
+		}
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return cleanup(err)
+	}
+	return dst, nil
+}

@@ -1,0 +1,18 @@
+// Command bom-attest turns a container image into signed supply-chain evidence; see README.md.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/bom-attest/bom-attest/internal/run"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run.Main(ctx, run.OS())
+	stop()
+	os.Exit(code)
+}
