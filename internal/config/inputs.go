@@ -39,3 +39,24 @@ var Inputs = []Input{
 	{Name: "push-to-registry", Default: "false", Description: "Also push each bundle to the registry as an OCI referrer of the image."},
 	{Name: "referrers-mode", Default: "auto", Description: "How referrers are stored: auto, api (OCI 1.1 referrers API) or tag (referrers tag schema)."},
 }
+
+// Output describes one step output.
+type Output struct{ Name, Description string }
+
+// Outputs lists every step output, in the order action.yml shows them.
+var Outputs = []Output{
+	{"sbom-path", "Path of the (first) SBOM file."},
+	{"sbom-paths", "JSON list of SBOM paths, one per platform."},
+	{"subject-digest", "Digest the attestations are about (the index's for a multi-platform image)."},
+	{"component-count", "Number of components in the (first) SBOM."},
+	{"dry-run", "true when nothing was signed or published."},
+	{"patched-count", "Number of components with patches or constraint overrides recorded."},
+	{"mlbom-path", "Path of the ML-BOM file, when models were declared or found."},
+	{"model-count", "Number of models in the ML-BOM."},
+	{"bundle-path", "Path of the (first) Sigstore bundle."},
+	{"bundle-paths", "JSON list of Sigstore bundle paths."},
+	{"attestation-id", "ID of the (first) attestation stored by the GitHub Attestations API."},
+	{"attestation-ids", "JSON list of attestation IDs."},
+	{"attestation-url", "URL of the (first) attestation."},
+	{"attestation-urls", "JSON list of attestation URLs."},
+}
