@@ -66,6 +66,7 @@ type Config struct {
 	RekorURL           string
 	TSAURL             string
 	TrustedRoot        string
+	OIDCIssuer         string
 	PushToRegistry     bool
 	ReferrersMode      string
 
@@ -367,6 +368,10 @@ func build(raw map[string]string, gh GitHub, sourceDateEpoch string) (*Config, e
 	c.FulcioURL = v.httpURL(raw, "fulcio-url")
 	c.RekorURL = v.httpURL(raw, "rekor-url")
 	c.TSAURL = v.httpURL(raw, "tsa-url")
+	c.OIDCIssuer = v.httpURL(raw, "oidc-issuer")
+	if c.OIDCIssuer == "" {
+		c.OIDCIssuer = defaultIssuer(gh.ServerURL)
+	}
 
 	c.MLBOMPredicateType = raw["mlbom-predicate-type"]
 	if u, err := url.Parse(c.MLBOMPredicateType); err != nil || u.Scheme == "" || u.Host == "" {
@@ -496,6 +501,18 @@ func (v *validator) image(c *Config, img string) {
 	if c.SubjectName == "" {
 		c.SubjectName = strings.ToLower(ref.Context().Name())
 	}
+}
+
+// defaultIssuer is where GitHub's runners get ID tokens from: one issuer for github.com, and
+// one per GitHub Enterprise Server under its own host.
+func defaultIssuer(server string) string {
+	if server == "" || server == "https://github.com" {
+		return "https://token.actions.githubusercontent.com"
+	}
+	if host, ok := strings.CutPrefix(server, "https://"); ok && strings.HasSuffix(host, ".ghe.com") {
+		return "https://token.actions." + host
+	}
+	return server + "/_services/token"
 }
 
 // NeedsToken reports whether the run will talk to a Sigstore instance or the GitHub API.

@@ -35,6 +35,7 @@ var Inputs = []Input{
 	{Name: "fulcio-url", Description: "Fulcio URL (overrides sigstore)."},
 	{Name: "rekor-url", Description: "Rekor URL (overrides sigstore)."},
 	{Name: "tsa-url", Description: "RFC 3161 timestamp authority URL (overrides sigstore)."},
+	{Name: "oidc-issuer", Description: "Expected issuer of the workflow's ID token. Default: https://token.actions.githubusercontent.com on github.com, <server>/_services/token on GitHub Enterprise Server."},
 	{Name: "trusted-root", Description: "Sigstore trusted_root.json used to verify what was signed (overrides sigstore)."},
 	{Name: "push-to-registry", Default: "false", Description: "Also push each bundle to the registry as an OCI referrer of the image."},
 	{Name: "referrers-mode", Default: "auto", Description: "How referrers are stored: auto, api (OCI 1.1 referrers API) or tag (referrers tag schema)."},

@@ -2,7 +2,6 @@ package run
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"github.com/bom-attest/bom-attest/internal/outdir"
 	"github.com/bom-attest/bom-attest/internal/report"
 	"github.com/bom-attest/bom-attest/internal/sbom"
+	"github.com/bom-attest/bom-attest/internal/statement"
 )
 
 // Exit codes.
@@ -43,6 +43,9 @@ func OS() Env {
 
 // Main runs bom-attest and returns the exit code.
 func Main(ctx context.Context, env Env) int {
+	if len(env.Args) > 0 && env.Args[0] == "verify" {
+		return verify(ctx, env)
+	}
 	cfg, err := config.Load(env.Args, env.Getenv, env.Stderr)
 	if errors.Is(err, config.ErrHelp) {
 		return ExitOK
@@ -90,6 +93,10 @@ type pipeline struct {
 	sum *report.Run
 	env Env
 	dir *outdir.Dir
+
+	docs           []*document
+	subjectOfImage statement.Subject // the image as a whole: index or single manifest
+	repoURL        string            // where referrers go
 }
 
 // stage times fn inside a log group and records it for the summary.
@@ -135,6 +142,12 @@ func (p *pipeline) run(ctx context.Context) error {
 	}
 	p.sum.SubjectName, p.sum.SubjectDigest, p.sum.IsIndex, p.sum.ResolvedTag = res.Targets[0].Name, res.Subject.String(), res.IsIndex, res.ResolvedTag
 	p.out.Set("subject-digest", res.Subject.String())
+	subjectName, err := statement.SubjectName(res.Targets[0].Name)
+	if err != nil {
+		return inputError("subject-name", err)
+	}
+	p.subjectOfImage = statement.Subject{Name: subjectName, Digest: res.Subject.String()}
+	p.repoURL = res.Targets[0].RepoURL
 
 	p.dir, err = outdir.Open(cfg.OutputDir, cfg.GitHub.Workspace)
 	if err != nil {
@@ -159,9 +172,8 @@ func (p *pipeline) run(ctx context.Context) error {
 			p.out.Set("component-count", strconv.Itoa(stats.Total))
 		}
 	}
-	list, _ := json.Marshal(paths)
-	p.out.Set("sbom-paths", string(list))
-	return nil
+	p.out.Set("sbom-paths", jsonList(paths))
+	return p.attest(ctx)
 }
 
 // target pulls, scans, encodes and writes the SBOM of one platform manifest. The image is read
@@ -218,10 +230,13 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string) (str
 			return fmt.Errorf("SBOM for %s: %w", plat, err)
 		}
 		path, err = p.dir.Write(file, doc)
-		if err == nil {
-			p.log.Infof("wrote %s (%d bytes)", p.display(path), len(doc))
+		if err != nil {
+			return err
 		}
-		return err
+		p.log.Infof("wrote %s (%d bytes)", p.display(path), len(doc))
+		p.addDocument(&document{name: strings.TrimSuffix(file, ".cdx.json"), kind: "sbom", predicateType: statement.PredicateCycloneDX,
+			predicate: doc, subject: statement.Subject{Name: p.subjectOfImage.Name, Digest: t.Digest.String()}})
+		return nil
 	})
 	return path, report.Count(gen.BOM), err
 }

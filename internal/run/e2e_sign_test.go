@@ -1,0 +1,133 @@
+package run_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/bom-attest/bom-attest/internal/testimage"
+	"github.com/bom-attest/bom-attest/internal/testserver"
+)
+
+// TestSignAndPublish runs the binary as a push workflow would, against the loopback signing
+// stack, the fake GitHub API and a real registry, in both Sigstore modes: Rekor (public-good
+// shape) and RFC 3161 timestamps (GitHub's instance shape).
+func TestSignAndPublish(t *testing.T) {
+	reg := testserver.StartRegistry(t)
+	idx, err := testimage.Index(debImage(t, "amd64", ""), debImage(t, "arm64", "v8"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest, _ := idx.Digest()
+	im, _ := idx.IndexManifest()
+
+	for _, mode := range []string{"rekor", "tsa"} {
+		t.Run(mode, func(t *testing.T) {
+			// A repository per mode: each signing stack has its own trusted root.
+			repo := reg.Host + "/acme/app-" + mode
+			tag, _ := name.NewTag(repo+":main", name.Insecure)
+			if err := remote.WriteIndex(tag, idx); err != nil {
+				t.Fatal(err)
+			}
+			stack := testserver.StartSigningStack(t, testserver.SigningStackOptions{})
+			api := testserver.GitHubAPIStart(t, "acme/app", fakeToken)
+			r := newRunner(t)
+			r.extraEnv = map[string]string{
+				"ACTIONS_ID_TOKEN_REQUEST_URL":   stack.OIDC.TokenRequestURL,
+				"ACTIONS_ID_TOKEN_REQUEST_TOKEN": stack.OIDC.TokenRequestToken,
+				"GITHUB_API_URL":                 api.URL,
+				"GITHUB_REPOSITORY":              "acme/app",
+				"GITHUB_EVENT_NAME":              "push",
+				"GITHUB_WORKFLOW_REF":            "acme/app/.github/workflows/release.yml@refs/heads/main",
+			}
+			with := map[string]string{
+				"subject-name": repo, "subject-digest": digest.String(), "push-to-registry": "true",
+				"fulcio-url": stack.FulcioURL, "trusted-root": stack.TrustedRootPath, "oidc-issuer": stack.OIDC.URL,
+			}
+			if mode == "rekor" {
+				with["rekor-url"] = stack.RekorURL
+			} else {
+				with["tsa-url"] = stack.TSAURL
+			}
+			res := r.run(with)
+			if res.code != 0 {
+				t.Fatalf("exit %d\n%s", res.code, res.stdout)
+			}
+			if res.outputs["dry-run"] != "false" {
+				t.Errorf("dry-run = %q", res.outputs["dry-run"])
+			}
+			var bundles, ids, urls []string
+			json.Unmarshal([]byte(res.outputs["bundle-paths"]), &bundles)
+			json.Unmarshal([]byte(res.outputs["attestation-ids"]), &ids)
+			json.Unmarshal([]byte(res.outputs["attestation-urls"]), &urls)
+			wantDocs := []string{"sbom.linux-amd64", "sbom.linux-arm64-v8", "provenance"}
+			if len(bundles) != len(wantDocs) || len(ids) != len(wantDocs) || len(urls) != len(wantDocs) {
+				t.Fatalf("bundle-paths %v, attestation-ids %v, attestation-urls %v; want one per %v", bundles, ids, urls, wantDocs)
+			}
+			for i, d := range wantDocs {
+				if filepath.Base(bundles[i]) != d+".sigstore.json" {
+					t.Errorf("bundle %d = %s, want %s.sigstore.json", i, bundles[i], d)
+				}
+				if !strings.HasPrefix(urls[i], "https://github.com/acme/app/attestations/"+ids[i]) {
+					t.Errorf("attestation url %s for id %s", urls[i], ids[i])
+				}
+			}
+			if got := len(api.Attestations()); got != len(wantDocs) {
+				t.Errorf("GitHub API stored %d attestations, want %d", got, len(wantDocs))
+			}
+			for _, row := range []string{"### Attestations", "| sbom.linux-amd64 |", "| provenance |", "https://slsa.dev/provenance/v1", urls[0]} {
+				if !strings.Contains(res.summary, row) {
+					t.Errorf("summary lacks %q:\n%s", row, res.summary)
+				}
+			}
+
+			// What was pushed is found again and verifies, by the same binary a user runs.
+			for _, m := range im.Manifests {
+				ref := repo + "@" + m.Digest.String()
+				cmd := exec.Command(binary, "verify", "--from-registry", ref, "--trusted-root", stack.TrustedRootPath,
+					"--owner", "acme", "--cert-oidc-issuer", stack.OIDC.URL, "--predicate-type", "https://cyclonedx.org/bom")
+				var out bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &out, &out
+				if err := cmd.Run(); err != nil || !strings.Contains(out.String(), "verified") {
+					t.Errorf("verify --from-registry %s: %v\n%s", ref, err, out.String())
+				}
+			}
+
+			// Neither the runner's request token nor any ID token minted for the run may be
+			// written anywhere.
+			secrets := append(stack.OIDC.Minted(), stack.OIDC.TokenRequestToken)
+			files, _ := filepath.Glob(filepath.Join(r.temp, "bom-attest", "*"))
+			for _, s := range append(stack.OIDC.Minted(), stack.OIDC.TokenRequestToken) {
+				if !strings.Contains(res.stdout, "::add-mask::"+s+"\n") {
+					t.Errorf("a token was not masked")
+				}
+			}
+			// The mask commands carry the secrets to the runner by design; nothing else may.
+			var log []string
+			for _, l := range strings.Split(res.stdout, "\n") {
+				if !strings.HasPrefix(l, "::add-mask::") {
+					log = append(log, l)
+				}
+			}
+			texts := map[string]string{"log": strings.Join(log, "\n"), "summary": res.summary}
+			for _, f := range files {
+				b, _ := os.ReadFile(f)
+				texts[f] = string(b)
+			}
+			for where, text := range texts {
+				for _, s := range secrets {
+					if s != "" && strings.Contains(text, s) {
+						t.Errorf("a token leaked into %s", where)
+					}
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,167 @@
+package sign
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+)
+
+const verifyUsage = `usage: bom-attest verify (--bundle B | --from-registry IMAGE@sha256:…) --trusted-root T
+                         [--subject-digest sha256:…] (--owner O | --repo O/R)
+                         [--signer-workflow W] [--cert-oidc-issuer I] [--predicate-type P] [--hostname H]
+
+Verifies Sigstore bundles against a trusted root, like gh attestation verify: one bundle file
+(offline), or every bundle pushed to the registry as an OCI referrer of the image.
+Exit status 0 when every bundle verifies, 1 otherwise.
+`
+
+// Found is a bundle a BundleFinder fetched, named for the output.
+type Found struct {
+	Name   string
+	Bundle []byte
+}
+
+// BundleFinder fetches the bundles stored for an image (IMAGE@sha256:…); the verify command
+// uses it for --from-registry, so this package stays free of registry code.
+type BundleFinder func(ctx context.Context, image string) ([]Found, error)
+
+// RunVerify is the `bom-attest verify` command. It reads nothing but its flags and the two
+// files they name, and returns the exit status.
+func RunVerify(ctx context.Context, args []string, stdout, stderr io.Writer, find BundleFinder) int {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), verifyUsage)
+		fs.PrintDefaults()
+	}
+	bundlePath := fs.String("bundle", "", "Sigstore bundle (`file`.sigstore.json)")
+	fromRegistry := fs.String("from-registry", "", "verify the bundles pushed as referrers of `IMAGE@sha256:…`")
+	rootPath := fs.String("trusted-root", "", "trusted_root.json of the Sigstore instance that signed")
+	digest := fs.String("subject-digest", "", "digest the statement must be about (sha256:…)")
+	owner := fs.String("owner", "", "GitHub owner whose repository must have signed")
+	repo := fs.String("repo", "", "GitHub repository (owner/name) that must have signed")
+	signer := fs.String("signer-workflow", "", "workflow that must have signed (owner/repo/.github/workflows/f.yml[@ref])")
+	issuer := fs.String("cert-oidc-issuer", GitHubIssuer, "OIDC issuer of the signing certificate")
+	predicateType := fs.String("predicate-type", "", "predicate type the statement must have")
+	hostname := fs.String("hostname", "github.com", "GitHub host of the identities")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 1
+	}
+	usage := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "verify: "+format+"\n\n", a...)
+		fs.Usage()
+		return 1
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usage("unexpected argument %q", fs.Arg(0))
+	case (*bundlePath == "") == (*fromRegistry == ""):
+		return usage("give exactly one of --bundle and --from-registry")
+	case *rootPath == "":
+		return usage("--trusted-root is required (verification is offline)")
+	case *fromRegistry != "" && *digest == "":
+		_, d, ok := strings.Cut(*fromRegistry, "@")
+		if !ok {
+			return usage("--from-registry %q needs a digest (IMAGE@sha256:…)", *fromRegistry)
+		}
+		*digest = d
+	case *digest == "":
+		return usage("--subject-digest is required")
+	case (*owner == "") == (*repo == ""):
+		return usage("give exactly one of --owner and --repo")
+	}
+
+	p, err := verifyPolicy(*hostname, *owner, *repo, *signer, *issuer, *digest, *predicateType)
+	if err != nil {
+		return usage("%v", err)
+	}
+	trusted, err := ReadTrustedRoot(*rootPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "verify: --trusted-root: %v\n", err)
+		return 1
+	}
+	var bundles []Found
+	if *bundlePath != "" {
+		data, err := os.ReadFile(*bundlePath)
+		if err != nil {
+			fmt.Fprintf(stderr, "verify: --bundle: %v\n", err)
+			return 1
+		}
+		bundles = []Found{{Name: *bundlePath, Bundle: data}}
+	} else {
+		if find == nil {
+			fmt.Fprintf(stderr, "verify: --from-registry is not available in this build\n")
+			return 1
+		}
+		bundles, err = find(ctx, *fromRegistry)
+		if err != nil {
+			fmt.Fprintf(stderr, "verify: --from-registry: %v\n", err)
+			return 1
+		}
+		if len(bundles) == 0 {
+			fmt.Fprintf(stderr, "✗ no Sigstore bundles are stored as referrers of %s\n", *fromRegistry)
+			return 1
+		}
+	}
+	code := 0
+	for _, b := range bundles {
+		res, err := Verify(b.Bundle, trusted, p)
+		if err != nil {
+			fmt.Fprintf(stderr, "✗ %s does not verify\n  %v\n", b.Name, err)
+			code = 1
+			continue
+		}
+		fmt.Fprintf(stdout, "✓ %s verified\n%s", b.Name, res.Summary())
+	}
+	return code
+}
+
+// verifyPolicy builds the policy gh attestation verify would: the SAN must be a workflow of
+// the owner or repository (or exactly the signer workflow), and the certificate's source
+// repository must match.
+func verifyPolicy(host, owner, repo, signer, issuer, digest, predicateType string) (Policy, error) {
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "https://"), "/")
+	if host == "" || strings.ContainsAny(host, "/ ") {
+		return Policy{}, fmt.Errorf("--hostname %q is not a host name", host)
+	}
+	base := "https://" + host
+	p := Policy{SubjectDigest: digest, Issuer: issuer, PredicateType: predicateType}
+	if _, err := hexDigest(digest); err != nil {
+		return Policy{}, fmt.Errorf("--subject-digest: %q is not sha256:<64 hex digits>", digest)
+	}
+	if repo != "" {
+		o, r, ok := strings.Cut(repo, "/")
+		if !ok || o == "" || r == "" || strings.Contains(r, "/") {
+			return Policy{}, fmt.Errorf("--repo %q is not owner/name", repo)
+		}
+		owner = o
+		p.RepositoryURI = base + "/" + repo
+		p.SANRegex = "(?i)^" + regexp.QuoteMeta(p.RepositoryURI+"/")
+	} else {
+		if strings.Contains(owner, "/") {
+			return Policy{}, fmt.Errorf("--owner %q is an owner, not a repository (use --repo)", owner)
+		}
+		p.SANRegex = "(?i)^" + regexp.QuoteMeta(base+"/"+owner+"/")
+	}
+	p.OwnerURI = base + "/" + owner
+	if signer != "" {
+		w := signer
+		if !strings.Contains(w, "://") {
+			w = base + "/" + strings.TrimPrefix(strings.TrimPrefix(w, host+"/"), "/")
+		}
+		if strings.Contains(w, "@") {
+			p.SAN, p.SANRegex = w, ""
+		} else {
+			p.SANRegex = "^" + regexp.QuoteMeta(w) + "@"
+		}
+	}
+	return p, nil
+}

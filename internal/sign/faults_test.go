@@ -1,0 +1,118 @@
+package sign
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bom-attest/bom-attest/internal/testserver"
+)
+
+// TestFaults drives every service of the stack into trouble: each fault either heals within
+// the retries or ends in a clear error, and no bundle file is left behind by a failure.
+func TestFaults(t *testing.T) {
+	tests := []struct {
+		name     string
+		mode     string
+		setup    func(st *testserver.SigningStack, o *Options)
+		err      error
+		message  string
+		requests func(st *testserver.SigningStack) (got, want int)
+	}{
+		{name: "oidc 401", mode: "tsa", setup: func(st *testserver.SigningStack, _ *Options) { st.OIDC.Faults.FailNext(1, http.StatusUnauthorized) },
+			err: ErrToken, message: "id-token: write",
+			requests: func(st *testserver.SigningStack) (int, int) { return st.OIDC.Faults.Requests(), 1 }},
+		{name: "oidc wrong request token", mode: "tsa", setup: func(_ *testserver.SigningStack, o *Options) { o.TokenRequestToken = "stale" },
+			err: ErrToken, message: "401"},
+		{name: "oidc 500 every time", mode: "rekor", setup: func(st *testserver.SigningStack, _ *Options) {
+			st.OIDC.Faults.FailNext(3, http.StatusInternalServerError)
+		},
+			err: ErrToken, message: "500 Internal Server Error",
+			requests: func(st *testserver.SigningStack) (int, int) { return st.OIDC.Faults.Requests(), 3 }},
+		{name: "oidc 500 then ok", mode: "rekor", setup: func(st *testserver.SigningStack, _ *Options) {
+			st.OIDC.Faults.FailNext(1, http.StatusInternalServerError)
+		},
+			requests: func(st *testserver.SigningStack) (int, int) { return st.OIDC.Faults.Requests(), 2 }},
+		{name: "no token request url", mode: "tsa", setup: func(_ *testserver.SigningStack, o *Options) { o.TokenRequestURL = "" },
+			err: ErrToken, message: "id-token: write"},
+		{name: "fulcio 503 then ok", mode: "tsa", setup: func(st *testserver.SigningStack, _ *Options) { st.Fulcio.FailNext(1, http.StatusServiceUnavailable) },
+			requests: func(st *testserver.SigningStack) (int, int) { return st.Fulcio.Requests(), 2 }},
+		{name: "fulcio 503 every time", mode: "tsa", setup: func(st *testserver.SigningStack, _ *Options) { st.Fulcio.FailNext(3, http.StatusServiceUnavailable) },
+			err: ErrFulcio, message: "503 Service Unavailable",
+			requests: func(st *testserver.SigningStack) (int, int) { return st.Fulcio.Requests(), 3 }},
+		{name: "fulcio 400 is not retried", mode: "tsa", setup: func(st *testserver.SigningStack, _ *Options) { st.Fulcio.FailNext(1, http.StatusBadRequest) },
+			err: ErrFulcio, message: "400 Bad Request",
+			requests: func(st *testserver.SigningStack) (int, int) { return st.Fulcio.Requests(), 1 }},
+		{name: "tsa timeout", mode: "tsa", setup: func(st *testserver.SigningStack, o *Options) {
+			st.TSA.HangNext(3)
+			o.RequestTimeout = 100 * time.Millisecond
+		}, err: ErrTSA, message: "timed out after 100ms (3 attempts)",
+			requests: func(st *testserver.SigningStack) (int, int) { return st.TSA.Requests(), 3 }},
+		{name: "tsa timeout then ok", mode: "tsa", setup: func(st *testserver.SigningStack, o *Options) {
+			st.TSA.HangNext(1)
+			o.RequestTimeout = 200 * time.Millisecond
+		}, requests: func(st *testserver.SigningStack) (int, int) { return st.TSA.Requests(), 2 }},
+		{name: "tsa 429 then ok", mode: "tsa", setup: func(st *testserver.SigningStack, _ *Options) { st.TSA.FailNext(2, http.StatusTooManyRequests) },
+			requests: func(st *testserver.SigningStack) (int, int) { return st.TSA.Requests(), 3 }},
+		{name: "rekor 409", mode: "rekor", setup: func(st *testserver.SigningStack, _ *Options) { st.Rekor.FailNext(1, http.StatusConflict) },
+			requests: func(st *testserver.SigningStack) (int, int) { return st.Rekor.Requests(), 2 }},
+		{name: "rekor 500 every time", mode: "rekor", setup: func(st *testserver.SigningStack, _ *Options) { st.Rekor.FailNext(3, http.StatusInternalServerError) },
+			err: ErrRekor, message: "(3 attempts)",
+			requests: func(st *testserver.SigningStack) (int, int) { return st.Rekor.Requests(), 3 }},
+		{name: "rekor 502 then ok", mode: "rekor", setup: func(st *testserver.SigningStack, _ *Options) { st.Rekor.FailNext(2, http.StatusBadGateway) },
+			requests: func(st *testserver.SigningStack) (int, int) { return st.Rekor.Requests(), 3 }},
+		{name: "rekor timeout", mode: "rekor", setup: func(st *testserver.SigningStack, o *Options) {
+			st.Rekor.HangNext(3)
+			o.RequestTimeout = 100 * time.Millisecond
+		}, err: ErrRekor, message: "timed out"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := testserver.StartSigningStack(t, testserver.SigningStackOptions{})
+			logs := &logSink{}
+			opts := stackOptions(st, tt.mode, logs)
+			if tt.setup != nil {
+				tt.setup(st, &opts)
+			}
+			dir := t.TempDir()
+			signed, err := signAll(context.Background(), opts, dir)
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("error = %v, want %v\nlog:\n%s", err, tt.err, logs)
+			}
+			if err != nil && !strings.Contains(err.Error(), tt.message) {
+				t.Errorf("error %q does not say %q", err, tt.message)
+			}
+			entries, _ := os.ReadDir(dir)
+			if err != nil && len(entries) != 0 {
+				t.Errorf("a failed run left %d files in %s", len(entries), dir)
+			}
+			if err == nil {
+				if len(entries) != 1 {
+					t.Fatalf("want one bundle, have %d files", len(entries))
+				}
+				independentVerify(t, st, signed[0].Bundle, tt.mode)
+			}
+			if tt.requests != nil {
+				if got, want := tt.requests(st); got != want {
+					t.Errorf("service saw %d requests, want %d", got, want)
+				}
+			}
+		})
+	}
+}
+
+func signAll(ctx context.Context, opts Options, dir string) ([]Signed, error) {
+	s, err := NewSigner(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	stmt, err := testStatement(imageDigest)
+	if err != nil {
+		return nil, err
+	}
+	return s.SignAll(ctx, dir, []Document{{Name: "sbom", Statement: stmt}})
+}

@@ -1,0 +1,110 @@
+package sign
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bom-attest/bom-attest/internal/testserver"
+)
+
+// TestNoTokenAnywhere runs signing the good way and several bad ways, including services that
+// echo the token back, and looks for any token in every log line, error, output and file.
+func TestNoTokenAnywhere(t *testing.T) {
+	st := testserver.StartSigningStack(t, testserver.SigningStackOptions{})
+	dir := t.TempDir()
+	logs := &logSink{}
+	var texts []string
+	ctx := context.Background()
+
+	for _, mode := range []string{"rekor", "tsa"} {
+		s, err := NewSigner(ctx, stackOptions(st, mode, logs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(dir, mode), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		signed, err := s.SignAll(ctx, filepath.Join(dir, mode), []Document{{Name: "sbom", Statement: sbomStatement(t)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts = append(texts, signed[0].Result.Summary())
+		var stdout, stderr bytes.Buffer
+		RunVerify(ctx, []string{"--bundle", signed[0].Path, "--trusted-root", st.TrustedRootPath, "--subject-digest", imageDigest,
+			"--cert-oidc-issuer", st.OIDC.URL, "--owner", "acme"}, &stdout, &stderr, nil)
+		texts = append(texts, stdout.String(), stderr.String())
+	}
+	if _, err := WriteStatements(filepath.Join(dir, "rekor"), []Document{{Name: "dry", Statement: sbomStatement(t)}}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Failures whose messages carry server answers.
+	fail := func(setup func(o *Options)) {
+		t.Helper()
+		o := stackOptions(st, "tsa", logs)
+		o.RequestTimeout = 200 * time.Millisecond
+		setup(&o)
+		if _, err := signAll(ctx, o, filepath.Join(dir, "failed")); err == nil {
+			t.Fatal("expected a failure")
+		} else {
+			texts = append(texts, err.Error())
+		}
+	}
+	fail(func(*Options) { st.Fulcio.FailNext(3, http.StatusServiceUnavailable) })
+	fail(func(*Options) { st.TSA.HangNext(3) })
+	fail(func(o *Options) { st.OIDC.Faults.FailNext(1, http.StatusUnauthorized) })
+
+	// A Fulcio and a token endpoint that quote the request back, secrets included.
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte("you sent " + r.Header.Get("Authorization") + " " + string(body)))
+	}))
+	defer echo.Close()
+	var echoed []string
+	fail(func(o *Options) { o.FulcioURL = echo.URL })
+	echoed = append(echoed, texts[len(texts)-1])
+	fail(func(o *Options) { o.TokenRequestURL = echo.URL + "/token?api-version=2.0" })
+	echoed = append(echoed, texts[len(texts)-1])
+	for _, e := range echoed {
+		if !strings.Contains(e, "***") {
+			t.Errorf("the echoing server's answer was not redacted (or not quoted): %s", e)
+		}
+	}
+
+	texts = append(texts, logs.String())
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		texts = append(texts, string(b))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	secrets := []string{st.OIDC.TokenRequestToken}
+	for _, tok := range st.OIDC.Minted() {
+		secrets = append(secrets, tok, tok[strings.LastIndex(tok, ".")+1:])
+	}
+	if len(secrets) < 7 {
+		t.Fatalf("only %d secrets to look for; the runs did not fetch tokens", len(secrets))
+	}
+	all := strings.Join(texts, "\n")
+	for _, s := range secrets {
+		if strings.Contains(all, s) {
+			t.Fatalf("a secret (%d chars) leaked into logs, errors, outputs or files", len(s))
+		}
+	}
+}

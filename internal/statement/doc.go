@@ -1,0 +1,3 @@
+// Package statement wraps a predicate in an in-toto Statement v1 about an image digest, the
+// exact bytes that get signed, so every attestation bom-attest makes has one shape.
+package statement

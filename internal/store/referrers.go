@@ -1,0 +1,672 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+const (
+	// BundleMediaType is the Sigstore bundle v0.3 media type: the referrer's artifactType and its layer's type.
+	BundleMediaType = "application/vnd.dev.sigstore.bundle.v0.3+json"
+	// bundleMediaTypePrefix matches every Sigstore bundle version when reading referrers back.
+	bundleMediaTypePrefix = "application/vnd.dev.sigstore.bundle"
+
+	// Annotations actions/attest puts on its referrers; cosign and Kyverno filter on them.
+	AnnotationContent       = "dev.sigstore.bundle.content"
+	AnnotationPredicateType = "dev.sigstore.bundle.predicateType"
+	AnnotationCreated       = "org.opencontainers.image.created"
+
+	// Referrers modes (input referrers-mode).
+	ModeAuto = "auto"
+	ModeAPI  = "api"
+	ModeTag  = "tag"
+)
+
+// Sentinel errors of the registry side.
+var (
+	// ErrNoReferrersAPI: referrers-mode api, but the registry does not serve the OCI 1.1 referrers API.
+	ErrNoReferrersAPI = errors.New("registry has no referrers API")
+	// ErrReferrersIndex: the referrers tag holds something that is not an OCI image index.
+	ErrReferrersIndex = errors.New("referrers tag is not an OCI image index")
+	// ErrConflict: the referrers tag kept changing under us; every try lost the race.
+	ErrConflict = errors.New("referrers tag kept changing")
+	// ErrInsecure: plain HTTP would be used for a registry that is not on loopback.
+	ErrInsecure = errors.New("plain HTTP registry")
+)
+
+// emptyJSON is the OCI 1.1 empty descriptor's content, the config of an artifact manifest.
+var emptyJSON = []byte("{}")
+
+// maxManifest and maxBundle bound what is read back from a registry.
+const (
+	maxManifest = 4 << 20
+	maxBundle   = 64 << 20
+)
+
+// tagTries bounds the read-merge-write loop on the referrers tag.
+const tagTries = 12
+
+// ReferrerOptions say how to reach the registry and which referrers scheme to use.
+type ReferrerOptions struct {
+	// Mode is auto (default when empty), api or tag. auto uses the referrers API when the registry
+	// has it and the referrers tag schema otherwise; api requires the API; tag always maintains
+	// the sha256-<hex> tag (for verifiers that only read tags).
+	Mode string
+	// Keychain resolves registry credentials (image.Keychain: docker config, credential helpers,
+	// github-token for ghcr.io); the docker config keychain when nil. Loopback registries are
+	// reached over plain HTTP, every other one over HTTPS only.
+	Keychain authn.Keychain
+	// Transport is the base HTTP transport; remote.DefaultTransport when nil.
+	Transport http.RoundTripper
+	// UserAgent is sent with every registry request (e.g. bom-attest/1.2.3).
+	UserAgent string
+	// Now stamps org.opencontainers.image.created; time.Now when nil.
+	Now func() time.Time
+}
+
+// Found is a Sigstore bundle attached to a subject as an OCI referrer.
+type Found struct {
+	// Bundle is the Sigstore bundle JSON, checked against the layer digest but not verified.
+	Bundle []byte
+	// PredicateType is read from the bundle's (unverified) statement, or the referrer's
+	// annotation when the statement cannot be read; trust it only after verifying the bundle.
+	PredicateType string
+	// Digest is the referrer manifest's digest.
+	Digest v1.Hash
+}
+
+// registry is one repository on one registry, reached through an authenticated transport.
+type registry struct {
+	subject name.Digest
+	repo    name.Repository
+	client  *http.Client
+	rt      http.RoundTripper
+}
+
+func connect(ctx context.Context, subject name.Digest, o ReferrerOptions, scope string) (*registry, error) {
+	switch o.Mode {
+	case "", ModeAuto, ModeAPI, ModeTag:
+	default:
+		return nil, fmt.Errorf("referrers-mode %q: want auto, api or tag", o.Mode)
+	}
+	host := subject.Context().RegistryStr()
+	if isLoopbackHost(hostOnly(host)) {
+		// Loopback (a registry the job started, or the tests') is the one place plain HTTP is used.
+		d, err := name.NewDigest(subject.String(), name.Insecure)
+		if err != nil {
+			return nil, fmt.Errorf("subject %s: %w", subject, err)
+		}
+		subject = d
+	} else if subject.Context().Scheme() != "https" {
+		// go-containerregistry reaches RFC 1918 and .local registries over plain HTTP on its own;
+		// refuse that silent downgrade.
+		return nil, fmt.Errorf("%w: %s would be reached over plain HTTP; only loopback registries may be", ErrInsecure, host)
+	}
+	kc := o.Keychain
+	if kc == nil {
+		kc = authn.DefaultKeychain
+	}
+	repo := subject.Context()
+	auth, err := authn.Resolve(ctx, kc, repo)
+	if err != nil {
+		return nil, fmt.Errorf("registry credentials for %s: %w", repo, err)
+	}
+	base := o.Transport
+	if base == nil {
+		base = remote.DefaultTransport
+	}
+	base = readRetry{
+		// The status codes remote retries by default; distribution 2.8 also answers 500 when a tag
+		// is read while another writer rewrites it, which concurrent pushes to one tag provoke.
+		reads: transport.NewRetry(base, transport.WithRetryStatusCodes(
+			http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+			http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout)),
+		writes: base,
+	}
+	if o.UserAgent != "" {
+		base = transport.NewUserAgent(base, o.UserAgent)
+	}
+	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, base, []string{repo.Scope(scope)})
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: %w", host, err)
+	}
+	return &registry{subject: subject, repo: repo, client: &http.Client{Transport: rt}, rt: rt}, nil
+}
+
+// readRetry retries reads in the transport; a retried write would be sent with its body already
+// consumed, so writes are retried by their callers, which also know whether re-sending is safe.
+type readRetry struct{ reads, writes http.RoundTripper }
+
+func (t readRetry) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return t.reads.RoundTrip(r)
+	}
+	return t.writes.RoundTrip(r)
+}
+
+// transient reports a failure worth another try: no answer, or an answer saying "later".
+func transient(err error) bool {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		switch te.StatusCode {
+		case http.StatusRequestTimeout, http.StatusTooManyRequests:
+			return true
+		}
+		return te.StatusCode >= 500
+	}
+	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return strings.Trim(hostport, "[]")
+}
+
+func (r *registry) url(kind, ref string) string {
+	u := url.URL{Scheme: r.repo.Scheme(), Host: r.repo.RegistryStr(), Path: fmt.Sprintf("/v2/%s/%s/%s", r.repo.RepositoryStr(), kind, ref)}
+	return u.String()
+}
+
+// remoteOptions reuse the already authenticated transport: a transport.Wrapper is not wrapped or pinged again.
+func (r *registry) remoteOptions(ctx context.Context) []remote.Option {
+	return []remote.Option{remote.WithContext(ctx), remote.WithTransport(r.rt)}
+}
+
+// PushReferrer attaches a Sigstore bundle to subject as an OCI 1.1 referrer, the way
+// actions/attest does: an image manifest with artifactType = the bundle media type, the empty
+// config, the bundle as its only layer and subject = the image. It returns the referrer's digest.
+//
+// When the registry keeps referrers itself (the manifest PUT answers OCI-Subject, or the
+// referrers endpoint answers), nothing else is written; otherwise (mode auto) or always (mode
+// tag) the referrers tag sha256-<hex> is updated.
+func PushReferrer(ctx context.Context, subject name.Digest, bundle []byte, predicateType string, o ReferrerOptions) (v1.Hash, error) {
+	artifactType, err := bundleMediaType(bundle)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	if predicateType == "" {
+		return v1.Hash{}, errors.New("push referrer: empty predicate type")
+	}
+	r, err := connect(ctx, subject, o, transport.PushScope)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	desc, ociSubject, err := r.pushArtifact(ctx, bundle, artifactType, predicateType, now())
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	digest := desc.Digest
+	mode := o.Mode
+	if mode == "" {
+		mode = ModeAuto
+	}
+	if mode != ModeTag {
+		has := ociSubject == r.subject.DigestStr()
+		if !has {
+			// The OCI-Subject answer is how actions/attest detects the API; registries that index
+			// referrers without sending it (go-containerregistry's own) are found by asking.
+			if _, has, err = r.referrersAPI(ctx); err != nil {
+				return v1.Hash{}, err
+			}
+		}
+		if has {
+			return digest, nil
+		}
+		if mode == ModeAPI {
+			return v1.Hash{}, fmt.Errorf("%w: %s does not serve /v2/<name>/referrers (referrers-mode: api); set referrers-mode to auto or tag", ErrNoReferrersAPI, r.repo.RegistryStr())
+		}
+	}
+	unlock := lockTag(r.repo.Tag(tagFor(r.subject)).String())
+	defer unlock()
+	if err := r.addToTagIndex(ctx, desc); err != nil {
+		return v1.Hash{}, fmt.Errorf("referrers tag %s: %w", tagFor(r.subject), err)
+	}
+	return digest, nil
+}
+
+// pushArtifact uploads the bundle and its referrer manifest; it returns the manifest's descriptor
+// (as a referrers index lists it) and the registry's OCI-Subject answer.
+func (r *registry) pushArtifact(ctx context.Context, bundle []byte, artifactType, predicateType string, created time.Time) (v1.Descriptor, string, error) {
+	subj, err := remote.Head(r.subject, r.remoteOptions(ctx)...)
+	if err != nil {
+		return v1.Descriptor{}, "", fmt.Errorf("image %s: %w", r.subject, err)
+	}
+	cfg := static.NewLayer(emptyJSON, types.OCIEmptyJSON)
+	layer := static.NewLayer(bundle, types.MediaType(artifactType))
+	for _, l := range []v1.Layer{cfg, layer} {
+		if err := remote.WriteLayer(r.repo, l, r.remoteOptions(ctx)...); err != nil {
+			return v1.Descriptor{}, "", fmt.Errorf("upload bundle to %s: %w", r.repo, err)
+		}
+	}
+	cfgDesc, err := describe(cfg)
+	if err != nil {
+		return v1.Descriptor{}, "", err
+	}
+	cfgDesc.Data = emptyJSON
+	layerDesc, err := describe(layer)
+	if err != nil {
+		return v1.Descriptor{}, "", err
+	}
+	annotations := map[string]string{
+		AnnotationContent:       "dsse-envelope",
+		AnnotationPredicateType: predicateType,
+		AnnotationCreated:       created.UTC().Format(time.RFC3339),
+	}
+	m := v1.Manifest{
+		SchemaVersion: 2,
+		MediaType:     types.OCIManifestSchema1,
+		ArtifactType:  artifactType,
+		Config:        cfgDesc,
+		Layers:        []v1.Descriptor{layerDesc},
+		Annotations:   annotations,
+		Subject:       &v1.Descriptor{MediaType: subj.MediaType, Size: subj.Size, Digest: subj.Digest},
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return v1.Descriptor{}, "", fmt.Errorf("encode referrer manifest: %w", err)
+	}
+	digest, size, err := v1.SHA256(bytes.NewReader(raw))
+	if err != nil {
+		return v1.Descriptor{}, "", err
+	}
+	// A PUT by digest is idempotent, so re-sending after a lost answer is safe.
+	var ociSubject string
+	for try := 0; ; try++ {
+		ociSubject, err = r.putManifest(ctx, digest.String(), raw, types.OCIManifestSchema1, nil)
+		if err == nil {
+			break
+		}
+		if try == 3 || !transient(err) {
+			return v1.Descriptor{}, "", fmt.Errorf("push referrer for %s: %w", r.subject, err)
+		}
+		backoff(ctx, try+3)
+	}
+	return v1.Descriptor{
+		MediaType:    types.OCIManifestSchema1,
+		Size:         size,
+		Digest:       digest,
+		ArtifactType: artifactType,
+		Annotations:  annotations,
+	}, ociSubject, nil
+}
+
+func describe(l v1.Layer) (v1.Descriptor, error) {
+	d, err := l.Digest()
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	s, err := l.Size()
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	mt, err := l.MediaType()
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	return v1.Descriptor{MediaType: mt, Size: s, Digest: d}, nil
+}
+
+// bundleMediaType reads the bundle's own mediaType, so a future bundle version is labelled as what it is.
+func bundleMediaType(bundle []byte) (string, error) {
+	var b struct {
+		MediaType string `json:"mediaType"`
+	}
+	if err := json.Unmarshal(bundle, &b); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadBundle, err)
+	}
+	if !strings.HasPrefix(b.MediaType, bundleMediaTypePrefix) {
+		return "", fmt.Errorf("%w: mediaType %q is not a Sigstore bundle", ErrBadBundle, b.MediaType)
+	}
+	return b.MediaType, nil
+}
+
+// tagFor is the referrers tag schema's name for a subject: its digest with ':' as '-'.
+func tagFor(d name.Digest) string {
+	return strings.Replace(d.DigestStr(), ":", "-", 1)
+}
+
+// tagLocks serialise read-merge-write on one referrers tag within this process, so the pushes of
+// one run (SBOM, ML-BOM, provenance) never race each other even on registries that ignore If-Match.
+var tagLocks sync.Map
+
+func lockTag(key string) func() {
+	mu, _ := tagLocks.LoadOrStore(key, &sync.Mutex{})
+	m := mu.(*sync.Mutex)
+	m.Lock()
+	return m.Unlock
+}
+
+// putManifest PUTs a manifest and returns the OCI-Subject answer header; header adds conditions.
+func (r *registry) putManifest(ctx context.Context, ref string, raw []byte, mt types.MediaType, header http.Header) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, r.url("manifests", ref), bytes.NewReader(raw))
+	if err != nil {
+		return "", err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", string(mt))
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusPreconditionFailed {
+		return "", errPrecondition
+	}
+	if err := transport.CheckError(resp, http.StatusOK, http.StatusCreated, http.StatusAccepted); err != nil {
+		return "", err
+	}
+	return resp.Header.Get("OCI-Subject"), nil
+}
+
+var errPrecondition = errors.New("precondition failed")
+
+// referrersAPI asks the referrers endpoint; an OCI index answer means the registry keeps the list.
+func (r *registry) referrersAPI(ctx context.Context) ([]byte, bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url("referrers", r.subject.DigestStr()), nil)
+	if err != nil {
+		return nil, false, err
+	}
+	req.Header.Set("Accept", string(types.OCIImageIndex))
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, false, fmt.Errorf("referrers API of %s: %w", r.repo.RegistryStr(), err)
+	}
+	defer resp.Body.Close()
+	// distribution 2.8 answers 404 for the unknown route; others 400, 405 or 406.
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), string(types.OCIImageIndex)) {
+		return nil, false, nil
+	}
+	b, err := readLimited(resp.Body, maxManifest)
+	if err != nil {
+		return nil, false, fmt.Errorf("referrers API of %s: %w", r.repo.RegistryStr(), err)
+	}
+	return b, true, nil
+}
+
+// getTagIndex reads the referrers tag; a missing tag is an empty index with no ETag.
+func (r *registry) getTagIndex(ctx context.Context) (*v1.IndexManifest, string, bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url("manifests", tagFor(r.subject)), nil)
+	if err != nil {
+		return nil, "", false, err
+	}
+	req.Header.Set("Accept", string(types.OCIImageIndex))
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, "", false, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return &v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []v1.Descriptor{}}, "", false, nil
+	}
+	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+		return nil, "", false, err
+	}
+	b, err := readLimited(resp.Body, maxManifest)
+	if err != nil {
+		return nil, "", false, err
+	}
+	im, err := v1.ParseIndexManifest(bytes.NewReader(b))
+	if err != nil {
+		return nil, "", false, fmt.Errorf("%w: %v", ErrReferrersIndex, err)
+	}
+	if im.SchemaVersion != 2 || (im.MediaType != "" && im.MediaType != types.OCIImageIndex) {
+		return nil, "", false, fmt.Errorf("%w: schemaVersion %d, mediaType %q", ErrReferrersIndex, im.SchemaVersion, im.MediaType)
+	}
+	return im, resp.Header.Get("ETag"), true, nil
+}
+
+// addToTagIndex adds desc to the referrers tag index by read-merge-write. Each write is
+// conditional (If-Match on the ETag read, If-None-Match: * when creating), so a registry that
+// honours conditions refuses a write based on a stale read with 412 and the loop re-reads. Each
+// write is also read back: a registry that ignores conditions (distribution 2.8 does) may let a
+// concurrent writer replace our index, and the read-back puts our entry in again. Across processes
+// on such a registry a writer can still lose an entry to a slower one; only the registry can close
+// that window, which is why mode auto prefers the referrers API whenever the registry has it.
+func (r *registry) addToTagIndex(ctx context.Context, desc v1.Descriptor) error {
+	var last error
+	for try := 0; try < tagTries; try++ {
+		im, etag, exists, err := r.getTagIndex(ctx)
+		if err != nil {
+			return err
+		}
+		if slices.ContainsFunc(im.Manifests, func(d v1.Descriptor) bool { return d.Digest == desc.Digest }) {
+			if try == 0 {
+				return nil
+			}
+			// Confirm on a second read that the entry is not about to be overwritten by a racer that read before us.
+			if ok, err := r.settled(ctx, desc.Digest); err != nil || ok {
+				return err
+			}
+			continue
+		}
+		im.Manifests = append(im.Manifests, desc)
+		slices.SortFunc(im.Manifests, func(a, b v1.Descriptor) int { return strings.Compare(a.Digest.String(), b.Digest.String()) })
+		raw, err := json.Marshal(im)
+		if err != nil {
+			return err
+		}
+		h := http.Header{}
+		switch {
+		case etag != "":
+			h.Set("If-Match", etag)
+		case !exists:
+			h.Set("If-None-Match", "*")
+		}
+		if _, err := r.putManifest(ctx, tagFor(r.subject), raw, types.OCIImageIndex, h); err != nil {
+			// Lost the race (412), or no clear answer: the next read shows what the tag holds.
+			if errors.Is(err, errPrecondition) || transient(err) {
+				last = err
+				backoff(ctx, try)
+				continue
+			}
+			return err
+		}
+	}
+	if last == nil {
+		last = errors.New("the entry kept disappearing after each write")
+	}
+	return fmt.Errorf("%w: gave up after %d tries (last: %v)", ErrConflict, tagTries, last)
+}
+
+// settled waits a moment and reads the tag again: true if desc is still listed.
+func (r *registry) settled(ctx context.Context, d v1.Hash) (bool, error) {
+	backoff(ctx, 0)
+	im, _, _, err := r.getTagIndex(ctx)
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(im.Manifests, func(x v1.Descriptor) bool { return x.Digest == d }), nil
+}
+
+func backoff(ctx context.Context, try int) {
+	t := time.NewTimer(time.Duration(10<<min(try, 6)) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// FindBundles lists the Sigstore bundles attached to subject as OCI referrers (referrers API
+// in mode api, the referrers tag in mode tag, the API when the registry has it in mode auto) and
+// fetches each, checking the layer digest. The bundles are not verified here.
+func FindBundles(ctx context.Context, subject name.Digest, o ReferrerOptions) ([]Found, error) {
+	r, err := connect(ctx, subject, o, transport.PullScope)
+	if err != nil {
+		return nil, err
+	}
+	var list []v1.Descriptor
+	mode := o.Mode
+	if mode == "" {
+		mode = ModeAuto
+	}
+	if mode != ModeTag {
+		b, ok, err := r.referrersAPI(ctx)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case ok:
+			im, err := v1.ParseIndexManifest(bytes.NewReader(b))
+			if err != nil {
+				return nil, fmt.Errorf("referrers of %s: %w", r.subject, err)
+			}
+			list = im.Manifests
+		case mode == ModeAPI:
+			return nil, fmt.Errorf("%w: %s does not serve /v2/<name>/referrers (referrers-mode: api)", ErrNoReferrersAPI, r.repo.RegistryStr())
+		default:
+			mode = ModeTag
+		}
+	}
+	if mode == ModeTag {
+		im, _, _, err := r.getTagIndex(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("referrers tag %s: %w", tagFor(r.subject), err)
+		}
+		list = im.Manifests
+	}
+
+	var found []Found
+	for _, d := range list {
+		// Skip other artifacts by the listed type when there is one; the empty config type is what
+		// registries that derive artifactType from the config list, so it is looked at.
+		if d.ArtifactType != "" && !strings.HasPrefix(d.ArtifactType, bundleMediaTypePrefix) && d.ArtifactType != string(types.OCIEmptyJSON) {
+			continue
+		}
+		if d.MediaType != "" && d.MediaType != types.OCIManifestSchema1 {
+			continue
+		}
+		f, ok, err := r.fetchBundle(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			found = append(found, f)
+		}
+	}
+	return found, nil
+}
+
+// fetchBundle reads one referrer manifest and its bundle layer; ok is false for non-bundle artifacts.
+func (r *registry) fetchBundle(ctx context.Context, d v1.Descriptor) (Found, bool, error) {
+	raw, err := r.getVerified(ctx, "manifests", d.Digest, maxManifest, string(types.OCIManifestSchema1))
+	if err != nil {
+		return Found{}, false, fmt.Errorf("referrer %s: %w", d.Digest, err)
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
+	if err != nil {
+		return Found{}, false, fmt.Errorf("referrer %s: %w", d.Digest, err)
+	}
+	if !strings.HasPrefix(m.ArtifactType, bundleMediaTypePrefix) || len(m.Layers) != 1 {
+		return Found{}, false, nil
+	}
+	// A referrers tag is writable by anyone with push access; an entry whose manifest points at
+	// another image is not this image's attestation.
+	if m.Subject == nil || m.Subject.Digest.String() != r.subject.DigestStr() {
+		return Found{}, false, nil
+	}
+	bundle, err := r.getVerified(ctx, "blobs", m.Layers[0].Digest, maxBundle, "")
+	if err != nil {
+		return Found{}, false, fmt.Errorf("bundle %s of referrer %s: %w", m.Layers[0].Digest, d.Digest, err)
+	}
+	pt := statementPredicateType(bundle)
+	if pt == "" {
+		pt = m.Annotations[AnnotationPredicateType]
+	}
+	return Found{Bundle: bundle, PredicateType: pt, Digest: d.Digest}, true, nil
+}
+
+// getVerified GETs content by digest and checks the bytes hash to it.
+func (r *registry) getVerified(ctx context.Context, kind string, d v1.Hash, limit int64, accept string) ([]byte, error) {
+	if d.Algorithm != "sha256" {
+		return nil, fmt.Errorf("unsupported digest algorithm %q", d.Algorithm)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url(kind, d.String()), nil)
+	if err != nil {
+		return nil, err
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+		return nil, err
+	}
+	b, err := readLimited(resp.Body, limit)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(b)
+	if hex.EncodeToString(sum[:]) != d.Hex {
+		return nil, fmt.Errorf("content does not match digest %s", d)
+	}
+	return b, nil
+}
+
+func readLimited(rd io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(rd, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("larger than %d bytes", limit)
+	}
+	return b, nil
+}
+
+// statementPredicateType reads predicateType from the bundle's DSSE payload; "" if it cannot.
+func statementPredicateType(bundle []byte) string {
+	var b struct {
+		DSSEEnvelope struct {
+			Payload string `json:"payload"`
+		} `json:"dsseEnvelope"`
+	}
+	if json.Unmarshal(bundle, &b) != nil {
+		return ""
+	}
+	payload, err := base64.StdEncoding.DecodeString(b.DSSEEnvelope.Payload)
+	if err != nil {
+		return ""
+	}
+	var st struct {
+		PredicateType string `json:"predicateType"`
+	}
+	if json.Unmarshal(payload, &st) != nil {
+		return ""
+	}
+	return st.PredicateType
+}

@@ -1,0 +1,295 @@
+package testserver
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/digitorus/timestamp"
+	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
+	"github.com/sigstore/sigstore-go/pkg/root"
+)
+
+func TestOIDCIssuerTokenRequest(t *testing.T) {
+	o := StartOIDCIssuer(t, nil)
+	get := func(url, auth string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	resp, body := get(o.TokenRequestURL+"&audience=sigstore", "bearer "+o.TokenRequestToken)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("token request: %s %s", resp.Status, body)
+	}
+	var tok struct{ Value string }
+	if err := json.Unmarshal(body, &tok); err != nil || tok.Value == "" {
+		t.Fatalf("answer %s: %v", body, err)
+	}
+	claims, err := oidcVerify(http.DefaultClient, o.URL, tok.Value)
+	if err != nil {
+		t.Fatalf("token does not verify against discovery + JWKS: %v", err)
+	}
+	for name, want := range OIDCGitHubClaims() {
+		if claims[name] != want {
+			t.Errorf("claim %s = %v, want %v", name, claims[name], want)
+		}
+	}
+
+	if resp, _ := get(o.TokenRequestURL+"&audience=sigstore", "bearer wrong"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("wrong request token: %s", resp.Status)
+	}
+	if resp, _ := get(o.URL+"/token?audience=sigstore", "bearer "+o.TokenRequestToken); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("no api-version: %s", resp.Status)
+	}
+	_, body = get(o.TokenRequestURL+"&audience=other", "bearer "+o.TokenRequestToken)
+	_ = json.Unmarshal(body, &tok)
+	if _, err := oidcVerify(http.DefaultClient, o.URL, tok.Value); err == nil {
+		t.Error("a token for another audience verified")
+	}
+	if len(o.Minted()) != 2 {
+		t.Errorf("minted %d tokens, want 2", len(o.Minted()))
+	}
+}
+
+// sigstoreCertPost asks the stack's Fulcio for a certificate the way a client does.
+func sigstoreCertPost(t *testing.T, s *SigningStack, token, signedSubject string, key *ecdsa.PrivateKey) (*http.Response, []byte) {
+	t.Helper()
+	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	digest := sha256.Sum256([]byte(signedSubject))
+	pop, _ := ecdsa.SignASN1(rand.Reader, key, digest[:])
+	body, _ := json.Marshal(map[string]any{
+		"credentials": map[string]any{"oidcIdentityToken": token},
+		"publicKeyRequest": map[string]any{
+			"publicKey":         map[string]any{"algorithm": "ECDSA", "content": string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))},
+			"proofOfPossession": base64.StdEncoding.EncodeToString(pop),
+		},
+	})
+	resp, err := http.Post(s.FulcioURL+"/api/v2/signingCert", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+func TestSigningStackFulcio(t *testing.T) {
+	s := StartSigningStack(t, SigningStackOptions{})
+	stranger := StartOIDCIssuer(t, nil)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	good, _ := s.OIDC.Mint("sigstore")
+	wrongAud, _ := s.OIDC.Mint("https://github.com/acme")
+	foreign, _ := stranger.Mint("sigstore")
+	sub := "repo:acme/app:ref:refs/heads/main"
+	tests := []struct {
+		name          string
+		token, signed string
+		status        int
+	}{
+		{"good", good, sub, http.StatusOK},
+		{"proof over another subject", good, "repo:evil/app:ref:refs/heads/main", http.StatusBadRequest},
+		{"audience is not sigstore", wrongAud, sub, http.StatusUnauthorized},
+		{"untrusted issuer", foreign, sub, http.StatusUnauthorized},
+		{"tampered token", good[:len(good)-4] + "AAAA", sub, http.StatusUnauthorized},
+		{"no token", "", sub, http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := sigstoreCertPost(t, s, tt.token, tt.signed, key)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %s, want %d: %s", resp.Status, tt.status, body)
+			}
+			if tt.status != http.StatusOK {
+				return
+			}
+			var answer struct {
+				SignedCertificateEmbeddedSct struct {
+					Chain struct{ Certificates []string }
+				}
+			}
+			if err := json.Unmarshal(body, &answer); err != nil || len(answer.SignedCertificateEmbeddedSct.Chain.Certificates) != 3 {
+				t.Fatalf("answer %s: %v", body, err)
+			}
+			block, _ := pem.Decode([]byte(answer.SignedCertificateEmbeddedSct.Chain.Certificates[0]))
+			leaf, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]bool{}
+			for _, e := range leaf.Extensions {
+				seen[e.Id.String()] = true
+			}
+			for i := 8; i <= 22; i++ {
+				if oid := fmt.Sprintf("1.3.6.1.4.1.57264.1.%d", i); !seen[oid] {
+					t.Errorf("leaf lacks extension %s", oid)
+				}
+			}
+			sum, err := certificate.SummarizeCertificate(leaf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := certificate.Extensions{
+				Issuer: s.OIDC.URL, BuildSignerURI: s.ExpectedSAN(), SourceRepositoryURI: "https://github.com/acme/app",
+				SourceRepositoryOwnerURI: "https://github.com/acme", SourceRepositoryRef: "refs/heads/main", BuildTrigger: "push",
+				RunInvocationURI: "https://github.com/acme/app/actions/runs/3003/attempts/1", SourceRepositoryVisibilityAtSigning: "private",
+				RunnerEnvironment: "github-hosted", SourceRepositoryIdentifier: "2002", SourceRepositoryOwnerIdentifier: "1001",
+			}
+			if err := certificate.CompareExtensions(want, sum.Extensions); err != nil {
+				t.Error(err)
+			}
+			if sum.SubjectAlternativeName != s.ExpectedSAN() {
+				t.Errorf("SAN = %s", sum.SubjectAlternativeName)
+			}
+			tr, err := root.NewTrustedRootFromPath(s.TrustedRootPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tr.FulcioCertificateAuthorities()[0].Verify(leaf, leaf.NotBefore.Add(1)); err != nil {
+				t.Errorf("leaf does not chain to the trusted root: %v", err)
+			}
+		})
+	}
+}
+
+func TestSigningStackTSA(t *testing.T) {
+	s := StartSigningStack(t, SigningStackOptions{})
+	tr, err := root.NewTrustedRootFromPath(s.TrustedRootPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := []byte("a signature")
+	query, err := timestamp.CreateRequest(bytes.NewReader(sig), &timestamp.RequestOptions{Hash: crypto.SHA256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(ct string, body []byte) (*http.Response, []byte) {
+		resp, err := http.Post(s.TSAURL, ct, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	resp, body := post("application/timestamp-query", query)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s: %s", resp.Status, body)
+	}
+	ts, err := tr.TimestampingAuthorities()[0].Verify(body, sig)
+	if err != nil {
+		t.Fatalf("timestamp does not verify against the trusted root: %v", err)
+	}
+	if ts.URI != s.TSAURL {
+		t.Errorf("TSA URI = %s", ts.URI)
+	}
+	if _, err := tr.TimestampingAuthorities()[0].Verify(body, []byte("another signature")); err == nil {
+		t.Error("timestamp verified for another signature")
+	}
+	if resp, _ := post("application/json", query); resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Errorf("JSON body: %s", resp.Status)
+	}
+	if resp, _ := post("application/timestamp-query", []byte("junk")); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("junk body: %s", resp.Status)
+	}
+}
+
+func TestSigningStackRekor(t *testing.T) {
+	s := StartSigningStack(t, SigningStackOptions{})
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tok, _ := s.OIDC.Mint("sigstore")
+	resp, body := sigstoreCertPost(t, s, tok, fmt.Sprint(s.OIDC.Claims()["sub"]), key)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("certificate: %s %s", resp.Status, body)
+	}
+	var answer struct {
+		SignedCertificateEmbeddedSct struct {
+			Chain struct{ Certificates []string }
+		}
+	}
+	_ = json.Unmarshal(body, &answer)
+	certPEM := answer.SignedCertificateEmbeddedSct.Chain.Certificates[0]
+
+	entry := func(signWith *ecdsa.PrivateKey, payload string) []byte {
+		const pt = "application/vnd.in-toto+json"
+		pae := fmt.Sprintf("DSSEv1 %d %s %d %s", len(pt), pt, len(payload), payload)
+		d := sha256.Sum256([]byte(pae))
+		sig, _ := ecdsa.SignASN1(rand.Reader, signWith, d[:])
+		env, _ := json.Marshal(map[string]any{"payload": base64.StdEncoding.EncodeToString([]byte(payload)), "payloadType": pt,
+			"signatures": []map[string]string{{"sig": base64.StdEncoding.EncodeToString(sig)}}})
+		b, _ := json.Marshal(map[string]any{"kind": "dsse", "apiVersion": "0.0.1", "spec": map[string]any{"proposedContent": map[string]any{
+			"envelope": string(env), "verifiers": []string{base64.StdEncoding.EncodeToString([]byte(certPEM))}}}})
+		return b
+	}
+	post := func(b []byte) (*http.Response, []byte) {
+		resp, err := http.Post(s.RekorURL+"/api/v1/log/entries", "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return resp, out
+	}
+
+	first := entry(key, `{"n":1}`)
+	resp, body = post(first)
+	if resp.StatusCode != http.StatusCreated || resp.Header.Get("ETag") == "" {
+		t.Fatalf("create: %s %s", resp.Status, body)
+	}
+	var created map[string]struct {
+		LogIndex     int64
+		Verification struct{ SignedEntryTimestamp string }
+	}
+	if err := json.Unmarshal(body, &created); err != nil || created[resp.Header.Get("ETag")].Verification.SignedEntryTimestamp == "" {
+		t.Fatalf("answer %s: %v", body, err)
+	}
+	if resp, _ := post(entry(key, `{"n":2}`)); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("second entry: %s", resp.Status)
+	}
+
+	resp, _ = post(first)
+	if resp.StatusCode != http.StatusConflict || resp.Header.Get("Location") == "" {
+		t.Fatalf("duplicate: %s, Location %q", resp.Status, resp.Header.Get("Location"))
+	}
+	got, err := http.Get(s.RekorURL + resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Body.Close()
+	if got.StatusCode != http.StatusOK {
+		t.Fatalf("fetching the existing entry: %s", got.Status)
+	}
+
+	stranger, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if resp, body := post(entry(stranger, `{"n":3}`)); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("signature by a key the certificate is not for: %s %s", resp.Status, body)
+	}
+	if resp, _ := post([]byte(`{"kind":"rpm"}`)); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("unsupported kind: %s", resp.Status)
+	}
+	if s.RekorEntries() != 2 {
+		t.Fatalf("log holds %d entries, want 2", s.RekorEntries())
+	}
+	if s.Rekor.Requests() != 6 {
+		t.Fatalf("Rekor counted %d requests, want 6", s.Rekor.Requests())
+	}
+}
