@@ -25,7 +25,6 @@ import (
 const (
 	ExitOK     = 0 // success, including a dry run
 	ExitFailed = 1 // something the user can fix; the message names the input or file
-	ExitGate   = 2 // a gate failed on purpose after every file was written
 )
 
 // Env is the process's view of the world: arguments, environment and standard streams.
