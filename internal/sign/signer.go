@@ -13,9 +13,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/bom-attest/bom-attest/internal/statement"
@@ -269,116 +266,9 @@ func parseStatement(stmt []byte) (*statementHead, error) {
 	return &h, nil
 }
 
-// Document is one statement to write or sign.
-type Document struct {
-	// Name is the file stem: "sbom" becomes sbom.intoto.json / sbom.sigstore.json.
-	Name      string
-	Statement []byte
-}
-
-// Signed is one verified bundle and where it was written.
-type Signed struct {
-	Name   string
-	Path   string
-	Bundle []byte
-	Result *VerifyResult
-}
-
-// SignAll signs and verifies every document, then writes <name>.sigstore.json into dir. If any
-// document fails, nothing is written.
-func (s *Signer) SignAll(ctx context.Context, dir string, docs []Document) ([]Signed, error) {
-	if err := checkNames(docs); err != nil {
-		return nil, err
-	}
-	out := make([]Signed, 0, len(docs))
-	files := make([][]byte, 0, len(docs))
-	for _, d := range docs {
-		b, res, err := s.Sign(ctx, d.Statement)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", d.Name, err)
-		}
-		s.logf("sign: %s: %s about %s, verified (%s)", d.Name, res.PredicateType, subjectList(res), res.TimeSource())
-		out = append(out, Signed{Name: d.Name, Path: filepath.Join(dir, d.Name+".sigstore.json"), Bundle: b, Result: res})
-		files = append(files, b)
-	}
-	paths := make([]string, len(out))
-	for i := range out {
-		paths[i] = out[i].Path
-	}
-	if err := writeAll(paths, files); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// WriteStatements writes each statement unsigned as <name>.intoto.json (the dry run's output)
-// and returns the paths.
-func WriteStatements(dir string, docs []Document) ([]string, error) {
-	if err := checkNames(docs); err != nil {
-		return nil, err
-	}
-	paths := make([]string, len(docs))
-	files := make([][]byte, len(docs))
-	for i, d := range docs {
-		if _, err := parseStatement(d.Statement); err != nil {
-			return nil, fmt.Errorf("%s: %w", d.Name, err)
-		}
-		paths[i] = filepath.Join(dir, d.Name+".intoto.json")
-		files[i] = d.Statement
-	}
-	if err := writeAll(paths, files); err != nil {
-		return nil, err
-	}
-	return paths, nil
-}
-
-func checkNames(docs []Document) error {
-	seen := map[string]bool{}
-	for _, d := range docs {
-		if d.Name == "" || strings.ContainsAny(d.Name, `/\`) || strings.HasPrefix(d.Name, ".") {
-			return fmt.Errorf("%w: document name %q cannot be a file name", ErrStatement, d.Name)
-		}
-		if seen[d.Name] {
-			return fmt.Errorf("%w: document %q appears twice", ErrStatement, d.Name)
-		}
-		seen[d.Name] = true
-	}
-	return nil
-}
-
-// writeAll writes every file or, on a failure, none: a half-written set of attestations would
-// be reported as if complete.
-func writeAll(paths []string, files [][]byte) error {
-	var done []string
-	for i, p := range paths {
-		tmp := p + ".tmp"
-		err := os.WriteFile(tmp, files[i], 0o644)
-		if err == nil {
-			err = os.Rename(tmp, p)
-		}
-		if err != nil {
-			_ = os.Remove(tmp)
-			for _, d := range done {
-				_ = os.Remove(d)
-			}
-			return fmt.Errorf("writing %s: %w", p, err)
-		}
-		done = append(done, p)
-	}
-	return nil
-}
-
 func prefixed(prefix, s string) string {
 	if s == "" {
 		return ""
 	}
 	return prefix + s
-}
-
-func subjectList(r *VerifyResult) string {
-	var s []string
-	for _, sub := range r.Subjects {
-		s = append(s, sub.Name+"@"+sub.Digest)
-	}
-	return strings.Join(s, ", ")
 }

@@ -3,9 +3,7 @@ package sign
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/bom-attest/bom-attest/internal/statement"
@@ -17,9 +15,9 @@ const (
 	arm64Digest = "sha256:bbbb4c1bd1f5e8a3b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4"
 )
 
-// TestSignAllPlatforms signs one SBOM per platform of an index plus an ML-BOM with another
+// TestSignPlatforms signs one SBOM per platform of an index plus an ML-BOM with another
 // predicate type: each bundle is about its own digest and verifies only for it.
-func TestSignAllPlatforms(t *testing.T) {
+func TestSignPlatforms(t *testing.T) {
 	st := testserver.StartSigningStack(t, testserver.SigningStackOptions{})
 	s, err := NewSigner(context.Background(), stackOptions(st, "rekor", nil))
 	if err != nil {
@@ -32,82 +30,76 @@ func TestSignAllPlatforms(t *testing.T) {
 		}
 		return b
 	}
-	docs := []Document{
-		{Name: "sbom.linux-amd64", Statement: mk(amd64Digest, statement.PredicateCycloneDX)},
-		{Name: "sbom.linux-arm64", Statement: mk(arm64Digest, statement.PredicateCycloneDX)},
-		{Name: "mlbom", Statement: mk(imageDigest, "https://example.com/ml-bom/v1")},
+	docs := []struct {
+		name string
+		stmt []byte
+	}{
+		{"sbom.linux-amd64", mk(amd64Digest, statement.PredicateCycloneDX)},
+		{"sbom.linux-arm64", mk(arm64Digest, statement.PredicateCycloneDX)},
+		{"mlbom", mk(imageDigest, "https://example.com/ml-bom/v1")},
 	}
-	dir := t.TempDir()
-	signed, err := s.SignAll(context.Background(), dir, docs)
-	if err != nil {
-		t.Fatal(err)
+	bundles := make([][]byte, len(docs))
+	results := make([]*VerifyResult, len(docs))
+	for i, d := range docs {
+		if bundles[i], results[i], err = s.Sign(context.Background(), d.stmt); err != nil {
+			t.Fatalf("%s: %v", d.name, err)
+		}
 	}
 	trusted, err := ReadTrustedRoot(st.TrustedRootPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	digests := []string{amd64Digest, arm64Digest, imageDigest}
-	for i, sg := range signed {
-		if sg.Path != filepath.Join(dir, docs[i].Name+".sigstore.json") {
-			t.Errorf("path = %s", sg.Path)
-		}
-		b, err := os.ReadFile(sg.Path)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for i, b := range bundles {
 		for j, d := range digests {
 			_, err := Verify(b, trusted, Policy{SubjectDigest: d, Issuer: st.OIDC.URL, SAN: st.ExpectedSAN()})
 			if (err == nil) != (i == j) {
-				t.Errorf("%s verified for %s: %v", docs[i].Name, d, err)
+				t.Errorf("%s verified for %s: %v", docs[i].name, d, err)
 			}
 		}
 	}
-	if signed[2].Result.PredicateType != "https://example.com/ml-bom/v1" || signed[2].Result.LogIndex != 2 {
-		t.Errorf("mlbom result = %+v", signed[2].Result)
+	if results[2].PredicateType != "https://example.com/ml-bom/v1" || results[2].LogIndex != 2 {
+		t.Errorf("mlbom result = %+v", results[2])
 	}
 	if st.RekorEntries() != 3 {
 		t.Errorf("log holds %d entries, want 3", st.RekorEntries())
 	}
 }
 
-func TestSignAllWritesAllOrNothing(t *testing.T) {
+// TestSignRejectsStatement checks that what is not a signable in-toto statement is refused
+// before anything is sent to the signing services.
+func TestSignRejectsStatement(t *testing.T) {
 	st := testserver.StartSigningStack(t, testserver.SigningStackOptions{})
 	s, err := NewSigner(context.Background(), stackOptions(st, "tsa", nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	good := sbomStatement(t)
 	tests := []struct {
 		name string
-		docs []Document
+		stmt []byte
 		err  error
 	}{
-		{"second statement is not in-toto", []Document{{"sbom", good}, {"mlbom", []byte(`{"_type":"x"}`)}}, ErrStatement},
-		{"statement without digest", []Document{{"sbom", []byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"x"}],"predicateType":"p","predicate":{}}`)}}, ErrStatement},
-		{"not json", []Document{{"sbom", []byte(`nope`)}}, ErrStatement},
-		{"path in name", []Document{{"../sbom", good}}, ErrStatement},
-		{"hidden name", []Document{{".sbom", good}}, ErrStatement},
-		{"empty name", []Document{{"", good}}, ErrStatement},
-		{"same name twice", []Document{{"sbom", good}, {"sbom", good}}, ErrStatement},
+		{"good statement", sbomStatement(t), nil},
+		{"not in-toto", []byte(`{"_type":"x"}`), ErrStatement},
+		{"no predicate type", []byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"x","digest":{"sha256":"aa"}}],"predicate":{}}`), ErrStatement},
+		{"statement without digest", []byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"x"}],"predicateType":"p","predicate":{}}`), ErrStatement},
+		{"not json", []byte(`nope`), ErrStatement},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			_, err := s.SignAll(context.Background(), dir, tt.docs)
+			before := st.TSA.Requests()
+			b, res, err := s.Sign(context.Background(), tt.stmt)
 			if !errors.Is(err, tt.err) {
-				t.Fatalf("SignAll() error = %v, want %v", err, tt.err)
+				t.Fatalf("Sign() error = %v, want %v", err, tt.err)
 			}
-			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
-				t.Fatalf("%d files written", len(entries))
+			if (b == nil || res == nil) != (err != nil) {
+				t.Fatalf("Sign() returned bundle %v, result %v with error %v", b != nil, res != nil, err)
+			}
+			if sent := st.TSA.Requests() - before; err != nil && sent != 0 {
+				t.Fatalf("a rejected statement sent %d timestamp requests", sent)
 			}
 		})
 	}
-	t.Run("unwritable directory", func(t *testing.T) {
-		_, err := s.SignAll(context.Background(), filepath.Join(t.TempDir(), "missing"), []Document{{"sbom", good}})
-		if err == nil || !strings.Contains(err.Error(), "sbom.sigstore.json") {
-			t.Fatalf("error = %v, want one naming the file", err)
-		}
-	})
 }
 
 func TestNewSignerIdentity(t *testing.T) {
@@ -156,38 +148,5 @@ func TestNewSignerCustomClaims(t *testing.T) {
 	}
 	if res.SourceRepository != "https://ghes.example.com/acme/app" {
 		t.Fatalf("source = %s", res.SourceRepository)
-	}
-}
-
-// TestDryRun writes statements and a plan while the whole signing stack watches: nothing may
-// reach it.
-func TestDryRun(t *testing.T) {
-	st := testserver.StartSigningStack(t, testserver.SigningStackOptions{})
-	opts := stackOptions(st, "tsa", nil)
-	opts.WorkflowRef = "acme/app/.github/workflows/release.yml@refs/heads/main"
-	plan, err := NewPlan(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if plan.Identity.SAN != st.ExpectedSAN() || plan.TSAURL != st.TSAURL || plan.Instance != InstanceCustom {
-		t.Fatalf("plan = %+v", plan)
-	}
-	dir := t.TempDir()
-	stmt := sbomStatement(t)
-	paths, err := WriteStatements(dir, []Document{{Name: "sbom", Statement: stmt}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(paths) != 1 || paths[0] != filepath.Join(dir, "sbom.intoto.json") {
-		t.Fatalf("paths = %v", paths)
-	}
-	if b, err := os.ReadFile(paths[0]); err != nil || string(b) != string(stmt) {
-		t.Fatalf("statement file: %v", err)
-	}
-	if n := st.OIDC.Faults.Requests() + st.Fulcio.Requests() + st.TSA.Requests() + st.Rekor.Requests(); n != 0 {
-		t.Fatalf("a dry run sent %d requests", n)
-	}
-	if _, err := WriteStatements(dir, []Document{{Name: "bad", Statement: []byte("{}")}}); !errors.Is(err, ErrStatement) {
-		t.Fatalf("invalid statement: %v", err)
 	}
 }
