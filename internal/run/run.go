@@ -159,7 +159,7 @@ func (p *pipeline) run(ctx context.Context) error {
 		if res.IsIndex || len(res.Targets) > 1 {
 			name = "sbom." + t.FileSuffix() + ".cdx.json"
 		}
-		path, stats, err := p.target(ctx, t, name)
+		path, stats, err := p.target(ctx, t, name, i == 0)
 		if err != nil {
 			return err
 		}
@@ -178,7 +178,7 @@ func (p *pipeline) run(ctx context.Context) error {
 // target pulls, scans, encodes and writes the SBOM of one platform manifest. The image is read
 // once; its layers are released when the platform is done, so memory does not grow with the
 // number of platforms.
-func (p *pipeline) target(ctx context.Context, t image.Target, file string) (string, report.Stats, error) {
+func (p *pipeline) target(ctx context.Context, t image.Target, file string, first bool) (string, report.Stats, error) {
 	plat := t.PlatformString()
 	var (
 		src      source.Source
@@ -217,6 +217,12 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string) (str
 	})
 	if err != nil {
 		return "", report.Stats{}, err
+	}
+	if p.cfg.PatchesDir != "" || p.cfg.ConstraintOverrides != "" {
+		err = p.stage("pedigree "+plat, func() error { return p.pedigree(gen.BOM, first) })
+		if err != nil {
+			return "", report.Stats{}, err
+		}
 	}
 	err = p.stage("encode "+plat, func() error {
 		doc, err := sbom.Encode(gen.BOM, p.cfg.SpecVersion)

@@ -1,0 +1,466 @@
+package pedigree
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path"
+	"sort"
+	"strings"
+
+	cyclonedx "github.com/CycloneDX/cyclonedx-go"
+)
+
+// Sentinel errors, wrapped with the input and file at fault; callers branch with errors.Is.
+var (
+	ErrOptions    = errors.New("bad option")
+	ErrPatchesDir = errors.New("not a readable directory")
+	ErrNotPatch   = errors.New("not a patch")
+	ErrUnreadable = errors.New("cannot read")
+	ErrEscape     = errors.New("escapes patches-dir")
+	ErrLayout     = errors.New("unsupported patch tree layout")
+	ErrSeries     = errors.New("bad series entry")
+	ErrDuplicate  = errors.New("duplicate")
+	ErrUnmatched  = errors.New("matches no component in the image")
+	ErrAmbiguous  = errors.New("matches components in more than one ecosystem")
+	ErrConstraint = errors.New("bad constraint")
+)
+
+// DefaultMaxInlineDiff is the largest patch embedded as diff.text when no patches-base-url is
+// given; a larger one is recorded without its text, with a warning.
+const DefaultMaxInlineDiff = 512 << 10
+
+// Options are the pedigree inputs, as config validated them.
+type Options struct {
+	PatchesDir      string // patches-dir; "" means no patches
+	BaseURL         string // patches-base-url; "" embeds each diff inline
+	ConstraintsFile string // constraint-overrides; "" means none; shown in messages as given
+	Unmatched       string // unmatched-patches: "error" (default, also for "") or "warn"
+	Namespace       string // property-namespace; "" means "bom-attest"
+	MaxInlineDiff   int    // bytes; 0 means DefaultMaxInlineDiff
+}
+
+// Patched is one component the stage changed, for the job summary table.
+type Patched struct {
+	Name     string
+	Version  string
+	PURL     string
+	Patches  int      // patches recorded in its pedigree
+	Resolves []string // issue ids its patches resolve (LP#N, CVE-…, …)
+	Override string   // the constraint-override property value, or ""
+}
+
+// Result says what Apply recorded.
+type Result struct {
+	Components []Patched // sorted by name, version, purl
+	Warnings   []string  // for the job summary: unmatched patches in warn mode, overrides not in effect, …
+}
+
+// PatchedCount is the number of components that received at least one patch (the
+// patched-count output); components with only a constraint override are not counted.
+func (r *Result) PatchedCount() int {
+	if r == nil {
+		return 0
+	}
+	n := 0
+	for _, c := range r.Components {
+		if c.Patches > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// plan is what will be written to one component.
+type plan struct {
+	comp     *component
+	patches  []cyclonedx.Patch
+	commits  []cyclonedx.Commit
+	notes    []string
+	resolves []string
+	override string
+	names    map[string]string // patch file name → its path, to catch two patches with one name
+}
+
+// Apply records the patch series under opts.PatchesDir and the pins of opts.ConstraintsFile on
+// the matching components of bom, in place. Every problem found is reported together; on any
+// error bom is left unchanged.
+func Apply(bom *cyclonedx.BOM, opts Options) (*Result, error) {
+	if bom == nil {
+		return nil, fmt.Errorf("pedigree: %w: no SBOM", ErrOptions)
+	}
+	opts, base, err := checkOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	ix := newIndex(bom)
+	plans := map[*cyclonedx.Component]*plan{}
+	planFor := func(c *component) *plan {
+		p := plans[c.c]
+		if p == nil {
+			p = &plan{comp: c, names: map[string]string{}}
+			plans[c.c] = p
+		}
+		return p
+	}
+	res := &Result{}
+	var errs []error
+
+	if opts.PatchesDir != "" {
+		t, err := openTree(opts.PatchesDir)
+		if err != nil {
+			return nil, err
+		}
+		defer t.close()
+		t.scan()
+		errs = append(errs, t.errs...)
+		res.Warnings = append(res.Warnings, t.warnings...)
+		// targets[i] are the components t.dirs[i] patches; nil for a directory whose problem is
+		// already reported, whose patches are still read so every bad file shows at once.
+		targets := make([][]*component, len(t.dirs))
+		skip := make([]bool, len(t.dirs))
+		for i, d := range t.dirs {
+			hits := ix.lookup(d.typ, d.name)
+			switch len(hits) {
+			case 0:
+				err := unmatched(ix, "patches-dir: "+d.dir+"/", d.typ, d.name)
+				if opts.Unmatched == "warn" {
+					res.Warnings = append(res.Warnings, err.Error()+"; its patches are not recorded")
+					skip[i] = true
+					continue
+				}
+				errs = append(errs, err)
+				continue
+			case 1:
+			default:
+				var alts []string
+				for _, typ := range sortedKeys(hits) {
+					alts = append(alts, typ+":"+d.name)
+				}
+				errs = append(errs, fmt.Errorf("patches-dir: %s/: %w; name the ecosystem in the directory name: %s", d.dir, ErrAmbiguous, strings.Join(alts, " or ")))
+				continue
+			}
+			for _, cs := range hits {
+				targets[i] = cs
+			}
+			for _, c := range targets[i] {
+				p := planFor(c)
+				for _, rel := range d.patches {
+					name := path.Base(rel)
+					if first, dup := p.names[name]; dup {
+						errs = append(errs, fmt.Errorf("patches-dir: %s: %w: %s has the same name and patches the same component (%s)", rel, ErrDuplicate, first, c.c.PackageURL))
+						continue
+					}
+					p.names[name] = rel
+				}
+			}
+		}
+		errs = append(errs, readPatches(t, targets, skip, planFor, opts, base, res)...)
+	}
+
+	if opts.ConstraintsFile != "" {
+		errs = append(errs, applyConstraints(ix, planFor, opts, res)...)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	for _, p := range plans {
+		write(p, opts.Namespace)
+		row := Patched{Name: p.comp.c.Name, Version: p.comp.c.Version, PURL: p.comp.c.PackageURL, Patches: len(p.patches), Resolves: p.resolves, Override: p.override}
+		if row.Patches > 0 || row.Override != "" {
+			res.Components = append(res.Components, row)
+		}
+	}
+	sort.Slice(res.Components, func(i, j int) bool {
+		a, b := res.Components[i], res.Components[j]
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		if a.Version != b.Version {
+			return a.Version < b.Version
+		}
+		return a.PURL < b.PURL
+	})
+	return res, nil
+}
+
+func checkOptions(opts Options) (Options, string, error) {
+	switch opts.Unmatched {
+	case "":
+		opts.Unmatched = "error"
+	case "error", "warn":
+	default:
+		return opts, "", fmt.Errorf("unmatched-patches: %w: %q; want error or warn", ErrOptions, opts.Unmatched)
+	}
+	opts.Namespace = strings.TrimSpace(opts.Namespace)
+	if opts.Namespace == "" {
+		opts.Namespace = "bom-attest"
+	}
+	if opts.MaxInlineDiff < 0 {
+		return opts, "", fmt.Errorf("pedigree: %w: negative inline diff cap %d", ErrOptions, opts.MaxInlineDiff)
+	}
+	if opts.MaxInlineDiff == 0 {
+		opts.MaxInlineDiff = DefaultMaxInlineDiff
+	}
+	base := strings.TrimSpace(opts.BaseURL)
+	if base != "" {
+		u, err := url.Parse(base)
+		if err != nil || u.Scheme == "" || u.Host == "" && u.Scheme != "file" {
+			return opts, "", fmt.Errorf("patches-base-url: %w: %q is not an absolute URL", ErrOptions, base)
+		}
+		if !strings.HasSuffix(base, "/") {
+			base += "/"
+		}
+	}
+	return opts, base, nil
+}
+
+// unmatched explains a name that matches nothing, with the names in the image it resembles.
+func unmatched(ix *index, where, typ, name string) error {
+	what := "package " + name
+	if typ != "" {
+		what = typ + " package " + name
+	}
+	detail := "no " + what
+	if close := ix.closeNames(name); len(close) > 0 {
+		detail += " (close names in the image: " + strings.Join(close, ", ") + ")"
+	} else {
+		detail += fmt.Sprintf(" (nothing similar among its %d package names)", len(ix.names))
+	}
+	return fmt.Errorf("%s: %w: %s", where, ErrUnmatched, detail)
+}
+
+// readPatches parses each patch once and adds it to every component it applies to.
+func readPatches(t *tree, targets [][]*component, skip []bool, planFor func(*component) *plan, opts Options, base string, res *Result) []error {
+	var errs []error
+	for i, d := range t.dirs {
+		if skip[i] {
+			continue
+		}
+		for _, rel := range d.patches {
+			patch, hdr, warn, err := readPatch(t, rel, base, opts.MaxInlineDiff)
+			if warn != "" {
+				res.Warnings = append(res.Warnings, warn)
+			}
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			for _, c := range targets[i] {
+				addPatch(planFor(c), rel, patch, hdr)
+			}
+		}
+	}
+	return errs
+}
+
+func readPatch(t *tree, rel, base string, maxInline int) (cyclonedx.Patch, *header, string, error) {
+	var p cyclonedx.Patch
+	f, fi, err := t.open(rel)
+	if err != nil {
+		return p, nil, "", err
+	}
+	defer f.Close()
+	hdr, err := parsePatchHeader(f)
+	switch {
+	case errors.Is(err, ErrNotPatch):
+		return p, nil, "", fmt.Errorf("patches-dir: %s: %w: no diff (a 'diff --git' line, or '---' and '+++' lines) in its first %d KiB", rel, ErrNotPatch, maxScan>>10)
+	case err != nil:
+		return p, nil, "", fmt.Errorf("patches-dir: %s: %w: %w", rel, ErrUnreadable, osReason(err))
+	}
+	p.Type = hdr.kind
+	var warn string
+	if base != "" {
+		p.Diff = &cyclonedx.Diff{URL: base + escapePath(rel)}
+	} else if fi.Size() > int64(maxInline) {
+		warn = fmt.Sprintf("patches-dir: %s: %d bytes, over the %d-byte inline diff limit; recorded without its text (set patches-base-url to link it)", rel, fi.Size(), maxInline)
+	} else {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return p, nil, "", fmt.Errorf("patches-dir: %s: %w: %w", rel, ErrUnreadable, osReason(err))
+		}
+		body, err := io.ReadAll(io.LimitReader(f, int64(maxInline)+1))
+		switch {
+		case err != nil:
+			return p, nil, "", fmt.Errorf("patches-dir: %s: %w: %w", rel, ErrUnreadable, osReason(err))
+		case len(body) > maxInline:
+			warn = fmt.Sprintf("patches-dir: %s: over the %d-byte inline diff limit; recorded without its text (set patches-base-url to link it)", rel, maxInline)
+		default:
+			p.Diff = &cyclonedx.Diff{Text: &cyclonedx.AttachedText{
+				ContentType: "text/x-diff",
+				Encoding:    "base64",
+				Content:     base64.StdEncoding.EncodeToString(body),
+			}}
+		}
+	}
+	return p, hdr, warn, nil
+}
+
+// escapePath makes a tree path a URL path, segment by segment, keeping its slashes.
+func escapePath(rel string) string {
+	segs := strings.Split(rel, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return strings.Join(segs, "/")
+}
+
+func addPatch(p *plan, rel string, patch cyclonedx.Patch, hdr *header) {
+	// One patch file may apply to several components (a package installed twice); each gets
+	// its own copy so a later stage editing one does not edit the other.
+	if patch.Diff != nil {
+		d := *patch.Diff
+		if d.Text != nil {
+			text := *d.Text
+			d.Text = &text
+		}
+		patch.Diff = &d
+	}
+	if len(hdr.resolves) > 0 {
+		issues := make([]cyclonedx.Issue, 0, len(hdr.resolves))
+		for _, r := range hdr.resolves {
+			is := r.issue
+			if is.Source != nil {
+				src := *is.Source
+				is.Source = &src
+			}
+			if r.partial {
+				is.Description = "Partially resolved by patch " + rel
+			} else {
+				is.Description = "Resolved by patch " + rel
+			}
+			issues = append(issues, is)
+			if !contains(p.resolves, is.ID) {
+				p.resolves = append(p.resolves, is.ID)
+			}
+		}
+		patch.Resolves = &issues
+	}
+	p.patches = append(p.patches, patch)
+	if hdr.commit != nil {
+		c := *hdr.commit
+		if c.Author != nil {
+			a := *c.Author
+			c.Author = &a
+		}
+		p.commits = append(p.commits, c)
+	}
+	for _, r := range hdr.related {
+		p.notes = append(p.notes, rel+": "+r)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// write puts a plan on its component, after anything the SBOM already said.
+func write(p *plan, ns string) {
+	c := p.comp.c
+	if len(p.patches) > 0 || len(p.commits) > 0 || len(p.notes) > 0 {
+		if c.Pedigree == nil {
+			c.Pedigree = &cyclonedx.Pedigree{}
+		}
+		ped := c.Pedigree
+		if len(p.patches) > 0 {
+			var all []cyclonedx.Patch
+			if ped.Patches != nil {
+				all = append(all, *ped.Patches...)
+			}
+			all = append(all, p.patches...)
+			ped.Patches = &all
+		}
+		if len(p.commits) > 0 {
+			var all []cyclonedx.Commit
+			if ped.Commits != nil {
+				all = append(all, *ped.Commits...)
+			}
+			all = append(all, p.commits...)
+			ped.Commits = &all
+		}
+		if len(p.notes) > 0 {
+			notes := strings.Join(p.notes, "\n")
+			if ped.Notes != "" {
+				notes = ped.Notes + "\n" + notes
+			}
+			ped.Notes = notes
+		}
+	}
+	if p.override != "" {
+		var props []cyclonedx.Property
+		if c.Properties != nil {
+			props = append(props, *c.Properties...)
+		}
+		props = append(props, cyclonedx.Property{Name: ns + ":constraint-override", Value: p.override})
+		c.Properties = &props
+	}
+}
+
+func applyConstraints(ix *index, planFor func(*component) *plan, opts Options, res *Result) []error {
+	name := opts.ConstraintsFile
+	f, err := os.Open(name)
+	if err != nil {
+		return []error{fmt.Errorf("constraint-overrides: %s: %w: %w", name, ErrConstraint, osReason(err))}
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && !fi.Mode().IsRegular() {
+		return []error{fmt.Errorf("constraint-overrides: %s: %w: not a regular file", name, ErrConstraint)}
+	}
+	cons, err := parseConstraints(f, name)
+	if err != nil {
+		return []error{err}
+	}
+	var errs []error
+	for _, c := range cons {
+		where := fmt.Sprintf("constraint-overrides: %s:%d: %s%s%s", name, c.line, c.name, c.op, c.version)
+		hits := ix.lookup("pypi", c.name)["pypi"]
+		if len(hits) == 0 {
+			err := unmatched(ix, where, "pypi", c.name)
+			if c.marker != "" {
+				// The marker may exclude this interpreter; the pin then rightly matches nothing.
+				res.Warnings = append(res.Warnings, err.Error()+"; its marker ("+c.marker+") may exclude it")
+				continue
+			}
+			errs = append(errs, err)
+			continue
+		}
+		for _, comp := range hits {
+			if !sameVersion(c.op, c.version, comp.c.Version) {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("%s: the image has %s %s, so the override is not in effect there (%s); not recorded", where, comp.c.Name, comp.c.Version, comp.c.PackageURL))
+				continue
+			}
+			planFor(comp).override = overrideText(c, name)
+		}
+	}
+	return errs
+}
+
+// overrideText is the constraint-override property value, e.g.
+// "Upgraded from 44.0.0 via overrides/constraints.txt (CVE-2025-XXXX)".
+func overrideText(c constraint, file string) string {
+	var s string
+	if c.was != "" {
+		verb := "Changed"
+		switch compareVersions(c.version, c.was) {
+		case 1:
+			verb = "Upgraded"
+		case -1:
+			verb = "Downgraded"
+		}
+		s = fmt.Sprintf("%s from %s via %s", verb, c.was, file)
+	} else {
+		s = fmt.Sprintf("Pinned to %s via %s", c.version, file)
+	}
+	if c.reason != "" {
+		s += " (" + c.reason + ")"
+	}
+	return s
+}
