@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strconv"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -125,7 +126,11 @@ func (p *pipeline) attest(ctx context.Context) error {
 	return err
 }
 
+// kindOrder keeps outputs and the summary in one order: SBOMs, ML-BOM, provenance.
+var kindOrder = map[string]int{"sbom": 0, "mlbom": 1, "provenance": 2}
+
 func (p *pipeline) buildStatements() error {
+	sort.SliceStable(p.docs, func(i, j int) bool { return kindOrder[p.docs[i].kind] < kindOrder[p.docs[j].kind] })
 	for _, d := range p.docs {
 		st, err := statement.New(d.name, []statement.Subject{d.subject}, d.predicateType, d.predicate)
 		if err != nil {

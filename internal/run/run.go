@@ -15,6 +15,7 @@ import (
 	"github.com/bom-attest/bom-attest/internal/check"
 	"github.com/bom-attest/bom-attest/internal/config"
 	"github.com/bom-attest/bom-attest/internal/image"
+	"github.com/bom-attest/bom-attest/internal/mlbom"
 	"github.com/bom-attest/bom-attest/internal/outdir"
 	"github.com/bom-attest/bom-attest/internal/report"
 	"github.com/bom-attest/bom-attest/internal/sbom"
@@ -93,6 +94,7 @@ type pipeline struct {
 	env Env
 	dir *outdir.Dir
 
+	manifest       *mlbom.Manifest // model-manifest, nil without one
 	docs           []*document
 	subjectOfImage statement.Subject // the image as a whole: index or single manifest
 	repoURL        string            // where referrers go
@@ -114,6 +116,14 @@ func (p *pipeline) warn(format string, a ...any) {
 
 func (p *pipeline) run(ctx context.Context) error {
 	cfg := p.cfg
+	if cfg.ModelManifest != "" {
+		// Read before the image, so a typo in the manifest fails in a second, not after a pull.
+		m, err := mlbom.LoadManifest(cfg.ModelManifest)
+		if err != nil {
+			return err
+		}
+		p.manifest = m
+	}
 	var res *image.Resolved
 	err := p.stage("resolve "+displayImage(cfg), func() error {
 		var err error
@@ -220,6 +230,12 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string, firs
 	}
 	if p.cfg.PatchesDir != "" || p.cfg.ConstraintOverrides != "" {
 		err = p.stage("pedigree "+plat, func() error { return p.pedigree(gen.BOM, first) })
+		if err != nil {
+			return "", report.Stats{}, err
+		}
+	}
+	if p.cfg.ScanModels || p.manifest != nil {
+		err = p.stage("models "+plat, func() error { return p.models(ctx, src, gen.BOM, first) })
 		if err != nil {
 			return "", report.Stats{}, err
 		}

@@ -1,0 +1,396 @@
+package mlbom
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	cyclonedx "github.com/CycloneDX/cyclonedx-go"
+
+	"github.com/bom-attest/bom-attest/internal/check"
+	"github.com/bom-attest/bom-attest/internal/sbom"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden ML-BOMs in testdata/golden")
+
+// encodeBOM writes bom as the action writes its files.
+func encodeBOM(t *testing.T, bom *cyclonedx.BOM, spec string) []byte {
+	t.Helper()
+	doc, err := sbom.Encode(bom, spec)
+	if err != nil {
+		t.Fatalf("encode %s: %v", spec, err)
+	}
+	return doc
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	p := filepath.Join("testdata/golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+		for i := 0; i < len(gl) && i < len(wl); i++ {
+			if gl[i] != wl[i] {
+				t.Fatalf("%s differs from the golden file at line %d:\ngot:  %s\nwant: %s\n(run go test -update if the change is intended)", p, i+1, gl[i], wl[i])
+			}
+		}
+		t.Fatalf("%s differs from the golden file in length: %d lines, want %d", p, len(gl), len(wl))
+	}
+}
+
+// build runs Discover and Build over img with manifest m, like the action does.
+func build(t *testing.T, img *testImage, m *Manifest, spec string) (*cyclonedx.BOM, *cyclonedx.BOM, *Result) {
+	t.Helper()
+	sbomDoc := img.scannedSBOM(t)
+	found := img.discover(t, m, true)
+	mlbom, res, err := Build(sbomDoc, m, found, Options{SpecVersion: spec})
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	return sbomDoc, mlbom, res
+}
+
+// TestGoldenSeedSample is the seed manifest (a hosted gpt-realtime, nothing in the image) plus
+// the repository's sample image, whose one small classifier the manifest does not declare.
+func TestGoldenSeedSample(t *testing.T) {
+	m, err := LoadManifest("testdata/manifests/good/seed.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, spec := range []string{"1.6", "1.7"} {
+		t.Run(spec, func(t *testing.T) {
+			sbomDoc, bom, res := build(t, repoSample, m, spec)
+			doc := encodeBOM(t, bom, spec)
+			if err := check.Validate(doc, spec); err != nil {
+				t.Fatalf("ML-BOM: %v", err)
+			}
+			golden(t, "seed-sample."+spec+".cdx.json", doc)
+
+			if res.ModelCount() != 2 {
+				t.Fatalf("model count %d, want 2: %+v", res.ModelCount(), res.Models)
+			}
+			gpt, vi := res.Models[0], res.Models[1]
+			if gpt.Name != "gpt-realtime" || gpt.Version != "2026-04-01" || gpt.Origin != OriginDeclared || gpt.External == "" || gpt.HashPrefix != "" {
+				t.Errorf("seed row = %+v", gpt)
+			}
+			weights := readImageFile(t, repoSample, "/opt/models/voice-intent/model.safetensors")
+			if vi.Name != "voice-intent" || vi.Origin != OriginFound || vi.HashPrefix != "sha256:"+sha256Hex(weights)[:12] || vi.Files != 1 {
+				t.Errorf("found row = %+v", vi)
+			}
+			if !strings.Contains(strings.Join(res.Warnings, "\n"), `model "voice-intent" at /opt/models/voice-intent is in the image but not in model-manifest`) {
+				t.Errorf("no undeclared-model warning in %q", res.Warnings)
+			}
+			gptComp := (*bom.Components)[0]
+			if mc := gptComp.ModelCard; mc == nil || mc.ModelParameters.Task != "speech-to-speech" || mc.ModelParameters.Approach.Type != "supervised" {
+				t.Errorf("gpt-realtime model card = %+v", gptComp.ModelCard)
+			}
+			if ext := gptComp.IsExternal; (spec == "1.7") != (ext != nil && *ext) {
+				t.Errorf("isExternal at %s = %v", spec, ext)
+			}
+			if !reflect.DeepEqual(bom.Metadata.Component, sbomDoc.Metadata.Component) {
+				t.Errorf("ML-BOM metadata.component %+v is not the SBOM's %+v", bom.Metadata.Component, sbomDoc.Metadata.Component)
+			}
+		})
+	}
+}
+
+// TestGoldenFull uses every manifest field against an image with every kind of model.
+func TestGoldenFull(t *testing.T) {
+	m := loadFull(t, t.TempDir(), fullVars())
+	for _, spec := range []string{"1.6", "1.7"} {
+		t.Run(spec, func(t *testing.T) {
+			_, bom, res := build(t, fullImage, m, spec)
+			doc := encodeBOM(t, bom, spec)
+			if err := check.Validate(doc, spec); err != nil {
+				t.Fatalf("ML-BOM: %v", err)
+			}
+			golden(t, "full."+spec+".cdx.json", doc)
+
+			rows := map[string]ModelRow{}
+			for _, r := range res.Models {
+				rows[r.Name] = r
+			}
+			wants := map[string]string{
+				"gpt-realtime": OriginDeclared, "sentiment-classifier": OriginBoth, "summarizer": OriginBoth, "legacy-intent": OriginBoth,
+				"tinyllama-q4_k_m": OriginFound, "tinyllama-q8_0": OriginFound, "embedder": OriginFound, "sentence-transformers/all-MiniLM-L6-v2": OriginFound,
+			}
+			if len(rows) != len(wants) {
+				t.Errorf("models %+v, want %v", res.Models, wants)
+			}
+			for name, origin := range wants {
+				if rows[name].Origin != origin {
+					t.Errorf("%s: origin %q, want %q", name, rows[name].Origin, origin)
+				}
+			}
+			if r := rows["summarizer"]; r.Files != 3 || r.Version != "2.0" || r.License != "MIT OR Apache-2.0" {
+				t.Errorf("summarizer (declared by the hash of one shard) = %+v", r)
+			}
+			if r := rows["sentiment-classifier"]; !slices.Equal(r.Datasets, []string{"imdb-reviews", "support-tickets"}) {
+				t.Errorf("sentiment-classifier data sets = %v", r.Datasets)
+			}
+			if !slices.Equal(res.Datasets, []string{"imdb-reviews", "support-tickets", "cerebras/SlimPajama-627B"}) {
+				t.Errorf("data sets = %v", res.Datasets)
+			}
+			for _, n := range res.Notices {
+				if strings.Contains(n, "environmental") {
+					t.Errorf("notice at %s: %s", spec, n)
+				}
+			}
+		})
+	}
+}
+
+// TestSpec15 writes the ML-BOM at CycloneDX 1.5: the environmental considerations (1.6) are
+// dropped with a notice naming the field, and the result is valid 1.5.
+func TestSpec15(t *testing.T) {
+	m := loadFull(t, t.TempDir(), fullVars())
+	_, bom, res := build(t, fullImage, m, "1.5")
+	if err := check.Validate(encodeBOM(t, bom, "1.5"), "1.5"); err != nil {
+		t.Fatalf("ML-BOM at 1.5: %v", err)
+	}
+	want := "model-manifest: models[1].modelCard.considerations.environmental dropped: CycloneDX 1.5 has no environmental considerations"
+	if !strings.Contains(strings.Join(res.Notices, "\n"), want) {
+		t.Errorf("notices %q lack %q", res.Notices, want)
+	}
+	// A 1.6 ML-BOM downgraded by the encoder is valid 1.5 as well.
+	_, bom16, _ := build(t, fullImage, m, "1.6")
+	if err := check.Validate(encodeBOM(t, bom16, "1.5"), "1.5"); err != nil {
+		t.Fatalf("1.6 ML-BOM encoded at 1.5: %v", err)
+	}
+}
+
+// TestSBOMAgreement scans the image with syft, as the sbom stage does, and checks that after
+// Build the SBOM's model components and the ML-BOM's are the same: name, version, hashes,
+// bom-ref and everything else but the model card.
+func TestSBOMAgreement(t *testing.T) {
+	m := loadFull(t, t.TempDir(), fullVars())
+	sbomDoc := fullImage.scannedSBOM(t)
+
+	// What syft does on its own: the fine-tuned model is named after its base model and has
+	// no hashes. This is the problem Build fixes; if syft changes, this test says so.
+	var before []string
+	for _, c := range *sbomDoc.Components {
+		if c.Type == cyclonedx.ComponentTypeMachineLearningModel {
+			before = append(before, c.Name)
+			if slices.Contains(syftPaths(&c), "/opt/models/sentiment-ft/model.safetensors") && (c.Name != "distilbert-base-uncased" || c.Hashes != nil) {
+				t.Errorf("syft now names the fine-tuned model %q with hashes %v; revisit this test", c.Name, c.Hashes)
+			}
+		}
+	}
+	if !slices.Contains(before, "distilbert-base-uncased") {
+		t.Fatalf("syft's model components %v lack the misnamed one", before)
+	}
+
+	found := fullImage.discover(t, m, true)
+	mlbom, res, err := Build(sbomDoc, m, found, Options{SpecVersion: "1.6"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sbomModels := modelComponents(sbomDoc)
+	mlModels := modelComponents(mlbom)
+	inImage := 0
+	for _, r := range res.Models {
+		if r.Files > 0 {
+			inImage++
+		}
+	}
+	if len(sbomModels) != inImage {
+		t.Fatalf("SBOM has %d model components, want the %d in the image", len(sbomModels), inImage)
+	}
+	for ref, sc := range sbomModels {
+		mc, ok := mlModels[ref]
+		if !ok {
+			t.Errorf("SBOM model %q (%s) is not in the ML-BOM", sc.Name, ref)
+			continue
+		}
+		mc.ModelCard = nil
+		if !reflect.DeepEqual(sc, mc) {
+			t.Errorf("SBOM and ML-BOM disagree on %s:\nSBOM:   %+v\nML-BOM: %+v", ref, sc, mc)
+		}
+		if sc.Name == "distilbert-base-uncased" {
+			t.Errorf("SBOM still names a model after its base model")
+		}
+		if sc.Hashes == nil && sc.Components == nil {
+			t.Errorf("SBOM model %q is not hashed", sc.Name)
+		}
+	}
+	// The SBOM is still a valid document, and every dependency points at a component.
+	if err := check.Validate(encodeBOM(t, sbomDoc, "1.6"), "1.6"); err != nil {
+		t.Fatalf("SBOM after Build: %v", err)
+	}
+	refs := map[string]bool{}
+	collectRefs(sbomDoc, refs)
+	for ref := range sbomModels {
+		refs[ref] = true
+	}
+	if sbomDoc.Dependencies != nil {
+		for _, d := range *sbomDoc.Dependencies {
+			if !refs[d.Ref] {
+				t.Errorf("SBOM dependency on unknown ref %s", d.Ref)
+			}
+		}
+	}
+	// The image is the root of the SBOM's graph; every model in it hangs there, including those
+	// syft did not find.
+	root := sbomDoc.Metadata.Component.BOMRef
+	for _, d := range *sbomDoc.Dependencies {
+		if d.Ref != root {
+			continue
+		}
+		for ref := range sbomModels {
+			if !slices.Contains(*d.Dependencies, ref) {
+				t.Errorf("image %s does not depend on model %s", root, ref)
+			}
+		}
+	}
+	if !strings.Contains(strings.Join(res.Notices, "\n"), `sbom: model "distilbert-base-uncased@UNKNOWN" at /opt/models/sentiment-ft/model.safetensors is now "sentiment-classifier@1.4.0"`) {
+		t.Errorf("notices %q do not report the replaced component", res.Notices)
+	}
+
+	// A second Build over the same SBOM changes nothing.
+	again := deepCopy(sbomDoc)
+	if _, _, err := Build(again, m, found, Options{SpecVersion: "1.6"}); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(again.Components, sbomDoc.Components) {
+		t.Errorf("a second Build changed the SBOM's components")
+	}
+}
+
+func modelComponents(bom *cyclonedx.BOM) map[string]cyclonedx.Component {
+	out := map[string]cyclonedx.Component{}
+	for _, c := range *bom.Components {
+		if c.Type == cyclonedx.ComponentTypeMachineLearningModel {
+			out[c.BOMRef] = c
+		}
+	}
+	return out
+}
+
+// TestBuildScanOff: with scan-models off, syft's model components are kept as they are in the
+// SBOM, copied to the ML-BOM so both still agree, and flagged.
+func TestBuildScanOff(t *testing.T) {
+	sbomDoc := tunedImage.scannedSBOM(t)
+	m, err := LoadManifest("testdata/manifests/good/seed.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mlbom, res, err := Build(sbomDoc, m, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sbomModels, mlModels := modelComponents(sbomDoc), modelComponents(mlbom)
+	if len(sbomModels) != 1 || len(mlModels) != 2 {
+		t.Fatalf("SBOM models %d, ML-BOM models %d; want 1 and 2", len(sbomModels), len(mlModels))
+	}
+	for ref, sc := range sbomModels {
+		if !reflect.DeepEqual(sc, mlModels[ref]) {
+			t.Errorf("copied component differs:\n%+v\n%+v", sc, mlModels[ref])
+		}
+	}
+	if !strings.Contains(strings.Join(res.Warnings, "\n"), "is in the SBOM but was not examined") {
+		t.Errorf("warnings %q", res.Warnings)
+	}
+	if err := check.Validate(encodeBOM(t, mlbom, "1.6"), "1.6"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBuildErrors covers the manifest problems only the image can reveal.
+func TestBuildErrors(t *testing.T) {
+	wrong := strings.Repeat("0", 64)
+	tests := []struct {
+		name     string
+		manifest string
+		found    bool // pass Discover's result (false: none, as if discovery was skipped)
+		spec     string
+		err      error
+		want     string
+	}{
+		{"hash mismatch", "models:\n  - name: s\n    path: /opt/models/sentiment-ft\n    hashes:\n      - {alg: SHA-256, content: " + wrong + "}\n",
+			true, "", ErrHashMismatch, "models[0].hashes[0]: SHA-256 " + wrong + " does not match the weights at /opt/models/sentiment-ft; the image has /opt/models/sentiment-ft/model.safetensors " + sha256Hex(sentimentWeights)},
+		{"second hash wrong", "models:\n  - name: s\n    hashes:\n      - {alg: SHA-256, content: " + sha256Hex(sentimentWeights) + "}\n      - {alg: SHA-512, content: " + strings.Repeat("1", 128) + "}\n",
+			true, "", ErrHashMismatch, "models[0].hashes[1]: SHA-512"},
+		{"two entries claim one model", "models:\n  - name: a\n    path: /opt/models/sentiment-ft\n  - name: b\n    hashes:\n      - {alg: SHA-256, content: " + sha256Hex(sentimentWeights) + "}\n",
+			true, "", ErrConflict, "models[1]: claims the model at /opt/models/sentiment-ft, which models[0] already describes"},
+		{"declared path not examined", "models:\n  - name: s\n    path: /opt/models/sentiment-ft\n",
+			false, "", ErrPath, "models[0].path: /opt/models/sentiment-ft: no model files there were examined"},
+		{"spec version", "models:\n  - name: s\n    purl: pkg:huggingface/a/b@1\n", true, "1.4", ErrSpecVersion, `"1.4"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := manifestFrom(t, tt.manifest)
+			var found []Found
+			if tt.found {
+				found = tunedImage.discover(t, m, true)
+			}
+			_, _, err := Build(tunedImage.scannedSBOM(t), m, found, Options{SpecVersion: tt.spec})
+			if !errors.Is(err, tt.err) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Build error %v\nwant %v saying %q", err, tt.err, tt.want)
+			}
+		})
+	}
+}
+
+func TestBuildWithoutSBOM(t *testing.T) {
+	m, err := LoadManifest("testdata/manifests/good/seed.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bom, res, err := Build(nil, m, nil, Options{SpecVersion: "1.7", Namespace: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bom.Metadata != nil || res.ModelCount() != 1 {
+		t.Fatalf("metadata %+v, models %d", bom.Metadata, res.ModelCount())
+	}
+	for _, p := range *(*bom.Components)[0].Properties {
+		if !strings.HasPrefix(p.Name, "acme:") {
+			t.Errorf("property %s is not in the acme namespace", p.Name)
+		}
+	}
+	if err := check.Validate(encodeBOM(t, bom, "1.7"), "1.7"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLicenseChoices(t *testing.T) {
+	tests := []struct {
+		in   []string
+		want cyclonedx.Licenses
+	}{
+		{[]string{"apache-2.0"}, cyclonedx.Licenses{{License: &cyclonedx.License{ID: "Apache-2.0"}}}},
+		{[]string{"MIT OR Apache-2.0"}, cyclonedx.Licenses{{Expression: "MIT OR Apache-2.0"}}},
+		{[]string{"llama3.2"}, cyclonedx.Licenses{{License: &cyclonedx.License{Name: "llama3.2"}}}},
+		{[]string{"OpenAI Services Agreement"}, cyclonedx.Licenses{{License: &cyclonedx.License{Name: "OpenAI Services Agreement"}}}},
+		{[]string{"mit", "cc-by-4.0"}, cyclonedx.Licenses{{License: &cyclonedx.License{ID: "MIT"}}, {License: &cyclonedx.License{ID: "CC-BY-4.0"}}}},
+	}
+	for _, tt := range tests {
+		got := licenseChoices(tt.in)
+		if !reflect.DeepEqual(*got, tt.want) {
+			t.Errorf("licenseChoices(%q) = %+v, want %+v", tt.in, *got, tt.want)
+		}
+	}
+	if licenseChoices(nil) != nil {
+		t.Error("no licenses should give nil")
+	}
+}
+

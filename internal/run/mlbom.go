@@ -1,0 +1,90 @@
+package run
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/CycloneDX/cyclonedx-go"
+	"github.com/anchore/syft/syft/source"
+
+	"github.com/bom-attest/bom-attest/internal/check"
+	"github.com/bom-attest/bom-attest/internal/mlbom"
+	"github.com/bom-attest/bom-attest/internal/report"
+	"github.com/bom-attest/bom-attest/internal/sbom"
+)
+
+// models finds the image's models in the already-read image and reconciles them with the
+// manifest. mlbom.Build rewrites the SBOM's model components so both documents tell one truth;
+// every platform's SBOM gets that, and the ML-BOM itself is written once, from the first
+// platform, about the image as a whole.
+func (p *pipeline) models(ctx context.Context, src source.Source, bom *cyclonedx.BOM, first bool) error {
+	res, err := src.FileResolver(source.SquashedScope)
+	if err != nil {
+		return fmt.Errorf("model discovery: %w", err)
+	}
+	found, err := mlbom.Discover(ctx, res, p.manifest, p.cfg.ScanModels)
+	if err != nil {
+		return err
+	}
+	doc, result, err := mlbom.Build(bom, p.manifest, found, mlbom.Options{SpecVersion: p.cfg.SpecVersion, Namespace: p.cfg.PropertyNamespace})
+	if err != nil {
+		return err
+	}
+	p.log.Infof("models: %d", result.ModelCount())
+	if !first {
+		return nil
+	}
+	for _, n := range result.Notices {
+		p.log.Noticef("%s", n)
+	}
+	for _, w := range result.Warnings {
+		p.warn("%s", w)
+	}
+	p.out.Set("model-count", strconv.Itoa(result.ModelCount()))
+	p.sum.Sections = append(p.sum.Sections, modelsSection(result))
+	if result.ModelCount() == 0 {
+		return nil
+	}
+	enc, err := sbom.Encode(doc, p.cfg.SpecVersion)
+	if err != nil {
+		return err
+	}
+	if err := check.Validate(enc, p.cfg.SpecVersion); err != nil {
+		return fmt.Errorf("ML-BOM: %w", err)
+	}
+	path, err := p.dir.Write("mlbom.cdx.json", enc)
+	if err != nil {
+		return err
+	}
+	p.out.Set("mlbom-path", p.display(path))
+	p.log.Infof("wrote %s (%d bytes)", p.display(path), len(enc))
+	p.addDocument(&document{name: "mlbom", kind: "mlbom", predicateType: p.cfg.MLBOMPredicateType, predicate: enc, subject: p.subjectOfImage})
+	return nil
+}
+
+func modelsSection(r *mlbom.Result) report.Section {
+	s := report.Section{Title: "Models", Header: []string{"Model", "Version", "Source", "Weights", "Data sets", "License"}}
+	if r.ModelCount() == 0 {
+		s.Intro = "No models declared or found."
+	}
+	for _, m := range r.Models {
+		src := m.Origin
+		switch {
+		case m.External != "":
+			src += ", hosted: " + m.External
+		case m.Origin == mlbom.OriginFound:
+			src += " (undeclared)"
+		}
+		weights := ""
+		if m.HashPrefix != "" {
+			weights = report.Code(m.HashPrefix + "…")
+			if m.Files > 1 {
+				weights += fmt.Sprintf(" (%d files)", m.Files)
+			}
+		}
+		s.Rows = append(s.Rows, []string{m.Name, m.Version, src, weights, strings.Join(m.Datasets, ", "), m.License})
+	}
+	return s
+}
