@@ -393,4 +393,3 @@ func TestLicenseChoices(t *testing.T) {
 		t.Error("no licenses should give nil")
 	}
 }
-
