@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/bom-attest/bom-attest/internal/suggest"
 )
 
 // nodeDecoder is implemented by manifest types that accept more than one shape (a string or a
@@ -106,7 +108,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		idx, ok := fields[key]
 		if !ok || k.Kind != yaml.ScalarNode {
 			msg := "unknown field"
-			if s := suggest(key, fields); s != "" {
+			if s := didYouMean(key, fields); s != "" {
 				msg += fmt.Sprintf(", did you mean %q?", s)
 			} else {
 				msg += " (allowed: " + strings.Join(sortedKeys(fields), ", ") + ")"
@@ -141,9 +143,9 @@ func sortedKeys(m map[string]int) []string {
 	return keys
 }
 
-// suggest finds the allowed key a typo most likely meant: the same letters ignoring case,
+// didYouMean finds the allowed key a typo most likely meant: the same letters ignoring case,
 // '_' and '-' (base_model → baseModel), or at most two edits away (taks → task).
-func suggest(key string, fields map[string]int) string {
+func didYouMean(key string, fields map[string]int) string {
 	norm := func(s string) string {
 		return strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(s))
 	}
@@ -152,34 +154,15 @@ func suggest(key string, fields map[string]int) string {
 		if norm(f) == norm(key) {
 			return f
 		}
-		if dist := editDistance(key, f); dist < bestDist {
+		// A suggestion for a 64-byte key would not help, and would cost 64×64 steps per field.
+		if len(key) > 64 {
+			continue
+		}
+		if dist := suggest.Distance(key, f); dist < bestDist {
 			best, bestDist = f, dist
 		}
 	}
 	return best
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 99 // a suggestion for a 64-byte key would not help anyway
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func isNull(n *yaml.Node) bool {

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	cyclonedx "github.com/CycloneDX/cyclonedx-go"
+
+	"github.com/bom-attest/bom-attest/internal/suggest"
 )
 
 // purlName is the part of a package URL that identifies a package across versions.
@@ -140,7 +142,7 @@ func (ix *index) closeNames(name string) []string {
 		if len(got) > 4*len(want)+8 || len(want) > 4*len(got)+8 {
 			continue
 		}
-		d := levenshtein(want, got)
+		d := suggest.Distance(want, got)
 		limit := max(2, len(want)/3)
 		if d <= limit || (len(want) >= 4 && len(got) >= 4 && (strings.Contains(got, want) || strings.Contains(want, got))) {
 			cs = append(cs, cand{n, d})
@@ -157,26 +159,6 @@ func (ix *index) closeNames(name string) []string {
 		out = append(out, cs[i].name)
 	}
 	return out
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // splitEcosystem reads a patch directory name such as "pypi:oslo.messaging" into its optional

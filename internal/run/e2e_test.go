@@ -296,13 +296,7 @@ func TestNoTokenButNotDryRun(t *testing.T) {
 
 func debImage(t *testing.T, arch, variant string) v1.Image {
 	t.Helper()
-	l, err := testimage.Layer(testimage.OSRelease("12", "bookworm"), testimage.DpkgStatus(
-		testimage.DebPackage{Name: "libc6", Version: "2.36-9+deb12u10", Arch: arch, Source: "glibc"},
-		testimage.DebPackage{Name: "only-on-" + arch, Version: "1.0", Arch: arch}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := testimage.Image(v1.Platform{OS: "linux", Architecture: arch, Variant: variant}, l)
+	img, err := testimage.DebianImage(arch, variant)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -219,3 +219,16 @@ func DistInfo(sitePackages string, p PythonPackage) []File {
 		{Path: initPath, Body: initBody},
 	}
 }
+
+// DebianImage is a one-layer Debian 12 image for platform linux/arch[/variant] whose dpkg
+// database lists libc6 and a package named only-on-<arch>, so a test can tell which platform's
+// layers were read.
+func DebianImage(arch, variant string) (v1.Image, error) {
+	l, err := Layer(OSRelease("12", "bookworm"), DpkgStatus(
+		DebPackage{Name: "libc6", Version: "2.36-9+deb12u10", Arch: arch, Source: "glibc"},
+		DebPackage{Name: "only-on-" + arch, Version: "1.0", Arch: arch}))
+	if err != nil {
+		return nil, err
+	}
+	return Image(v1.Platform{OS: "linux", Architecture: arch, Variant: variant}, l)
+}
