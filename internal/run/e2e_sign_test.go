@@ -60,6 +60,12 @@ func TestSignAndPublish(t *testing.T) {
 			if res.code != 0 {
 				t.Fatalf("exit %d\n%s", res.code, res.stdout)
 			}
+			for _, o := range []string{"sbom-path", "sbom-paths", "subject-digest", "component-count", "dry-run", "model-count",
+				"bundle-path", "bundle-paths", "attestation-id", "attestation-ids", "attestation-url", "attestation-urls"} {
+				if res.outputs[o] == "" {
+					t.Errorf("output %s not set", o)
+				}
+			}
 			if res.outputs["dry-run"] != "false" {
 				t.Errorf("dry-run = %q", res.outputs["dry-run"])
 			}

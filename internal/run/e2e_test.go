@@ -168,6 +168,7 @@ func readBOM(t *testing.T, path string) map[string]any {
 func TestForkPullRequestDryRun(t *testing.T) {
 	r := newRunner(t)
 	sample, _ := filepath.Abs("../../testdata/sample-image")
+	r.extraEnv = map[string]string{"SOURCE_DATE_EPOCH": "1767225600"}
 	res := r.run(map[string]string{"image": "oci-dir:" + sample})
 	if res.code != 0 {
 		t.Fatalf("exit %d\n%s", res.code, res.stdout)
@@ -192,6 +193,9 @@ func TestForkPullRequestDryRun(t *testing.T) {
 		t.Errorf("subject-digest = %q", res.outputs["subject-digest"])
 	}
 	doc := readBOM(t, wantPath)
+	if ts := doc["metadata"].(map[string]any)["timestamp"]; ts != "2026-01-01T00:00:00Z" {
+		t.Errorf("timestamp = %v, want SOURCE_DATE_EPOCH's", ts)
+	}
 	tools := doc["metadata"].(map[string]any)["tools"].(map[string]any)["components"].([]any)
 	if v := tools[1].(map[string]any)["version"]; v != "v1.54.1" {
 		t.Errorf("syft version in the binary's SBOM = %v, want the library's real version", v)
