@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // RegistryBinary is Debian's CNCF distribution registry (package docker-registry), which .ci/run installs.
@@ -23,9 +25,20 @@ type Registry struct {
 	log  *os.File
 }
 
+// RegistryOption configures StartRegistry.
+type RegistryOption func(*registryConfig)
+
+type registryConfig struct{ user, password string }
+
+// WithBasicAuth makes the registry demand user and password (htpasswd, bcrypt), as a private
+// registry does.
+func WithBasicAuth(user, password string) RegistryOption {
+	return func(c *registryConfig) { c.user, c.password = user, password }
+}
+
 // StartRegistry starts docker-registry with a temporary config and storage, and stops it when the
 // test ends. A missing binary fails the test: CI must install it, never skip it.
-func StartRegistry(t testing.TB) *Registry {
+func StartRegistry(t testing.TB, opts ...RegistryOption) *Registry {
 	t.Helper()
 	bin := RegistryBinary
 	if _, err := os.Stat(bin); err != nil {
@@ -47,6 +60,21 @@ storage:
 http:
   addr: %s
 `, r.Dir, r.Host)
+	var rc registryConfig
+	for _, o := range opts {
+		o(&rc)
+	}
+	if rc.user != "" {
+		hash, err := bcrypt.GenerateFromPassword([]byte(rc.password), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		htpasswd := filepath.Join(dir, "htpasswd")
+		if err := os.WriteFile(htpasswd, []byte(rc.user+":"+string(hash)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg += fmt.Sprintf("auth:\n  htpasswd:\n    realm: bom-attest-test\n    path: %s\n", htpasswd)
+	}
 	cfgPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -71,7 +99,7 @@ http:
 		resp, err := http.Get("http://" + r.Host + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || (rc.user != "" && resp.StatusCode == http.StatusUnauthorized) {
 				return r
 			}
 		}
