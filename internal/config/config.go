@@ -409,7 +409,7 @@ func build(raw map[string]string, gh GitHub, sourceDateEpoch string) (*Config, e
 
 	switch v.oneOf(raw, "dry-run", "auto", "true", "false") {
 	case "true":
-		c.DryRun, c.DryRunReason = true, "dry-run: true"
+		c.DryRun, c.DryRunReason = true, "the dry-run input is true"
 	case "auto":
 		if gh.IDTokenURL == "" {
 			c.DryRun = true

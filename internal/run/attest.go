@@ -142,9 +142,6 @@ func (p *pipeline) buildStatements() error {
 }
 
 func (p *pipeline) dryRun() error {
-	if p.cfg.Wants("provenance") {
-		p.sum.Warnings = append(p.sum.Warnings, "build provenance is made from the workflow's verified ID token; a dry run has none, so it is not written")
-	}
 	if err := p.buildStatements(); err != nil {
 		return err
 	}
@@ -164,14 +161,22 @@ func (p *pipeline) dryRun() error {
 		d.signedBy = plan.Identity.SAN
 	}
 	p.attestationsSection(true)
-	intro := fmt.Sprintf("Would be signed by %s (issuer %s) with the %s Sigstore instance (Fulcio %s", plan.Identity.SAN, plan.Identity.Issuer, plan.Instance, plan.FulcioURL)
+	signer := plan.Identity.SAN
+	if signer == "" {
+		signer = "the workflow that runs this step"
+	}
+	intro := fmt.Sprintf("Would be signed by %s (issuer %s) with the %s Sigstore instance (Fulcio %s", signer, plan.Identity.Issuer, plan.Instance, plan.FulcioURL)
 	if plan.RekorURL != "" {
 		intro += ", Rekor " + plan.RekorURL
 	}
 	if plan.TSAURL != "" {
 		intro += ", TSA " + plan.TSAURL
 	}
-	p.sum.Sections[len(p.sum.Sections)-1].Intro = intro + ")."
+	intro += ")."
+	if p.cfg.Wants("provenance") {
+		intro += " Build provenance is made at signing time from the workflow's verified ID token, so a dry run has none."
+	}
+	p.sum.Sections[len(p.sum.Sections)-1].Intro = intro
 	return nil
 }
 

@@ -269,9 +269,19 @@ func (p *pipeline) finish() error {
 	if err := p.out.Write(p.cfg.GitHub.OutputPath, p.env.Stdout); err != nil {
 		errs = append(errs, err)
 	}
-	if p.cfg.ShowSummary && p.cfg.GitHub.SummaryPath != "" {
+	switch {
+	case !p.cfg.ShowSummary:
+	case p.cfg.GitHub.SummaryPath != "":
 		if err := report.AppendSummary(p.cfg.GitHub.SummaryPath, report.Markdown(p.sum)); err != nil {
 			errs = append(errs, err)
+		}
+	case p.dir != nil:
+		// A local run has no job summary page; the same Markdown goes beside the documents.
+		path, err := p.dir.Write("summary.md", []byte(report.Markdown(p.sum)))
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			p.log.Infof("summary: %s", p.display(path))
 		}
 	}
 	return errors.Join(errs...)
