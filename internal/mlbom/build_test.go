@@ -2,6 +2,7 @@ package mlbom
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -26,7 +27,12 @@ func encodeBOM(t *testing.T, bom *cyclonedx.BOM, spec string) []byte {
 	if err != nil {
 		t.Fatalf("encode %s: %v", spec, err)
 	}
-	return doc
+	// Indented, so the goldens can be reviewed; the action writes the compact form.
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, doc, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	return append(buf.Bytes(), '\n')
 }
 
 func golden(t *testing.T, name string, got []byte) {

@@ -1,6 +1,7 @@
 package sbom_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -123,7 +124,7 @@ func TestGoldenSampleSBOM(t *testing.T) {
 				t.Errorf("specVersion = %s", probe.SpecVersion)
 			}
 			golden := filepath.Join("testdata", "sample-"+v+".cdx.json")
-			got := normalize(doc)
+			got := normalize(indent(t, doc))
 			if *update {
 				if err := os.WriteFile(golden, got, 0o644); err != nil {
 					t.Fatal(err)
@@ -147,8 +148,18 @@ func TestDeterministic(t *testing.T) {
 		t.Fatal("two runs share a serialNumber")
 	}
 	if string(normalize(a)) != string(normalize(b)) {
-		t.Errorf("two scans of one image differ beyond serialNumber:\n%s", firstDiff(string(a), string(b)))
+		t.Errorf("two scans of one image differ beyond serialNumber:\n%s", firstDiff(string(indent(t, a)), string(indent(t, b))))
 	}
+}
+
+// indent makes a golden file a person can review; the action itself writes compact JSON.
+func indent(t *testing.T, doc []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, doc, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	return append(buf.Bytes(), '\n')
 }
 
 func firstDiff(a, b string) string {

@@ -1,7 +1,9 @@
 package acceptance
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"io/fs"
 	"net/url"
@@ -152,7 +154,12 @@ func encode(t *testing.T, bom *cyclonedx.BOM, v string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
+	// Indented, so the golden can be reviewed; the action writes the compact form.
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, b, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // TestSeedGolden is the acceptance fixture: the seed's patch tree and constraints
