@@ -196,6 +196,9 @@ func TestForkPullRequestDryRun(t *testing.T) {
 	if ts := doc["metadata"].(map[string]any)["timestamp"]; ts != "2026-01-01T00:00:00Z" {
 		t.Errorf("timestamp = %v, want SOURCE_DATE_EPOCH's", ts)
 	}
+	if sup := fmt.Sprint(doc["metadata"].(map[string]any)["supplier"]); !strings.Contains(sup, "acme") || !strings.Contains(sup, "https://github.com/acme") {
+		t.Errorf("metadata.supplier = %s, want the repository owner", sup)
+	}
 	tools := doc["metadata"].(map[string]any)["tools"].(map[string]any)["components"].([]any)
 	if v := tools[1].(map[string]any)["version"]; v != "v1.54.1" {
 		t.Errorf("syft version in the binary's SBOM = %v, want the library's real version", v)

@@ -208,6 +208,12 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string, firs
 	if err != nil {
 		return "", report.Stats{}, err
 	}
+	// In Actions the repository owner builds and ships the image: it supplies it and, through
+	// this step, authors the SBOM (the minimum elements ask for both).
+	var owner, ownerURL string
+	if o, _, ok := strings.Cut(p.cfg.GitHub.Repository, "/"); ok && o != "" {
+		owner, ownerURL = o, p.cfg.GitHub.ServerURL+"/"+o
+	}
 	err = p.stage("scan "+plat, func() (err error) {
 		var idx string
 		if t.IndexDigest != nil {
@@ -219,6 +225,8 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string, firs
 			ToolVersion: config.Version,
 			Timestamp:   p.cfg.SourceDateEpoch,
 			Namespace:   p.cfg.PropertyNamespace,
+			Supplier:    owner,
+			SupplierURL: ownerURL,
 		})
 		if err == nil {
 			p.log.Infof("%d components", report.Count(gen.BOM).Total)

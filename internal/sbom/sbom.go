@@ -43,7 +43,10 @@ type Options struct {
 	ToolVersion string    // bom-attest's version
 	Timestamp   time.Time // zero: now
 	Namespace   string    // property prefix; default bom-attest
-	Parallelism int       // Syft cataloger parallelism; 0: Syft's default
+	// Supplier is who supplies the image and authors its SBOM (the repository owner in
+	// Actions), with SupplierURL; empty leaves both out rather than guess.
+	Supplier, SupplierURL string
+	Parallelism           int // Syft cataloger parallelism; 0: Syft's default
 }
 
 // Result is a generated SBOM.
@@ -123,6 +126,13 @@ func shape(bom *cyclonedx.BOM, o Options) {
 			PackageURL: "pkg:golang/github.com/anchore/syft@" + SyftVersion(),
 		},
 	}}
+	if o.Supplier != "" {
+		md.Supplier = &cyclonedx.OrganizationalEntity{Name: o.Supplier}
+		if o.SupplierURL != "" {
+			md.Supplier.URL = &[]string{o.SupplierURL}
+		}
+		md.Authors = &[]cyclonedx.OrganizationalContact{{Name: o.Supplier}}
+	}
 	img := ImageComponent(o.Subject, o.Namespace)
 	md.Component = &img
 	// Syft names the source after the scan input; the image component already says all of it.
