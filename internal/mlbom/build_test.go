@@ -32,7 +32,7 @@ func encodeBOM(t *testing.T, bom *cyclonedx.BOM, spec string) []byte {
 	if err := json.Indent(&buf, doc, "", "  "); err != nil {
 		t.Fatal(err)
 	}
-	return append(buf.Bytes(), '\n')
+	return buf.Bytes()
 }
 
 func golden(t *testing.T, name string, got []byte) {

@@ -159,7 +159,7 @@ func indent(t *testing.T, doc []byte) []byte {
 	if err := json.Indent(&buf, doc, "", "  "); err != nil {
 		t.Fatal(err)
 	}
-	return append(buf.Bytes(), '\n')
+	return buf.Bytes()
 }
 
 func firstDiff(a, b string) string {
