@@ -218,14 +218,3 @@ func TestLocalKinds(t *testing.T) {
 		})
 	}
 }
-
-func TestIsLoopback(t *testing.T) {
-	for host, want := range map[string]bool{
-		"127.0.0.1:5000": true, "localhost:5000": true, "[::1]:5000": true, "127.1.2.3": true,
-		"ghcr.io": false, "10.0.0.1:5000": false, "localhost.example.com": false,
-	} {
-		if got := image.IsLoopback(host); got != want {
-			t.Errorf("IsLoopback(%q) = %v", host, got)
-		}
-	}
-}

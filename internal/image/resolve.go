@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/bom-attest/bom-attest/internal/plainhttp"
 )
 
 // Sentinel errors callers branch on.
@@ -177,33 +178,6 @@ func platformString(p v1.Platform) string {
 	return s
 }
 
-// IsLoopback reports whether host (with or without port) is this machine, the only place bom-attest
-// talks plain HTTP to a registry.
-func IsLoopback(host string) bool {
-	h, _, err := net.SplitHostPort(host)
-	if err != nil {
-		h = host
-	}
-	h = strings.Trim(h, "[]")
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
-}
-
-// ParseReference parses a registry reference, allowing plain HTTP for loopback registries only.
-func ParseReference(ref string) (name.Reference, error) {
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		return nil, err
-	}
-	if IsLoopback(r.Context().RegistryStr()) {
-		return name.ParseReference(ref, name.Insecure)
-	}
-	return r, nil
-}
-
 // RemoteOptions are the options every registry call of bom-attest uses.
 func RemoteOptions(ctx context.Context, o Options) []remote.Option {
 	kc := o.Keychain
@@ -221,7 +195,7 @@ func RemoteOptions(ctx context.Context, o Options) []remote.Option {
 }
 
 func resolveRegistry(ctx context.Context, s string, o Options) (*Resolved, error) {
-	ref, err := ParseReference(s)
+	ref, err := plainhttp.ParseReference(s)
 	if err != nil {
 		return nil, fmt.Errorf("image: %w", err)
 	}

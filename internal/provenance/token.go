@@ -6,15 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/bom-attest/bom-attest/internal/plainhttp"
 )
 
 // DefaultAudience is the audience actions/attest-build-provenance asks the runner for when it
@@ -100,7 +100,7 @@ func VerifyToken(ctx context.Context, token string, o VerifyOptions) (*Claims, e
 		o.Now = time.Now
 	}
 	issuer := strings.TrimSuffix(o.Issuer, "/")
-	if err := checkEndpoint(issuer); err != nil {
+	if _, err := plainhttp.CheckURL(issuer); err != nil {
 		return nil, fmt.Errorf("%w: issuer: %v", ErrDiscovery, err)
 	}
 
@@ -196,7 +196,7 @@ func fetchKeys(ctx context.Context, hc *http.Client, issuer string) (*jose.JSONW
 	if conf.JWKSURI == "" {
 		return nil, fmt.Errorf("%w: %s/.well-known/openid-configuration has no jwks_uri", ErrDiscovery, issuer)
 	}
-	if err := checkEndpoint(conf.JWKSURI); err != nil {
+	if _, err := plainhttp.CheckURL(conf.JWKSURI); err != nil {
 		return nil, fmt.Errorf("%w: jwks_uri: %v", ErrDiscovery, err)
 	}
 	var keys jose.JSONWebKeySet
@@ -234,32 +234,4 @@ func getJSON(ctx context.Context, hc *http.Client, u string, v any) error {
 		return fmt.Errorf("%w: GET %s: %v", ErrDiscovery, u, err)
 	}
 	return nil
-}
-
-// checkEndpoint allows plain HTTP only on loopback (the test issuer); keys fetched over plain
-// HTTP from anywhere else could be swapped in transit.
-func checkEndpoint(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return err
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if isLoopback(u.Hostname()) {
-			return nil
-		}
-		return fmt.Errorf("%s: plain HTTP is only allowed for loopback hosts", raw)
-	default:
-		return fmt.Errorf("%q: want an https URL", raw)
-	}
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/go-github/v66/github"
+
+	"github.com/bom-attest/bom-attest/internal/plainhttp"
 )
 
 // Sentinel errors of the GitHub Attestations API; callers branch on them with errors.Is.
@@ -93,11 +94,11 @@ func NewGitHub(apiURL, serverURL, repo, token, userAgent string, hc *http.Client
 	if userAgent == "" {
 		return nil, errors.New("store: empty User-Agent")
 	}
-	base, err := endpointURL(apiURL)
+	base, err := plainhttp.CheckURL(apiURL)
 	if err != nil {
 		return nil, fmt.Errorf("GitHub API URL: %w", err)
 	}
-	server, err := endpointURL(serverURL)
+	server, err := plainhttp.CheckURL(serverURL)
 	if err != nil {
 		return nil, fmt.Errorf("GitHub server URL: %w", err)
 	}
@@ -271,29 +272,4 @@ func retryAfter(resp *http.Response) time.Duration {
 		}
 	}
 	return 0
-}
-
-// endpointURL parses a GitHub URL, allowing plain HTTP only on loopback (the test fake).
-func endpointURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case u.Host == "":
-		return nil, fmt.Errorf("%q has no host", raw)
-	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
-	default:
-		return nil, fmt.Errorf("%q: want https (plain http only for loopback)", raw)
-	}
-	return u, nil
-}
-
-func isLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -25,6 +24,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/bom-attest/bom-attest/internal/plainhttp"
 )
 
 const (
@@ -53,7 +54,7 @@ var (
 	// ErrConflict: the referrers tag kept changing under us; every try lost the race.
 	ErrConflict = errors.New("referrers tag kept changing")
 	// ErrInsecure: plain HTTP would be used for a registry that is not on loopback.
-	ErrInsecure = errors.New("plain HTTP registry")
+	ErrInsecure = plainhttp.ErrRefused
 )
 
 // emptyJSON is the OCI 1.1 empty descriptor's content, the config of an artifact manifest.
@@ -111,19 +112,11 @@ func connect(ctx context.Context, subject name.Digest, o ReferrerOptions, scope 
 	default:
 		return nil, fmt.Errorf("referrers-mode %q: want auto, api or tag", o.Mode)
 	}
-	host := subject.Context().RegistryStr()
-	if isLoopbackHost(hostOnly(host)) {
-		// Loopback (a registry the job started, or the tests') is the one place plain HTTP is used.
-		d, err := name.NewDigest(subject.String(), name.Insecure)
-		if err != nil {
-			return nil, fmt.Errorf("subject %s: %w", subject, err)
-		}
-		subject = d
-	} else if subject.Context().Scheme() != "https" {
-		// go-containerregistry reaches RFC 1918 and .local registries over plain HTTP on its own;
-		// refuse that silent downgrade.
-		return nil, fmt.Errorf("%w: %s would be reached over plain HTTP; only loopback registries may be", ErrInsecure, host)
+	ref, err := plainhttp.Reference(subject)
+	if err != nil {
+		return nil, fmt.Errorf("subject %s: %w", subject, err)
 	}
+	subject = ref.(name.Digest)
 	kc := o.Keychain
 	if kc == nil {
 		kc = authn.DefaultKeychain
@@ -150,7 +143,7 @@ func connect(ctx context.Context, subject name.Digest, o ReferrerOptions, scope 
 	}
 	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, base, []string{repo.Scope(scope)})
 	if err != nil {
-		return nil, fmt.Errorf("registry %s: %w", host, err)
+		return nil, fmt.Errorf("registry %s: %w", repo.RegistryStr(), err)
 	}
 	return &registry{subject: subject, repo: repo, client: &http.Client{Transport: rt}, rt: rt}, nil
 }
@@ -177,13 +170,6 @@ func transient(err error) bool {
 		return te.StatusCode >= 500
 	}
 	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
-}
-
-func hostOnly(hostport string) string {
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		return h
-	}
-	return strings.Trim(hostport, "[]")
 }
 
 func (r *registry) url(kind, ref string) string {
