@@ -515,9 +515,6 @@ func defaultIssuer(server string) string {
 	return server + "/_services/token"
 }
 
-// NeedsToken reports whether the run will talk to a Sigstore instance or the GitHub API.
-func (c *Config) NeedsToken() bool { return !c.DryRun }
-
 // Wants reports whether attestation kind (sbom, mlbom, provenance) was asked for.
 func (c *Config) Wants(kind string) bool {
 	for _, a := range c.Attestations {
