@@ -8,6 +8,7 @@ import (
 	"path"
 	"sync"
 
+	"github.com/CycloneDX/cyclonedx-go"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
@@ -21,13 +22,13 @@ var ErrSchema = errors.New("not valid against the CycloneDX schema")
 var ErrSpecVersion = errors.New("unsupported CycloneDX spec version")
 
 // SpecVersions lists the spec versions bom-attest writes and validates.
-var SpecVersions = []string{"1.5", "1.6", "1.7"}
+var SpecVersions = []cyclonedx.SpecVersion{cyclonedx.SpecVersion1_5, cyclonedx.SpecVersion1_6, cyclonedx.SpecVersion1_7}
 
 const baseURL = "http://cyclonedx.org/schema/"
 
 var (
 	compileOnce sync.Once
-	compiled    map[string]*jsonschema.Schema
+	compiled    map[cyclonedx.SpecVersion]*jsonschema.Schema
 	compileErr  error
 )
 
@@ -57,9 +58,9 @@ func compileAll() {
 			return
 		}
 	}
-	compiled = map[string]*jsonschema.Schema{}
+	compiled = map[cyclonedx.SpecVersion]*jsonschema.Schema{}
 	for _, v := range SpecVersions {
-		s, err := c.Compile(baseURL + "bom-" + v + ".SNAPSHOT.schema.json")
+		s, err := c.Compile(baseURL + "bom-" + v.String() + ".SNAPSHOT.schema.json")
 		if err != nil {
 			compileErr = fmt.Errorf("check: compile schema %s: %w", v, err)
 			return
@@ -69,7 +70,7 @@ func compileAll() {
 }
 
 // Validate checks doc, a CycloneDX JSON document, against the official schema for specVersion.
-func Validate(doc []byte, specVersion string) error {
+func Validate(doc []byte, specVersion cyclonedx.SpecVersion) error {
 	compileOnce.Do(compileAll)
 	if compileErr != nil {
 		return compileErr

@@ -3,6 +3,8 @@ package check
 import (
 	"errors"
 	"testing"
+
+	"github.com/CycloneDX/cyclonedx-go"
 )
 
 func TestValidate(t *testing.T) {
@@ -25,10 +27,19 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := Validate([]byte(tt.doc), tt.version)
+			err := Validate([]byte(tt.doc), specOf(tt.version))
 			if !errors.Is(err, tt.err) {
 				t.Fatalf("Validate() = %v, want %v", err, tt.err)
 			}
 		})
 	}
+}
+
+// specOf maps the table's "1.x" to cyclonedx-go's constant, as config does for the input.
+func specOf(v string) cyclonedx.SpecVersion {
+	var sv cyclonedx.SpecVersion
+	if err := sv.UnmarshalJSON([]byte(`"` + v + `"`)); err != nil {
+		return 0
+	}
+	return sv
 }

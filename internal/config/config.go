@@ -15,7 +15,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/CycloneDX/cyclonedx-go"
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/bom-attest/bom-attest/internal/image"
+	"github.com/bom-attest/bom-attest/internal/pedigree"
+	"github.com/bom-attest/bom-attest/internal/sign"
+	"github.com/bom-attest/bom-attest/internal/store"
 )
 
 // Version is bom-attest's version, set at build time with -ldflags "-X ...config.Version=v1.2.3".
@@ -28,22 +34,14 @@ var ErrInvalid = errors.New("invalid input")
 // ErrHelp is returned when the command line asked for usage.
 var ErrHelp = flag.ErrHelp
 
-// Image source kinds.
-const (
-	KindRegistry      = "registry"
-	KindOCIDir        = "oci-dir"
-	KindOCIArchive    = "oci-archive"
-	KindDockerArchive = "docker-archive"
-)
-
 // Config is everything a run needs, validated.
 type Config struct {
-	ImageKind     string // KindRegistry, KindOCIDir, ...
+	ImageKind     image.Kind
 	ImageRef      string // registry reference, or the path for local kinds
 	SubjectName   string // lowercased, no tag or digest; may be empty for local images
 	SubjectDigest string // sha256:<hex> or empty
 	Platforms     []string
-	SpecVersion   string
+	SpecVersion   cyclonedx.SpecVersion
 	OutputDir     string
 	DryRun        bool
 	DryRunReason  string
@@ -53,7 +51,7 @@ type Config struct {
 	PatchesDir          string
 	PatchesBaseURL      string
 	ConstraintOverrides string
-	UnmatchedPatches    string
+	UnmatchedPatches    pedigree.Unmatched
 	PropertyNamespace   string
 
 	ModelManifest string
@@ -61,14 +59,14 @@ type Config struct {
 
 	Attestations       []string
 	MLBOMPredicateType string
-	Sigstore           string
+	Sigstore           sign.Instance
 	FulcioURL          string
 	RekorURL           string
 	TSAURL             string
 	TrustedRoot        string
 	OIDCIssuer         string
 	PushToRegistry     bool
-	ReferrersMode      string
+	ReferrersMode      store.ReferrersMode
 
 	// SourceDateEpoch fixes the documents' timestamp (reproducible builds); zero means now.
 	SourceDateEpoch time.Time
@@ -342,13 +340,20 @@ func build(raw map[string]string, gh GitHub, sourceDateEpoch string) (*Config, e
 			seen[pl] = true
 		}
 	}
-	c.SpecVersion = v.oneOf(raw, "cyclonedx-version", "1.5", "1.6", "1.7")
+	switch v.oneOf(raw, "cyclonedx-version", "1.5", "1.6", "1.7") {
+	case "1.5":
+		c.SpecVersion = cyclonedx.SpecVersion1_5
+	case "1.6":
+		c.SpecVersion = cyclonedx.SpecVersion1_6
+	case "1.7":
+		c.SpecVersion = cyclonedx.SpecVersion1_7
+	}
 	c.ShowSummary = v.boolean(raw, "show-summary")
 	c.ScanModels = v.boolean(raw, "scan-models")
 	c.PushToRegistry = v.boolean(raw, "push-to-registry")
-	c.UnmatchedPatches = v.oneOf(raw, "unmatched-patches", "error", "warn")
-	c.Sigstore = v.oneOf(raw, "sigstore", "auto", "public-good", "github")
-	c.ReferrersMode = v.oneOf(raw, "referrers-mode", "auto", "api", "tag")
+	c.UnmatchedPatches = pedigree.Unmatched(v.oneOf(raw, "unmatched-patches", string(pedigree.UnmatchedError), string(pedigree.UnmatchedWarn)))
+	c.Sigstore = sign.Instance(v.oneOf(raw, "sigstore", string(sign.InstanceAuto), string(sign.InstancePublicGood), string(sign.InstanceGitHub)))
+	c.ReferrersMode = store.ReferrersMode(v.oneOf(raw, "referrers-mode", string(store.ModeAuto), string(store.ModeAPI), string(store.ModeTag)))
 
 	c.PropertyNamespace = raw["property-namespace"]
 	if !namespaceRE.MatchString(c.PropertyNamespace) {
@@ -386,7 +391,7 @@ func build(raw map[string]string, gh GitHub, sourceDateEpoch string) (*Config, e
 			v.add("attestations", "%q is not one of sbom, mlbom, provenance", a)
 		}
 	}
-	if c.PushToRegistry && c.ImageKind != "" && c.ImageKind != KindRegistry {
+	if c.PushToRegistry && c.ImageKind != "" && c.ImageKind != image.KindRegistry {
 		v.add("push-to-registry", "needs a registry image; image is a local %s", c.ImageKind)
 	}
 
@@ -407,7 +412,8 @@ func build(raw map[string]string, gh GitHub, sourceDateEpoch string) (*Config, e
 		}
 	}
 
-	switch v.oneOf(raw, "dry-run", "auto", "true", "false") {
+	dryRun := v.oneOf(raw, "dry-run", "auto", "true", "false")
+	switch dryRun {
 	case "true":
 		c.DryRun, c.DryRunReason = true, "the dry-run input is true"
 	case "auto":
@@ -419,6 +425,9 @@ func build(raw map[string]string, gh GitHub, sourceDateEpoch string) (*Config, e
 		if gh.IDTokenURL == "" {
 			v.add("dry-run", "is false but this job has no OIDC token to sign with; give the job\n%s", PermissionsBlock)
 		}
+	}
+	if dryRun != "" && !c.DryRun && c.GitHubToken == "" {
+		v.add("github-token", "empty; the GitHub Attestations API needs it (the default is ${{ github.token }})")
 	}
 
 	if len(v.errs) > 0 {
@@ -467,8 +476,8 @@ func (v *validator) image(c *Config, img string) {
 		}
 		img = c.SubjectName + "@" + c.SubjectDigest
 	}
-	for _, kind := range []string{KindOCIDir, KindOCIArchive, KindDockerArchive} {
-		if p, ok := strings.CutPrefix(img, kind+":"); ok {
+	for _, kind := range image.LocalKinds {
+		if p, ok := strings.CutPrefix(img, string(kind)+":"); ok {
 			c.ImageKind, c.ImageRef = kind, p
 			st, err := os.Stat(p)
 			switch {
@@ -476,9 +485,9 @@ func (v *validator) image(c *Config, img string) {
 				v.add("image", "%s: needs a path", kind)
 			case err != nil:
 				v.add("image", "%s: %v", kind, err)
-			case kind == KindOCIDir && !st.IsDir():
+			case kind == image.KindOCIDir && !st.IsDir():
 				v.add("image", "oci-dir:%s is not a directory", p)
-			case kind != KindOCIDir && st.IsDir():
+			case kind != image.KindOCIDir && st.IsDir():
 				v.add("image", "%s:%s is a directory; use oci-dir:", kind, p)
 			}
 			return
@@ -494,7 +503,7 @@ func (v *validator) image(c *Config, img string) {
 		v.add("image", "%q has neither tag nor digest; give image@sha256:... (or a tag, resolved once)", img)
 		return
 	}
-	c.ImageKind, c.ImageRef = KindRegistry, ref.String()
+	c.ImageKind, c.ImageRef = image.KindRegistry, ref.String()
 	if d, ok := ref.(name.Digest); ok && c.SubjectDigest != "" && d.DigestStr() != c.SubjectDigest {
 		v.add("subject-digest", "%s differs from the digest in image (%s)", c.SubjectDigest, d.DigestStr())
 	}

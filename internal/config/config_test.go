@@ -7,6 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/CycloneDX/cyclonedx-go"
+
+	"github.com/bom-attest/bom-attest/internal/image"
 )
 
 const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -25,7 +29,7 @@ func TestLoadValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.ImageKind != KindRegistry || c.ImageRef != "ghcr.io/acme/voice-agent@"+digest {
+	if c.ImageKind != image.KindRegistry || c.ImageRef != "ghcr.io/acme/voice-agent@"+digest {
 		t.Errorf("image = %s %s", c.ImageKind, c.ImageRef)
 	}
 	if c.SubjectName != "ghcr.io/acme/voice-agent" {
@@ -37,7 +41,7 @@ func TestLoadValid(t *testing.T) {
 	if got := strings.Join(c.Platforms, " "); got != "linux/amd64 linux/arm64/v8" {
 		t.Errorf("platforms = %q", got)
 	}
-	if c.SpecVersion != "1.6" || !c.ShowSummary || !c.ScanModels || c.OutputDir != "bom-attest-out" {
+	if c.SpecVersion != cyclonedx.SpecVersion1_6 || !c.ShowSummary || !c.ScanModels || c.OutputDir != "bom-attest-out" {
 		t.Errorf("defaults wrong: %+v", c)
 	}
 }
@@ -49,7 +53,7 @@ func TestFlagsOverrideInputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.ImageKind != KindOCIDir || c.ImageRef != dir || c.SpecVersion != "1.7" || !c.DryRun {
+	if c.ImageKind != image.KindOCIDir || c.ImageRef != dir || c.SpecVersion != cyclonedx.SpecVersion1_7 || !c.DryRun {
 		t.Errorf("got %+v", c)
 	}
 }
@@ -57,7 +61,7 @@ func TestFlagsOverrideInputs(t *testing.T) {
 func TestDryRunAutoWithToken(t *testing.T) {
 	c, err := Load(nil, env(map[string]string{
 		"INPUT_IMAGE": "ghcr.io/acme/app@" + digest, "ACTIONS_ID_TOKEN_REQUEST_URL": "https://token.example/x?a=1",
-		"GITHUB_ACTIONS": "true", "RUNNER_TEMP": t.TempDir(),
+		"GITHUB_ACTIONS": "true", "RUNNER_TEMP": t.TempDir(), "INPUT_GITHUB-TOKEN": "ghs_test",
 	}), io.Discard)
 	if err != nil {
 		t.Fatal(err)

@@ -184,11 +184,13 @@ func TestLocalKinds(t *testing.T) {
 	}
 
 	tests := []struct {
-		name, kind, ref string
-		wantName        string
-		wantTargets     int
-		wantSubject     string
-		err             error
+		name        string
+		kind        image.Kind
+		ref         string
+		wantName    string
+		wantTargets int
+		wantSubject string
+		err         error
 	}{
 		{"oci-dir image", image.KindOCIDir, layoutDir, "layout", 1, d.String(), nil},
 		{"oci-dir index", image.KindOCIDir, indexDir, "index", 2, "", nil},

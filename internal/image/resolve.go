@@ -28,13 +28,18 @@ var (
 	ErrNoImage          = errors.New("no image found")
 )
 
-// Source kinds, as in the image input's prefixes.
+// Kind is where an image comes from, as in the image input's prefixes.
+type Kind string
+
 const (
-	KindRegistry      = "registry"
-	KindOCIDir        = "oci-dir"
-	KindOCIArchive    = "oci-archive"
-	KindDockerArchive = "docker-archive"
+	KindRegistry      Kind = "registry"
+	KindOCIDir        Kind = "oci-dir"
+	KindOCIArchive    Kind = "oci-archive"
+	KindDockerArchive Kind = "docker-archive"
 )
+
+// LocalKinds are the kinds read from a path, in the order the image input's prefixes are tried.
+var LocalKinds = []Kind{KindOCIDir, KindOCIArchive, KindDockerArchive}
 
 // Options tune Resolve.
 type Options struct {
@@ -66,7 +71,6 @@ func (t Target) FileSuffix() string { return strings.ReplaceAll(t.PlatformString
 
 // Resolved is what Resolve found.
 type Resolved struct {
-	Kind        string
 	Subject     v1.Hash // digest the attestations bind to: the index's, or the image's
 	IsIndex     bool
 	Targets     []Target
@@ -85,7 +89,7 @@ func (r *Resolved) Close() error {
 }
 
 // Resolve finds the manifests to scan for an image input of the given kind.
-func Resolve(ctx context.Context, kind, ref string, o Options) (*Resolved, error) {
+func Resolve(ctx context.Context, kind Kind, ref string, o Options) (*Resolved, error) {
 	var (
 		r   *Resolved
 		err error
@@ -105,7 +109,6 @@ func Resolve(ctx context.Context, kind, ref string, o Options) (*Resolved, error
 	if err != nil {
 		return nil, err
 	}
-	r.Kind = kind
 	if err := r.bind(o.SubjectDigest); err != nil {
 		r.Close()
 		return nil, err

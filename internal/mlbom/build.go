@@ -11,10 +11,10 @@ import (
 
 // Options shape the ML-BOM.
 type Options struct {
-	// SpecVersion is the CycloneDX version to write, "1.5", "1.6" or "1.7" (the SBOM's);
-	// empty means 1.6. At 1.5, fields it does not have are dropped with a notice.
-	SpecVersion string
-	// Namespace prefixes every property bom-attest adds; empty means "bom-attest".
+	// SpecVersion is the CycloneDX version to write (the SBOM's): 1.5, 1.6 or 1.7. At 1.5,
+	// fields it does not have are dropped with a notice.
+	SpecVersion cyclonedx.SpecVersion
+	// Namespace prefixes every property bom-attest adds (input property-namespace); required.
 	Namespace string
 }
 
@@ -101,14 +101,14 @@ type builder struct {
 // m, found and sbomDoc may each be nil. A declared hash that differs from the image is an error
 // wrapping ErrHashMismatch; a declared path with no examined files is one wrapping ErrPath.
 func Build(sbomDoc *cyclonedx.BOM, m *Manifest, found []Found, opts Options) (*cyclonedx.BOM, *Result, error) {
-	spec, err := parseSpec(opts.SpecVersion)
+	spec, err := checkSpec(opts.SpecVersion)
 	if err != nil {
 		return nil, nil, err
 	}
-	b := &builder{spec: spec, ns: opts.Namespace, m: m, res: &Result{}, refs: map[string]bool{}, dsByName: map[string]*dataset{}}
-	if b.ns == "" {
-		b.ns = "bom-attest"
+	if opts.Namespace == "" {
+		return nil, nil, fmt.Errorf("mlbom: empty property namespace")
 	}
+	b := &builder{spec: spec, ns: opts.Namespace, m: m, res: &Result{}, refs: map[string]bool{}, dsByName: map[string]*dataset{}}
 	entries, err := b.match(found)
 	if err != nil {
 		return nil, nil, err
@@ -140,14 +140,10 @@ func Build(sbomDoc *cyclonedx.BOM, m *Manifest, found []Found, opts Options) (*c
 	return b.document(sbomDoc, entries), b.res, nil
 }
 
-func parseSpec(v string) (cyclonedx.SpecVersion, error) {
+func checkSpec(v cyclonedx.SpecVersion) (cyclonedx.SpecVersion, error) {
 	switch v {
-	case "", "1.6":
-		return cyclonedx.SpecVersion1_6, nil
-	case "1.5":
-		return cyclonedx.SpecVersion1_5, nil
-	case "1.7":
-		return cyclonedx.SpecVersion1_7, nil
+	case cyclonedx.SpecVersion1_5, cyclonedx.SpecVersion1_6, cyclonedx.SpecVersion1_7:
+		return v, nil
 	}
 	return 0, fmt.Errorf("mlbom: %w %q (want 1.5, 1.6 or 1.7)", ErrSpecVersion, v)
 }

@@ -21,7 +21,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden ML-BOMs in testdata/golden")
 
 // encodeBOM writes bom as the action writes its files.
-func encodeBOM(t *testing.T, bom *cyclonedx.BOM, spec string) []byte {
+func encodeBOM(t *testing.T, bom *cyclonedx.BOM, spec cyclonedx.SpecVersion) []byte {
 	t.Helper()
 	doc, err := sbom.Encode(bom, spec)
 	if err != nil {
@@ -63,11 +63,11 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 // build runs Discover and Build over img with manifest m, like the action does.
-func build(t *testing.T, img *testImage, m *Manifest, spec string) (*cyclonedx.BOM, *cyclonedx.BOM, *Result) {
+func build(t *testing.T, img *testImage, m *Manifest, spec cyclonedx.SpecVersion) (*cyclonedx.BOM, *cyclonedx.BOM, *Result) {
 	t.Helper()
 	sbomDoc := img.scannedSBOM(t)
 	found := img.discover(t, m, true)
-	mlbom, res, err := Build(sbomDoc, m, found, Options{SpecVersion: spec})
+	mlbom, res, err := Build(sbomDoc, m, found, Options{SpecVersion: spec, Namespace: "bom-attest"})
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
@@ -81,14 +81,14 @@ func TestGoldenSeedSample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, spec := range []string{"1.6", "1.7"} {
-		t.Run(spec, func(t *testing.T) {
+	for _, spec := range []cyclonedx.SpecVersion{cyclonedx.SpecVersion1_6, cyclonedx.SpecVersion1_7} {
+		t.Run(spec.String(), func(t *testing.T) {
 			sbomDoc, bom, res := build(t, repoSample, m, spec)
 			doc := encodeBOM(t, bom, spec)
 			if err := check.Validate(doc, spec); err != nil {
 				t.Fatalf("ML-BOM: %v", err)
 			}
-			golden(t, "seed-sample."+spec+".cdx.json", doc)
+			golden(t, "seed-sample."+spec.String()+".cdx.json", doc)
 
 			if res.ModelCount() != 2 {
 				t.Fatalf("model count %d, want 2: %+v", res.ModelCount(), res.Models)
@@ -108,7 +108,7 @@ func TestGoldenSeedSample(t *testing.T) {
 			if mc := gptComp.ModelCard; mc == nil || mc.ModelParameters.Task != "speech-to-speech" || mc.ModelParameters.Approach.Type != "supervised" {
 				t.Errorf("gpt-realtime model card = %+v", gptComp.ModelCard)
 			}
-			if ext := gptComp.IsExternal; (spec == "1.7") != (ext != nil && *ext) {
+			if ext := gptComp.IsExternal; (spec == cyclonedx.SpecVersion1_7) != (ext != nil && *ext) {
 				t.Errorf("isExternal at %s = %v", spec, ext)
 			}
 			if !reflect.DeepEqual(bom.Metadata.Component, sbomDoc.Metadata.Component) {
@@ -121,14 +121,14 @@ func TestGoldenSeedSample(t *testing.T) {
 // TestGoldenFull uses every manifest field against an image with every kind of model.
 func TestGoldenFull(t *testing.T) {
 	m := loadFull(t, t.TempDir(), fullVars())
-	for _, spec := range []string{"1.6", "1.7"} {
-		t.Run(spec, func(t *testing.T) {
+	for _, spec := range []cyclonedx.SpecVersion{cyclonedx.SpecVersion1_6, cyclonedx.SpecVersion1_7} {
+		t.Run(spec.String(), func(t *testing.T) {
 			_, bom, res := build(t, fullImage, m, spec)
 			doc := encodeBOM(t, bom, spec)
 			if err := check.Validate(doc, spec); err != nil {
 				t.Fatalf("ML-BOM: %v", err)
 			}
-			golden(t, "full."+spec+".cdx.json", doc)
+			golden(t, "full."+spec.String()+".cdx.json", doc)
 
 			rows := map[string]ModelRow{}
 			for _, r := range res.Models {
@@ -168,8 +168,8 @@ func TestGoldenFull(t *testing.T) {
 // dropped with a notice naming the field, and the result is valid 1.5.
 func TestSpec15(t *testing.T) {
 	m := loadFull(t, t.TempDir(), fullVars())
-	_, bom, res := build(t, fullImage, m, "1.5")
-	if err := check.Validate(encodeBOM(t, bom, "1.5"), "1.5"); err != nil {
+	_, bom, res := build(t, fullImage, m, cyclonedx.SpecVersion1_5)
+	if err := check.Validate(encodeBOM(t, bom, cyclonedx.SpecVersion1_5), cyclonedx.SpecVersion1_5); err != nil {
 		t.Fatalf("ML-BOM at 1.5: %v", err)
 	}
 	want := "model-manifest: models[1].modelCard.considerations.environmental dropped: CycloneDX 1.5 has no environmental considerations"
@@ -177,8 +177,8 @@ func TestSpec15(t *testing.T) {
 		t.Errorf("notices %q lack %q", res.Notices, want)
 	}
 	// A 1.6 ML-BOM downgraded by the encoder is valid 1.5 as well.
-	_, bom16, _ := build(t, fullImage, m, "1.6")
-	if err := check.Validate(encodeBOM(t, bom16, "1.5"), "1.5"); err != nil {
+	_, bom16, _ := build(t, fullImage, m, cyclonedx.SpecVersion1_6)
+	if err := check.Validate(encodeBOM(t, bom16, cyclonedx.SpecVersion1_5), cyclonedx.SpecVersion1_5); err != nil {
 		t.Fatalf("1.6 ML-BOM encoded at 1.5: %v", err)
 	}
 }
@@ -206,7 +206,7 @@ func TestSBOMAgreement(t *testing.T) {
 	}
 
 	found := fullImage.discover(t, m, true)
-	mlbom, res, err := Build(sbomDoc, m, found, Options{SpecVersion: "1.6"})
+	mlbom, res, err := Build(sbomDoc, m, found, Options{SpecVersion: cyclonedx.SpecVersion1_6, Namespace: "bom-attest"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestSBOMAgreement(t *testing.T) {
 		}
 	}
 	// The SBOM is still a valid document, and every dependency points at a component.
-	if err := check.Validate(encodeBOM(t, sbomDoc, "1.6"), "1.6"); err != nil {
+	if err := check.Validate(encodeBOM(t, sbomDoc, cyclonedx.SpecVersion1_6), cyclonedx.SpecVersion1_6); err != nil {
 		t.Fatalf("SBOM after Build: %v", err)
 	}
 	refs := map[string]bool{}
@@ -273,7 +273,7 @@ func TestSBOMAgreement(t *testing.T) {
 
 	// A second Build over the same SBOM changes nothing.
 	again := deepCopy(sbomDoc)
-	if _, _, err := Build(again, m, found, Options{SpecVersion: "1.6"}); err != nil {
+	if _, _, err := Build(again, m, found, Options{SpecVersion: cyclonedx.SpecVersion1_6, Namespace: "bom-attest"}); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(again.Components, sbomDoc.Components) {
@@ -299,7 +299,7 @@ func TestBuildScanOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mlbom, res, err := Build(sbomDoc, m, nil, Options{})
+	mlbom, res, err := Build(sbomDoc, m, nil, Options{SpecVersion: cyclonedx.SpecVersion1_6, Namespace: "bom-attest"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +315,7 @@ func TestBuildScanOff(t *testing.T) {
 	if !strings.Contains(strings.Join(res.Warnings, "\n"), "is in the SBOM but was not examined") {
 		t.Errorf("warnings %q", res.Warnings)
 	}
-	if err := check.Validate(encodeBOM(t, mlbom, "1.6"), "1.6"); err != nil {
+	if err := check.Validate(encodeBOM(t, mlbom, cyclonedx.SpecVersion1_6), cyclonedx.SpecVersion1_6); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -327,19 +327,19 @@ func TestBuildErrors(t *testing.T) {
 		name     string
 		manifest string
 		found    bool // pass Discover's result (false: none, as if discovery was skipped)
-		spec     string
+		spec     cyclonedx.SpecVersion
 		err      error
 		want     string
 	}{
 		{"hash mismatch", "models:\n  - name: s\n    path: /opt/models/sentiment-ft\n    hashes:\n      - {alg: SHA-256, content: " + wrong + "}\n",
-			true, "", ErrHashMismatch, "models[0].hashes[0]: SHA-256 " + wrong + " does not match the weights at /opt/models/sentiment-ft; the image has /opt/models/sentiment-ft/model.safetensors " + sha256Hex(sentimentWeights)},
+			true, cyclonedx.SpecVersion1_6, ErrHashMismatch, "models[0].hashes[0]: SHA-256 " + wrong + " does not match the weights at /opt/models/sentiment-ft; the image has /opt/models/sentiment-ft/model.safetensors " + sha256Hex(sentimentWeights)},
 		{"second hash wrong", "models:\n  - name: s\n    hashes:\n      - {alg: SHA-256, content: " + sha256Hex(sentimentWeights) + "}\n      - {alg: SHA-512, content: " + strings.Repeat("1", 128) + "}\n",
-			true, "", ErrHashMismatch, "models[0].hashes[1]: SHA-512"},
+			true, cyclonedx.SpecVersion1_6, ErrHashMismatch, "models[0].hashes[1]: SHA-512"},
 		{"two entries claim one model", "models:\n  - name: a\n    path: /opt/models/sentiment-ft\n  - name: b\n    hashes:\n      - {alg: SHA-256, content: " + sha256Hex(sentimentWeights) + "}\n",
-			true, "", ErrConflict, "models[1]: claims the model at /opt/models/sentiment-ft, which models[0] already describes"},
+			true, cyclonedx.SpecVersion1_6, ErrConflict, "models[1]: claims the model at /opt/models/sentiment-ft, which models[0] already describes"},
 		{"declared path not examined", "models:\n  - name: s\n    path: /opt/models/sentiment-ft\n",
-			false, "", ErrPath, "models[0].path: /opt/models/sentiment-ft: no model files there were examined"},
-		{"spec version", "models:\n  - name: s\n    purl: pkg:huggingface/a/b@1\n", true, "1.4", ErrSpecVersion, `"1.4"`},
+			false, cyclonedx.SpecVersion1_6, ErrPath, "models[0].path: /opt/models/sentiment-ft: no model files there were examined"},
+		{"spec version", "models:\n  - name: s\n    purl: pkg:huggingface/a/b@1\n", true, cyclonedx.SpecVersion1_4, ErrSpecVersion, `"1.4"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -348,7 +348,7 @@ func TestBuildErrors(t *testing.T) {
 			if tt.found {
 				found = tunedImage.discover(t, m, true)
 			}
-			_, _, err := Build(tunedImage.scannedSBOM(t), m, found, Options{SpecVersion: tt.spec})
+			_, _, err := Build(tunedImage.scannedSBOM(t), m, found, Options{SpecVersion: tt.spec, Namespace: "bom-attest"})
 			if !errors.Is(err, tt.err) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Build error %v\nwant %v saying %q", err, tt.err, tt.want)
 			}
@@ -361,7 +361,7 @@ func TestBuildWithoutSBOM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bom, res, err := Build(nil, m, nil, Options{SpecVersion: "1.7", Namespace: "acme"})
+	bom, res, err := Build(nil, m, nil, Options{SpecVersion: cyclonedx.SpecVersion1_7, Namespace: "acme"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +373,7 @@ func TestBuildWithoutSBOM(t *testing.T) {
 			t.Errorf("property %s is not in the acme namespace", p.Name)
 		}
 	}
-	if err := check.Validate(encodeBOM(t, bom, "1.7"), "1.7"); err != nil {
+	if err := check.Validate(encodeBOM(t, bom, cyclonedx.SpecVersion1_7), cyclonedx.SpecVersion1_7); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -245,6 +245,7 @@ func (img *testImage) scannedSBOM(t *testing.T) *cyclonedx.BOM {
 			Subject:     sbom.Subject{Name: name, RepoURL: name, Digest: img.digest, OS: "linux", Arch: "amd64"},
 			ToolVersion: "test",
 			Timestamp:   testimage.Epoch,
+			Namespace:   "bom-attest",
 		})
 		if err != nil {
 			t.Fatalf("sbom.Generate: %v", err)

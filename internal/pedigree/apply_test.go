@@ -204,7 +204,7 @@ func TestApplyBaseURL(t *testing.T) {
 	writeTree(t, dir, map[string]string{"pypi:oslo.messaging/2025.2/0001-a b.patch": patchText("a", "")})
 	for _, base := range []string{"https://github.com/c5c3/forge/blob/stable/1.0/patches/", "https://github.com/c5c3/forge/blob/stable/1.0/patches"} {
 		bom := testBOM()
-		if _, err := Apply(bom, Options{PatchesDir: dir, BaseURL: base}); err != nil {
+		if _, err := Apply(bom, Options{PatchesDir: dir, BaseURL: base, Namespace: "bom-attest"}); err != nil {
 			t.Fatal(err)
 		}
 		d := (*find(bom, "oslo.messaging").Pedigree.Patches)[0].Diff
@@ -217,7 +217,7 @@ func TestApplyBaseURL(t *testing.T) {
 
 func TestApplyNothingToDo(t *testing.T) {
 	bom := testBOM()
-	res, err := Apply(bom, Options{})
+	res, err := Apply(bom, Options{Namespace: "bom-attest"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,7 +418,7 @@ func TestApplyErrors(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(t, dir)
 			}
-			opts := Options{PatchesDir: filepath.Join(dir, "patches")}
+			opts := Options{PatchesDir: filepath.Join(dir, "patches"), Namespace: "bom-attest"}
 			if tt.opts != nil {
 				tt.opts(&opts, dir)
 			}

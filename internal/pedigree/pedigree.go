@@ -33,14 +33,22 @@ var (
 // given; a larger one is recorded without its text, with a warning.
 const DefaultMaxInlineDiff = 512 << 10
 
+// Unmatched is what a patch for a component the image does not have gets (input unmatched-patches).
+type Unmatched string
+
+const (
+	UnmatchedError Unmatched = "error" // the run fails, naming close component names
+	UnmatchedWarn  Unmatched = "warn"  // a warning in the log and summary
+)
+
 // Options are the pedigree inputs, as config validated them.
 type Options struct {
-	PatchesDir      string // patches-dir; "" means no patches
-	BaseURL         string // patches-base-url; "" embeds each diff inline
-	ConstraintsFile string // constraint-overrides; "" means none; shown in messages as given
-	Unmatched       string // unmatched-patches: "error" (default, also for "") or "warn"
-	Namespace       string // property-namespace; "" means "bom-attest"
-	MaxInlineDiff   int    // bytes; 0 means DefaultMaxInlineDiff
+	PatchesDir      string    // patches-dir; "" means no patches
+	BaseURL         string    // patches-base-url; "" embeds each diff inline
+	ConstraintsFile string    // constraint-overrides; "" means none; shown in messages as given
+	Unmatched       Unmatched // unmatched-patches; the zero value is UnmatchedError
+	Namespace       string    // property-namespace; required
+	MaxInlineDiff   int       // bytes; 0 means DefaultMaxInlineDiff
 }
 
 // Patched is one component the stage changed, for the job summary table.
@@ -127,7 +135,7 @@ func Apply(bom *cyclonedx.BOM, opts Options) (*Result, error) {
 			switch len(hits) {
 			case 0:
 				err := unmatched(ix, "patches-dir: "+d.dir+"/", d.typ, d.name)
-				if opts.Unmatched == "warn" {
+				if opts.Unmatched == UnmatchedWarn {
 					res.Warnings = append(res.Warnings, err.Error()+"; its patches are not recorded")
 					skip[i] = true
 					continue
@@ -191,14 +199,14 @@ func Apply(bom *cyclonedx.BOM, opts Options) (*Result, error) {
 func checkOptions(opts Options) (Options, string, error) {
 	switch opts.Unmatched {
 	case "":
-		opts.Unmatched = "error"
-	case "error", "warn":
+		opts.Unmatched = UnmatchedError
+	case UnmatchedError, UnmatchedWarn:
 	default:
 		return opts, "", fmt.Errorf("unmatched-patches: %w: %q; want error or warn", ErrOptions, opts.Unmatched)
 	}
 	opts.Namespace = strings.TrimSpace(opts.Namespace)
 	if opts.Namespace == "" {
-		opts.Namespace = "bom-attest"
+		return opts, "", fmt.Errorf("pedigree: %w: empty property namespace", ErrOptions)
 	}
 	if opts.MaxInlineDiff < 0 {
 		return opts, "", fmt.Errorf("pedigree: %w: negative inline diff cap %d", ErrOptions, opts.MaxInlineDiff)

@@ -45,7 +45,7 @@ func (p *pipeline) addDocument(d *document) {
 func (p *pipeline) signOptions() sign.Options {
 	c := p.cfg
 	return sign.Options{
-		Instance:             sign.Instance(c.Sigstore),
+		Instance:             c.Sigstore,
 		RepositoryVisibility: c.GitHub.Visibility,
 		ServerURL:            c.GitHub.ServerURL,
 		WorkflowRef:          c.GitHub.WorkflowRef,
@@ -66,9 +66,6 @@ func (p *pipeline) signOptions() sign.Options {
 func (p *pipeline) attest(ctx context.Context) error {
 	if p.cfg.DryRun {
 		return p.stage("statements (dry run)", p.dryRun)
-	}
-	if p.cfg.GitHubToken == "" {
-		return fmt.Errorf("github-token: empty; the GitHub Attestations API needs it (the default is ${{ github.token }})")
 	}
 	var signer *sign.Signer
 	var claims *provenance.Claims

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/CycloneDX/cyclonedx-go"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -157,7 +158,7 @@ func readBOM(t *testing.T, path string) map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := check.Validate(b, "1.6"); err != nil {
+	if err := check.Validate(b, cyclonedx.SpecVersion1_6); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
 	var doc map[string]any

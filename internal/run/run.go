@@ -69,7 +69,7 @@ func Main(ctx context.Context, env Env) int {
 
 	p := &pipeline{cfg: cfg, log: log, out: &report.Outputs{}, env: env,
 		sum: &report.Run{Version: config.Version, DryRun: cfg.DryRun, DryRunReason: cfg.DryRunReason,
-			SubjectName: cfg.SubjectName, SubjectDigest: cfg.SubjectDigest, SpecVersion: cfg.SpecVersion}}
+			SubjectName: cfg.SubjectName, SubjectDigest: cfg.SubjectDigest, SpecVersion: cfg.SpecVersion.String()}}
 	if cfg.DryRun {
 		log.Noticef("bom-attest dry run: %s. Documents are written to %s; nothing is signed or published.", cfg.DryRunReason, cfg.OutputDir)
 	}
@@ -310,10 +310,10 @@ func (p *pipeline) display(path string) string {
 }
 
 func displayImage(c *config.Config) string {
-	if c.ImageKind == config.KindRegistry {
+	if c.ImageKind == image.KindRegistry {
 		return c.ImageRef
 	}
-	return c.ImageKind + ":" + c.ImageRef
+	return string(c.ImageKind) + ":" + c.ImageRef
 }
 
 // inputError names the input at fault, unless the message already does.

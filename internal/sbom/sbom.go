@@ -42,7 +42,7 @@ type Options struct {
 	Subject     Subject
 	ToolVersion string    // bom-attest's version
 	Timestamp   time.Time // zero: now
-	Namespace   string    // property prefix; default bom-attest
+	Namespace   string    // property prefix (input property-namespace); required
 	// Supplier is who supplies the image and authors its SBOM (the repository owner in
 	// Actions), with SupplierURL; empty leaves both out rather than guess.
 	Supplier, SupplierURL string
@@ -58,7 +58,7 @@ type Result struct {
 // Generate runs one Syft scan of src and builds the CycloneDX document.
 func Generate(ctx context.Context, src source.Source, o Options) (*Result, error) {
 	if o.Namespace == "" {
-		o.Namespace = "bom-attest"
+		return nil, errors.New("sbom: empty property namespace")
 	}
 	// Packages, not every file they own: file components multiply the document's size by
 	// ten without telling a scanner anything the package purls do not.
@@ -226,31 +226,14 @@ func rootDependencies(bom *cyclonedx.BOM, root string) {
 	bom.Dependencies = &deps
 }
 
-// SpecVersion maps "1.5" / "1.6" / "1.7" to cyclonedx-go's constant.
-func SpecVersion(v string) (cyclonedx.SpecVersion, error) {
-	switch v {
-	case "1.5":
-		return cyclonedx.SpecVersion1_5, nil
-	case "1.6":
-		return cyclonedx.SpecVersion1_6, nil
-	case "1.7":
-		return cyclonedx.SpecVersion1_7, nil
-	}
-	return 0, fmt.Errorf("cyclonedx-version: unsupported %q (want 1.5, 1.6 or 1.7)", v)
-}
-
 // Encode writes bom as compact JSON at spec version v. Compact, because the document is also
 // the attestation's predicate and GitHub refuses predicates over 16 MiB: indentation alone adds
 // 40% to a large SBOM. Fields v lacks are dropped by cyclonedx-go's converter; bom itself is
 // left as it was.
-func Encode(bom *cyclonedx.BOM, v string) ([]byte, error) {
-	sv, err := SpecVersion(v)
-	if err != nil {
-		return nil, err
-	}
+func Encode(bom *cyclonedx.BOM, v cyclonedx.SpecVersion) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := cyclonedx.NewBOMEncoder(&buf, cyclonedx.BOMFileFormatJSON).SetEscapeHTML(false)
-	if err := enc.EncodeVersion(bom, sv); err != nil {
+	if err := enc.EncodeVersion(bom, v); err != nil {
 		return nil, fmt.Errorf("encode CycloneDX %s: %w", v, err)
 	}
 	return buf.Bytes(), nil

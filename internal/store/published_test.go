@@ -127,7 +127,7 @@ func TestPublishedBundlesVerify(t *testing.T) {
 	}
 }
 
-func opts2(mode string) store.ReferrerOptions {
+func opts2(mode store.ReferrersMode) store.ReferrerOptions {
 	o := opts(mode)
 	o.Now = nil
 	return o

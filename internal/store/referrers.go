@@ -38,11 +38,15 @@ const (
 	AnnotationContent       = "dev.sigstore.bundle.content"
 	AnnotationPredicateType = "dev.sigstore.bundle.predicateType"
 	AnnotationCreated       = "org.opencontainers.image.created"
+)
 
-	// Referrers modes (input referrers-mode).
-	ModeAuto = "auto"
-	ModeAPI  = "api"
-	ModeTag  = "tag"
+// ReferrersMode is how referrers are stored (input referrers-mode).
+type ReferrersMode string
+
+const (
+	ModeAuto ReferrersMode = "auto"
+	ModeAPI  ReferrersMode = "api"
+	ModeTag  ReferrersMode = "tag"
 )
 
 // Sentinel errors of the registry side.
@@ -74,7 +78,7 @@ type ReferrerOptions struct {
 	// Mode is auto (default when empty), api or tag. auto uses the referrers API when the registry
 	// has it and the referrers tag schema otherwise; api requires the API; tag always maintains
 	// the sha256-<hex> tag (for verifiers that only read tags).
-	Mode string
+	Mode ReferrersMode
 	// Keychain resolves registry credentials (image.Keychain: docker config, credential helpers,
 	// github-token for ghcr.io); the docker config keychain when nil. Loopback registries are
 	// reached over plain HTTP, every other one over HTTPS only.

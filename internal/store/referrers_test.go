@@ -77,7 +77,7 @@ func pushImage(t *testing.T, host, repo, content string) name.Digest {
 
 var created = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 
-func opts(mode string) store.ReferrerOptions {
+func opts(mode store.ReferrersMode) store.ReferrerOptions {
 	return store.ReferrerOptions{Mode: mode, UserAgent: testUA, Now: func() time.Time { return created }}
 }
 
@@ -91,9 +91,9 @@ func tagExists(t *testing.T, subject name.Digest) bool {
 
 func TestPushReferrerAndFind(t *testing.T) {
 	for _, reg := range registries(t) {
-		for _, mode := range []string{"", store.ModeAuto, store.ModeAPI, store.ModeTag} {
-			t.Run(reg.name+"/"+mode, func(t *testing.T) {
-				subject := pushImage(t, reg.host, "app/"+strings.ToLower(reg.name)+"/mode"+mode, "mode "+mode)
+		for _, mode := range []store.ReferrersMode{"", store.ModeAuto, store.ModeAPI, store.ModeTag} {
+			t.Run(reg.name+"/"+string(mode), func(t *testing.T) {
+				subject := pushImage(t, reg.host, "app/"+strings.ToLower(reg.name)+"/mode"+string(mode), "mode "+string(mode))
 				bundle := shapeBundle(t, subject.DigestStr()[len("sha256:"):], "https://cyclonedx.org/bom")
 
 				got, err := store.PushReferrer(context.Background(), subject, bundle, "https://cyclonedx.org/bom", opts(mode))

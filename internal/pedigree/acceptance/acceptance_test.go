@@ -118,6 +118,7 @@ func scanSeedImage(t *testing.T) *cyclonedx.BOM {
 		Subject:     sbom.Subject{Name: tg.Name, RepoURL: tg.RepoURL, Digest: tg.Digest.String(), OS: tg.Platform.OS, Arch: tg.Platform.Architecture},
 		ToolVersion: "v0.0.0-test",
 		Timestamp:   time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
+		Namespace:   "bom-attest",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +149,7 @@ func normalizeBOM(bom *cyclonedx.BOM) {
 	}
 }
 
-func encode(t *testing.T, bom *cyclonedx.BOM, v string) []byte {
+func encode(t *testing.T, bom *cyclonedx.BOM, v cyclonedx.SpecVersion) []byte {
 	t.Helper()
 	b, err := sbom.Encode(bom, v)
 	if err != nil {
@@ -173,7 +174,7 @@ func TestSeedGolden(t *testing.T) {
 	}
 	// The constraints file is given relative, as a workflow would, and appears so in the SBOM.
 	t.Chdir(fixtures)
-	res, err := pedigree.Apply(bom, pedigree.Options{PatchesDir: tree, BaseURL: seedBaseURL, ConstraintsFile: "overrides/constraints.txt"})
+	res, err := pedigree.Apply(bom, pedigree.Options{PatchesDir: tree, BaseURL: seedBaseURL, ConstraintsFile: "overrides/constraints.txt", Namespace: "bom-attest"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +261,7 @@ func TestSeedGolden(t *testing.T) {
 			t.Errorf("enriched SBOM at %s: %v", v, err)
 		}
 	}
-	got := encode(t, bom, "1.6")
+	got := encode(t, bom, cyclonedx.SpecVersion1_6)
 	if *update {
 		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
 			t.Fatal(err)
