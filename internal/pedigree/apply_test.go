@@ -1,6 +1,7 @@
 package pedigree
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"os"
@@ -77,6 +78,29 @@ func writeTree(t *testing.T, dir string, files map[string]string) {
 	}
 }
 
+// apply is what a run does for one platform: Load, then Apply.
+func apply(bom *cyclonedx.BOM, opts Options) (*Result, error) {
+	set, err := Load(context.Background(), opts)
+	if err != nil {
+		return nil, err
+	}
+	return Apply(bom, set)
+}
+
+// wantErrors fails t unless err is each of want's errors (one, or several joined).
+func wantErrors(t *testing.T, err, want error) {
+	t.Helper()
+	all := []error{want}
+	if j, ok := want.(interface{ Unwrap() []error }); ok {
+		all = j.Unwrap()
+	}
+	for _, w := range all {
+		if !errors.Is(err, w) {
+			t.Errorf("err = %.1000v, want %v", err, w)
+		}
+	}
+}
+
 func patchText(subject, trailers string) string {
 	return "From 0123456789abcdef0123456789abcdef01234567 Mon Sep 17 00:00:00 2001\n" +
 		"From: Ada Example <ada@example.org>\nDate: Tue, 14 Oct 2025 10:22:31 +0200\n" +
@@ -104,7 +128,7 @@ func TestApply(t *testing.T) {
 		"patches/deb:libxml2/z/.hidden-ignored.patch": "x",
 	})
 	bom := testBOM()
-	res, err := Apply(bom, Options{
+	res, err := apply(bom, Options{
 		PatchesDir:      filepath.Join(dir, "patches"),
 		ConstraintsFile: filepath.Join(dir, "overrides/constraints.txt"),
 		Unmatched:       "warn",
@@ -204,7 +228,7 @@ func TestApplyBaseURL(t *testing.T) {
 	writeTree(t, dir, map[string]string{"pypi:oslo.messaging/2025.2/0001-a b.patch": patchText("a", "")})
 	for _, base := range []string{"https://github.com/c5c3/forge/blob/stable/1.0/patches/", "https://github.com/c5c3/forge/blob/stable/1.0/patches"} {
 		bom := testBOM()
-		if _, err := Apply(bom, Options{PatchesDir: dir, BaseURL: base, Namespace: "bom-attest"}); err != nil {
+		if _, err := apply(bom, Options{PatchesDir: dir, BaseURL: base, Namespace: "bom-attest"}); err != nil {
 			t.Fatal(err)
 		}
 		d := (*find(bom, "oslo.messaging").Pedigree.Patches)[0].Diff
@@ -217,7 +241,7 @@ func TestApplyBaseURL(t *testing.T) {
 
 func TestApplyNothingToDo(t *testing.T) {
 	bom := testBOM()
-	res, err := Apply(bom, Options{Namespace: "bom-attest"})
+	res, err := apply(bom, Options{Namespace: "bom-attest"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,6 +270,9 @@ func TestApplyErrors(t *testing.T) {
 		text  []string // parts the message must contain, such as the file at fault
 		// asNobody marks a case that needs permission bits to bite: as root it is run as nobody.
 		asNobody bool
+		// onImage marks a problem only the image shows (Apply's); every other one Load finds,
+		// before the image is pulled.
+		onImage bool
 	}{
 		{
 			name: "missing dir",
@@ -321,25 +348,29 @@ func TestApplyErrors(t *testing.T) {
 			err:   ErrDuplicate, text: []string{"patches-dir: nova/series:2: 0001-a.patch: duplicate: already listed on line 1"},
 		},
 		{
-			name:  "name matching nothing",
-			files: map[string]string{"novaa/2025.2/0001-x.patch": good},
-			err:   ErrUnmatched, text: []string{"patches-dir: novaa/: matches no component in the image: no package novaa (close names in the image: nova)"},
+			name:    "name matching nothing",
+			files:   map[string]string{"novaa/2025.2/0001-x.patch": good},
+			onImage: true,
+			err:     ErrUnmatched, text: []string{"patches-dir: novaa/: matches no component in the image: no package novaa (close names in the image: nova)"},
 		},
 		{
-			name:  "prefixed name matching nothing",
-			files: map[string]string{"deb:libxml/0001-x.patch": good},
-			err:   ErrUnmatched, text: []string{"patches-dir: deb:libxml/: matches no component in the image: no deb package libxml (close names in the image: libxml2)"},
+			name:    "prefixed name matching nothing",
+			files:   map[string]string{"deb:libxml/0001-x.patch": good},
+			onImage: true,
+			err:     ErrUnmatched, text: []string{"patches-dir: deb:libxml/: matches no component in the image: no deb package libxml (close names in the image: libxml2)"},
 		},
 		{
-			name:  "two patches with one name",
-			files: map[string]string{"oslo.messaging/2025.2/0001-fix.patch": good, "pypi:oslo-messaging/2025.2/0001-fix.patch": good},
-			err:   ErrDuplicate, text: []string{"patches-dir: pypi:oslo-messaging/2025.2/0001-fix.patch: duplicate: oslo.messaging/2025.2/0001-fix.patch has the same name and patches the same component (pkg:pypi/oslo.messaging@14.9.0)"},
+			name:    "two patches with one name",
+			files:   map[string]string{"oslo.messaging/2025.2/0001-fix.patch": good, "pypi:oslo-messaging/2025.2/0001-fix.patch": good},
+			onImage: true,
+			err:     ErrDuplicate, text: []string{"patches-dir: pypi:oslo-messaging/2025.2/0001-fix.patch: duplicate: oslo.messaging/2025.2/0001-fix.patch has the same name and patches the same component (pkg:pypi/oslo.messaging@14.9.0)"},
 		},
 		{
-			name:  "name in two ecosystems",
-			files: map[string]string{"libxml2/0001-x.patch": good},
-			bom:   ambiguous,
-			err:   ErrAmbiguous, text: []string{"patches-dir: libxml2/: matches components in more than one ecosystem; name the ecosystem in the directory name: deb:libxml2 or pypi:libxml2"},
+			name:    "name in two ecosystems",
+			files:   map[string]string{"libxml2/0001-x.patch": good},
+			bom:     ambiguous,
+			onImage: true,
+			err:     ErrAmbiguous, text: []string{"patches-dir: libxml2/: matches components in more than one ecosystem; name the ecosystem in the directory name: deb:libxml2 or pypi:libxml2"},
 		},
 		{
 			name:  "two releases",
@@ -370,7 +401,8 @@ func TestApplyErrors(t *testing.T) {
 			opts: func(o *Options, dir string) {
 				o.PatchesDir, o.ConstraintsFile = "", filepath.Join(dir, "constraints.txt")
 			},
-			err: ErrUnmatched, text: []string{"constraints.txt:2: requests===2.32.4: matches no component in the image: no pypi package requests"},
+			onImage: true,
+			err:     ErrUnmatched, text: []string{"constraints.txt:2: requests===2.32.4: matches no component in the image: no pypi package requests"},
 		},
 		{
 			name: "missing constraints file",
@@ -388,10 +420,20 @@ func TestApplyErrors(t *testing.T) {
 			err:  ErrOptions, text: []string{`patches-base-url: bad option: "patches/" is not an absolute URL`},
 		},
 		{
+			// The problems of the files are all found before the image; a patch for nothing in
+			// the image (novaa) can only be told once the image is scanned.
 			name:  "every problem at once",
-			files: map[string]string{"novaa/0001-x.patch": good, "nova/0001-notes.patch": "notes\n", "../constraints.txt": "x 1\n"},
+			files: map[string]string{"novaa/0001-x.patch": good, "nova/0001-notes.patch": "notes\n", "deb:libxml2/series": "/etc/x.patch\n", "../constraints.txt": "x 1\n"},
 			opts:  func(o *Options, dir string) { o.ConstraintsFile = filepath.Join(dir, "constraints.txt") },
-			err:   errors.Join(ErrUnmatched, ErrNotPatch, ErrConstraint), text: []string{"novaa/", "nova/0001-notes.patch", "constraints.txt:1"},
+			err:   errors.Join(ErrNotPatch, ErrEscape, ErrConstraint), text: []string{"nova/0001-notes.patch", "deb:libxml2/series:1", "constraints.txt:1"},
+		},
+		{
+			name:    "every problem with the image at once",
+			files:   map[string]string{"novaa/0001-x.patch": good, "libxml2/0001-x.patch": good, "../constraints.txt": "requests===2.32.4\n"},
+			opts:    func(o *Options, dir string) { o.ConstraintsFile = filepath.Join(dir, "constraints.txt") },
+			bom:     ambiguous,
+			onImage: true,
+			err:     errors.Join(ErrUnmatched, ErrAmbiguous), text: []string{"novaa/", "libxml2/", "constraints.txt:1: requests===2.32.4"},
 		},
 	}
 	for _, tt := range tests {
@@ -427,19 +469,20 @@ func TestApplyErrors(t *testing.T) {
 				mk = tt.bom
 			}
 			bom := mk()
-			res, err := Apply(bom, opts)
-			if err == nil {
-				t.Fatalf("Apply() = %+v, nil; want %v", res, tt.err)
-			}
-			want := []error{tt.err}
-			if j, ok := tt.err.(interface{ Unwrap() []error }); ok {
-				want = j.Unwrap()
-			}
-			for _, w := range want {
-				if !errors.Is(err, w) {
-					t.Errorf("err = %v, want %v", err, w)
+			set, err := Load(context.Background(), opts)
+			switch {
+			case err == nil && !tt.onImage:
+				t.Fatalf("Load() = nil error; want %v before the image is read", tt.err)
+			case err != nil && tt.onImage:
+				t.Fatalf("Load() = %v; want it to pass and Apply to fail with %v", err, tt.err)
+			case err == nil:
+				var res *Result
+				res, err = Apply(bom, set)
+				if err == nil {
+					t.Fatalf("Apply() = %+v, nil; want %v", res, tt.err)
 				}
 			}
+			wantErrors(t, err, tt.err)
 			for _, part := range tt.text {
 				if !strings.Contains(err.Error(), part) {
 					t.Errorf("err = %q, want it to contain %q", err, part)

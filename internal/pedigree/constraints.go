@@ -12,7 +12,6 @@ import (
 // Bounds on a constraints file: it is a short, hand-kept list, so anything far larger is a
 // wrong file, and the parser must not let such a file decide how much it allocates.
 const (
-	maxConstraintsFile   = 1 << 20
 	maxConstraintErrors  = 10
 	maxConstraintEntries = 10000
 )
@@ -39,11 +38,11 @@ var (
 // "cryptography===44.0.1  # CVE-2025-XXXX, was 44.0.0". name is the file as the user gave it,
 // used in messages. Every malformed line is reported, up to maxConstraintErrors.
 func parseConstraints(r io.Reader, name string) ([]constraint, error) {
-	lr := newLineReader(r, maxConstraintsFile+1)
+	cr := &countingReader{r: r}
+	lr := newLineReader(cr, maxConstraintsFile+1)
 	var (
 		out    []constraint
 		errs   []error
-		read   int
 		lineNo int
 		cont   strings.Builder
 		start  int
@@ -66,9 +65,8 @@ func parseConstraints(r io.Reader, name string) ([]constraint, error) {
 			break
 		}
 		lineNo++
-		read += len(raw) + 1
-		if read > maxConstraintsFile {
-			return nil, fmt.Errorf("constraint-overrides: %s: %w: larger than %d bytes; a constraints file is a short list of pins", name, ErrConstraint, maxConstraintsFile)
+		if cr.n > maxConstraintsFile {
+			return nil, tooLargeConstraints(name)
 		}
 		if len(raw) >= maxLine {
 			fail(lineNo, "line longer than %d bytes", maxLine)
@@ -111,6 +109,9 @@ func parseConstraints(r io.Reader, name string) ([]constraint, error) {
 		}
 		seen[key] = n
 		out = append(out, c)
+	}
+	if cr.n > maxConstraintsFile {
+		return nil, tooLargeConstraints(name)
 	}
 	if cont.Len() > 0 {
 		fail(start, "line continues past the end of the file")

@@ -207,6 +207,11 @@ func (e *endless) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
+func parseSeriesErr(r io.Reader) error {
+	_, errs := parseSeries(r, "nova/series")
+	return errors.Join(errs...)
+}
+
 // TestParsersBoundedOnHugeInput feeds endless input and checks the parsers stop after a fixed
 // prefix and allocate a bounded amount, whatever the input.
 func TestParsersBoundedOnHugeInput(t *testing.T) {
@@ -222,6 +227,8 @@ func TestParsersBoundedOnHugeInput(t *testing.T) {
 		{"header, endless NULs", "\x00", func(r io.Reader) error { _, err := parsePatchHeader(r); return err }, ErrNotPatch},
 		{"constraints, endless pins", "pkg===1.0\n", func(r io.Reader) error { _, err := parseConstraints(r, "c.txt"); return err }, ErrConstraint},
 		{"constraints, one endless line", "x", func(r io.Reader) error { _, err := parseConstraints(r, "c.txt"); return err }, ErrConstraint},
+		{"series, one endless line", "x", parseSeriesErr, ErrTooLarge},
+		{"series, endless comments", "# order\n", parseSeriesErr, ErrTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,12 +1,9 @@
 package pedigree
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
 	"path"
 	"sort"
 	"strings"
@@ -27,6 +24,7 @@ var (
 	ErrUnmatched  = errors.New("matches no component in the image")
 	ErrAmbiguous  = errors.New("matches components in more than one ecosystem")
 	ErrConstraint = errors.New("bad constraint")
+	ErrTooLarge   = errors.New("too large") // a file or tree over its limit; the message says which
 )
 
 // DefaultMaxInlineDiff is the largest patch embedded as diff.text when no patches-base-url is
@@ -93,17 +91,17 @@ type plan struct {
 	names    map[string]string // patch file name → its path, to catch two patches with one name
 }
 
-// Apply records the patch series under opts.PatchesDir and the pins of opts.ConstraintsFile on
-// the matching components of bom, in place. Every problem found is reported together; on any
-// error bom is left unchanged.
-func Apply(bom *cyclonedx.BOM, opts Options) (*Result, error) {
+// Apply records the patches and pins of set on the matching components of bom, in place. It
+// reads no file: set was read by Load, once for every platform. Every problem found is reported
+// together; on any error bom is left unchanged.
+func Apply(bom *cyclonedx.BOM, set *Set) (*Result, error) {
 	if bom == nil {
 		return nil, fmt.Errorf("pedigree: %w: no SBOM", ErrOptions)
 	}
-	opts, base, err := checkOptions(opts)
-	if err != nil {
-		return nil, err
+	if set == nil {
+		return nil, fmt.Errorf("pedigree: %w: no patches or constraints loaded", ErrOptions)
 	}
+	opts := set.opts
 	ix := newIndex(bom)
 	plans := map[*cyclonedx.Component]*plan{}
 	planFor := func(c *component) *plan {
@@ -114,63 +112,65 @@ func Apply(bom *cyclonedx.BOM, opts Options) (*Result, error) {
 		}
 		return p
 	}
-	res := &Result{}
+	res := &Result{Warnings: append([]string(nil), set.warnings...)}
 	var errs []error
 
-	if opts.PatchesDir != "" {
-		t, err := openTree(opts.PatchesDir)
-		if err != nil {
-			return nil, err
+	// targets[i] are the components set.dirs[i] patches; nil for a directory whose problem is
+	// already reported, or that is skipped (skip[i]) because it matches nothing in warn mode.
+	targets := make([][]*component, len(set.dirs))
+	skip := make([]bool, len(set.dirs))
+	for i, d := range set.dirs {
+		hits := ix.lookup(d.typ, d.name)
+		switch len(hits) {
+		case 0:
+			err := unmatched(ix, "patches-dir: "+d.dir+"/", d.typ, d.name)
+			if opts.Unmatched == UnmatchedWarn {
+				res.Warnings = append(res.Warnings, err.Error()+"; its patches are not recorded")
+				skip[i] = true
+				continue
+			}
+			errs = append(errs, err)
+			continue
+		case 1:
+		default:
+			var alts []string
+			for _, typ := range sortedKeys(hits) {
+				alts = append(alts, typ+":"+d.name)
+			}
+			errs = append(errs, fmt.Errorf("patches-dir: %s/: %w; name the ecosystem in the directory name: %s", d.dir, ErrAmbiguous, strings.Join(alts, " or ")))
+			continue
 		}
-		defer t.close()
-		t.scan()
-		errs = append(errs, t.errs...)
-		res.Warnings = append(res.Warnings, t.warnings...)
-		// targets[i] are the components t.dirs[i] patches; nil for a directory whose problem is
-		// already reported, whose patches are still read so every bad file shows at once.
-		targets := make([][]*component, len(t.dirs))
-		skip := make([]bool, len(t.dirs))
-		for i, d := range t.dirs {
-			hits := ix.lookup(d.typ, d.name)
-			switch len(hits) {
-			case 0:
-				err := unmatched(ix, "patches-dir: "+d.dir+"/", d.typ, d.name)
-				if opts.Unmatched == UnmatchedWarn {
-					res.Warnings = append(res.Warnings, err.Error()+"; its patches are not recorded")
-					skip[i] = true
+		for _, cs := range hits {
+			targets[i] = cs
+		}
+		for _, c := range targets[i] {
+			p := planFor(c)
+			for _, lp := range d.patches {
+				name := path.Base(lp.rel)
+				if first, dup := p.names[name]; dup {
+					errs = append(errs, fmt.Errorf("patches-dir: %s: %w: %s has the same name and patches the same component (%s)", lp.rel, ErrDuplicate, first, c.c.PackageURL))
 					continue
 				}
-				errs = append(errs, err)
-				continue
-			case 1:
-			default:
-				var alts []string
-				for _, typ := range sortedKeys(hits) {
-					alts = append(alts, typ+":"+d.name)
-				}
-				errs = append(errs, fmt.Errorf("patches-dir: %s/: %w; name the ecosystem in the directory name: %s", d.dir, ErrAmbiguous, strings.Join(alts, " or ")))
-				continue
-			}
-			for _, cs := range hits {
-				targets[i] = cs
-			}
-			for _, c := range targets[i] {
-				p := planFor(c)
-				for _, rel := range d.patches {
-					name := path.Base(rel)
-					if first, dup := p.names[name]; dup {
-						errs = append(errs, fmt.Errorf("patches-dir: %s: %w: %s has the same name and patches the same component (%s)", rel, ErrDuplicate, first, c.c.PackageURL))
-						continue
-					}
-					p.names[name] = rel
-				}
+				p.names[name] = lp.rel
 			}
 		}
-		errs = append(errs, readPatches(t, targets, skip, planFor, opts, base, res)...)
+	}
+	for i, d := range set.dirs {
+		if skip[i] {
+			continue
+		}
+		for _, lp := range d.patches {
+			if lp.warn != "" {
+				res.Warnings = append(res.Warnings, lp.warn)
+			}
+			for _, c := range targets[i] {
+				addPatch(planFor(c), lp.rel, lp.patch, lp.hdr)
+			}
+		}
 	}
 
 	if opts.ConstraintsFile != "" {
-		errs = append(errs, applyConstraints(ix, planFor, opts, res)...)
+		errs = append(errs, applyConstraints(ix, planFor, set.constraints, opts.ConstraintsFile, res)...)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -196,37 +196,6 @@ func Apply(bom *cyclonedx.BOM, opts Options) (*Result, error) {
 	return res, nil
 }
 
-func checkOptions(opts Options) (Options, string, error) {
-	switch opts.Unmatched {
-	case "":
-		opts.Unmatched = UnmatchedError
-	case UnmatchedError, UnmatchedWarn:
-	default:
-		return opts, "", fmt.Errorf("unmatched-patches: %w: %q; want error or warn", ErrOptions, opts.Unmatched)
-	}
-	opts.Namespace = strings.TrimSpace(opts.Namespace)
-	if opts.Namespace == "" {
-		return opts, "", fmt.Errorf("pedigree: %w: empty property namespace", ErrOptions)
-	}
-	if opts.MaxInlineDiff < 0 {
-		return opts, "", fmt.Errorf("pedigree: %w: negative inline diff cap %d", ErrOptions, opts.MaxInlineDiff)
-	}
-	if opts.MaxInlineDiff == 0 {
-		opts.MaxInlineDiff = DefaultMaxInlineDiff
-	}
-	base := strings.TrimSpace(opts.BaseURL)
-	if base != "" {
-		u, err := url.Parse(base)
-		if err != nil || u.Scheme == "" || u.Host == "" && u.Scheme != "file" {
-			return opts, "", fmt.Errorf("patches-base-url: %w: %q is not an absolute URL", ErrOptions, base)
-		}
-		if !strings.HasSuffix(base, "/") {
-			base += "/"
-		}
-	}
-	return opts, base, nil
-}
-
 // unmatched explains a name that matches nothing, with the names in the image it resembles.
 func unmatched(ix *index, where, typ, name string) error {
 	what := "package " + name
@@ -240,71 +209,6 @@ func unmatched(ix *index, where, typ, name string) error {
 		detail += fmt.Sprintf(" (nothing similar among its %d package names)", len(ix.names))
 	}
 	return fmt.Errorf("%s: %w: %s", where, ErrUnmatched, detail)
-}
-
-// readPatches parses each patch once and adds it to every component it applies to.
-func readPatches(t *tree, targets [][]*component, skip []bool, planFor func(*component) *plan, opts Options, base string, res *Result) []error {
-	var errs []error
-	for i, d := range t.dirs {
-		if skip[i] {
-			continue
-		}
-		for _, rel := range d.patches {
-			patch, hdr, warn, err := readPatch(t, rel, base, opts.MaxInlineDiff)
-			if warn != "" {
-				res.Warnings = append(res.Warnings, warn)
-			}
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			for _, c := range targets[i] {
-				addPatch(planFor(c), rel, patch, hdr)
-			}
-		}
-	}
-	return errs
-}
-
-func readPatch(t *tree, rel, base string, maxInline int) (cyclonedx.Patch, *header, string, error) {
-	var p cyclonedx.Patch
-	f, fi, err := t.open(rel)
-	if err != nil {
-		return p, nil, "", err
-	}
-	defer f.Close()
-	hdr, err := parsePatchHeader(f)
-	switch {
-	case errors.Is(err, ErrNotPatch):
-		return p, nil, "", fmt.Errorf("patches-dir: %s: %w: no diff (a 'diff --git' line, or '---' and '+++' lines) in its first %d KiB", rel, ErrNotPatch, maxScan>>10)
-	case err != nil:
-		return p, nil, "", fmt.Errorf("patches-dir: %s: %w: %w", rel, ErrUnreadable, osReason(err))
-	}
-	p.Type = hdr.kind
-	var warn string
-	if base != "" {
-		p.Diff = &cyclonedx.Diff{URL: base + escapePath(rel)}
-	} else if fi.Size() > int64(maxInline) {
-		warn = fmt.Sprintf("patches-dir: %s: %d bytes, over the %d-byte inline diff limit; recorded without its text (set patches-base-url to link it)", rel, fi.Size(), maxInline)
-	} else {
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return p, nil, "", fmt.Errorf("patches-dir: %s: %w: %w", rel, ErrUnreadable, osReason(err))
-		}
-		body, err := io.ReadAll(io.LimitReader(f, int64(maxInline)+1))
-		switch {
-		case err != nil:
-			return p, nil, "", fmt.Errorf("patches-dir: %s: %w: %w", rel, ErrUnreadable, osReason(err))
-		case len(body) > maxInline:
-			warn = fmt.Sprintf("patches-dir: %s: over the %d-byte inline diff limit; recorded without its text (set patches-base-url to link it)", rel, maxInline)
-		default:
-			p.Diff = &cyclonedx.Diff{Text: &cyclonedx.AttachedText{
-				ContentType: "text/x-diff",
-				Encoding:    "base64",
-				Content:     base64.StdEncoding.EncodeToString(body),
-			}}
-		}
-	}
-	return p, hdr, warn, nil
 }
 
 // escapePath makes a tree path a URL path, segment by segment, keeping its slashes.
@@ -412,20 +316,8 @@ func write(p *plan, ns string) {
 	}
 }
 
-func applyConstraints(ix *index, planFor func(*component) *plan, opts Options, res *Result) []error {
-	name := opts.ConstraintsFile
-	f, err := os.Open(name)
-	if err != nil {
-		return []error{fmt.Errorf("constraint-overrides: %s: %w: %w", name, ErrConstraint, osReason(err))}
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil && !fi.Mode().IsRegular() {
-		return []error{fmt.Errorf("constraint-overrides: %s: %w: not a regular file", name, ErrConstraint)}
-	}
-	cons, err := parseConstraints(f, name)
-	if err != nil {
-		return []error{err}
-	}
+// applyConstraints records each pin of the constraints file name on the components it is in effect for.
+func applyConstraints(ix *index, planFor func(*component) *plan, cons []constraint, name string, res *Result) []error {
 	var errs []error
 	for _, c := range cons {
 		where := fmt.Sprintf("constraint-overrides: %s:%d: %s%s%s", name, c.line, c.name, c.op, c.version)

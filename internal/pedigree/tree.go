@@ -1,6 +1,7 @@
 package pedigree
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,13 +13,16 @@ import (
 	"strings"
 )
 
-// Bounds on walking a patch tree, so a tree with a loop of directories or millions of files
-// fails with a message instead of exhausting the runner.
+// Bounds on walking a patch tree, so a tree with millions of files or patches fails with a
+// message instead of exhausting the runner.
 const (
-	maxDepth      = 6
-	maxTreeFiles  = 20000
-	maxSeriesFile = 1 << 20
+	maxTreeFiles = 20000 // directory entries read, over the whole tree
+	maxPatches   = 10000 // patches recorded from one tree
 )
+
+// walkLimits are the bounds a walk applies: the constants above, which tests lower so a tree
+// over them is quick to build.
+var walkLimits = struct{ files, patches int }{maxTreeFiles, maxPatches}
 
 // patchDir is one top-level directory of the patch tree: the patches for one component, in
 // the order they are applied.
@@ -31,15 +35,16 @@ type patchDir struct {
 
 // tree is a patch tree opened so that nothing read through it can leave patches-dir.
 type tree struct {
+	ctx      context.Context
 	root     *os.Root
-	fsys     fs.FS
 	dirs     []patchDir
 	errs     []error
 	warnings []string
-	files    int
+	files    int  // directory entries read so far, against walkLimits.files
+	over     bool // a limit was passed; the walk stops and no patch is read
 }
 
-func openTree(dir string) (*tree, error) {
+func openTree(ctx context.Context, dir string) (*tree, error) {
 	fi, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -53,7 +58,7 @@ func openTree(dir string) (*tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("patches-dir: %s: %w: %w", dir, ErrPatchesDir, osReason(err))
 	}
-	return &tree{root: root, fsys: root.FS()}, nil
+	return &tree{ctx: ctx, root: root}, nil
 }
 
 func (t *tree) close() { _ = t.root.Close() }
@@ -63,12 +68,18 @@ func (t *tree) fail(err error) { t.errs = append(t.errs, err) }
 // scan reads the layout: <component>/<release>/NNNN-slug.patch, <component>/*.patch, and a
 // quilt/Debian series file, where present, giving the order.
 func (t *tree) scan() {
-	entries, err := fs.ReadDir(t.fsys, ".")
+	entries, err := t.readDir(".")
 	if err != nil {
-		t.fail(fmt.Errorf("patches-dir: %w: %w", ErrUnreadable, osReason(err)))
+		if !errors.Is(err, errStopped) && t.ctx.Err() == nil {
+			t.fail(fmt.Errorf("patches-dir: %w: %w", ErrUnreadable, osReason(err)))
+		}
 		return
 	}
+	patches := 0
 	for _, e := range entries {
+		if t.stopped() {
+			return
+		}
 		name := e.Name()
 		if strings.HasPrefix(name, ".") {
 			continue
@@ -84,14 +95,61 @@ func (t *tree) scan() {
 			continue
 		}
 		typ, pkg := splitEcosystem(name)
-		patches := t.scanComponent(name)
-		if len(patches) == 0 {
+		files := t.scanComponent(name)
+		if t.stopped() {
+			return
+		}
+		if len(files) == 0 {
 			t.warnings = append(t.warnings, fmt.Sprintf("patches-dir: %s/: holds no patches", name))
 			continue
 		}
-		t.dirs = append(t.dirs, patchDir{dir: name, typ: typ, name: pkg, patches: patches})
+		if patches += len(files); patches > walkLimits.patches {
+			t.over = true
+			t.fail(fmt.Errorf("patches-dir: %w: more than %d patches; point patches-dir at the patches of this image", ErrTooLarge, walkLimits.patches))
+			return
+		}
+		t.dirs = append(t.dirs, patchDir{dir: name, typ: typ, name: pkg, patches: files})
 	}
 }
+
+// stopped reports a walk that must not go on: the run was cancelled, or the tree is too big.
+func (t *tree) stopped() bool { return t.over || t.ctx.Err() != nil }
+
+// readDir lists a directory of the tree, sorted by name, counting its entries against
+// maxTreeFiles before holding them all.
+func (t *tree) readDir(rel string) ([]fs.DirEntry, error) {
+	f, err := t.root.OpenFile(rel, os.O_RDONLY|oNonblock, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []fs.DirEntry
+	for {
+		if err := t.ctx.Err(); err != nil {
+			return nil, err
+		}
+		batch, err := f.ReadDir(256)
+		if t.files += len(batch); t.files > walkLimits.files {
+			if !t.over {
+				t.over = true
+				t.fail(fmt.Errorf("patches-dir: %w: more than %d files and directories; point patches-dir at the patches of this image", ErrTooLarge, walkLimits.files))
+			}
+			return nil, errStopped
+		}
+		out = append(out, batch...)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out, nil
+}
+
+// errStopped is returned by a read after the walk stopped; the reason is already recorded.
+var errStopped = errors.New("walk stopped")
 
 // kind says whether rel is a directory, following a symlink only as far as the root allows.
 // ok is false (and an error recorded) for a symlink that escapes or dangles.
@@ -113,9 +171,9 @@ type group struct {
 }
 
 func (t *tree) scanComponent(dir string) []string {
-	entries, err := fs.ReadDir(t.fsys, dir)
+	entries, err := t.readDir(dir)
 	if err != nil {
-		t.fail(t.fileErr(dir+"/", err))
+		t.failRead(dir+"/", err)
 		return nil
 	}
 	if hasEntry(entries, "series") {
@@ -162,9 +220,9 @@ func (t *tree) scanComponent(dir string) []string {
 
 // releaseGroup reads one <component>/<release>/ directory.
 func (t *tree) releaseGroup(dir string) group {
-	entries, err := fs.ReadDir(t.fsys, dir)
+	entries, err := t.readDir(dir)
 	if err != nil {
-		t.fail(t.fileErr(dir+"/", err))
+		t.failRead(dir+"/", err)
 		return group{dir: dir}
 	}
 	if hasEntry(entries, "series") {
@@ -198,65 +256,50 @@ func (t *tree) releaseGroup(dir string) group {
 func (t *tree) seriesGroup(dir string) group {
 	g := group{dir: dir}
 	rel := dir + "/series"
-	f, _, err := t.open(rel)
+	f, fi, err := t.open(rel)
 	if err != nil {
 		t.fail(err)
 		return g
 	}
 	defer f.Close()
-	lr := newLineReader(f, maxSeriesFile)
-	listed := map[string]int{}
-	for n := 1; ; n++ {
-		raw, err := lr.next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.fail(fmt.Errorf("patches-dir: %s: %w: %w", rel, ErrUnreadable, osReason(err)))
-			return g
-		}
-		line, _ := splitComment(string(raw))
-		fields := strings.Fields(line)
-		if len(fields) == 0 {
-			continue
-		}
-		entry := fields[0]
-		for _, opt := range fields[1:] {
-			if !strings.HasPrefix(opt, "-") {
-				t.fail(fmt.Errorf("patches-dir: %s:%d: %w: %q: one patch per line, optionally followed by quilt options such as -p1", rel, n, ErrSeries, clip(line)))
-				break
-			}
-		}
-		if filepath.IsAbs(entry) || path.IsAbs(entry) {
-			t.fail(fmt.Errorf("patches-dir: %s:%d: %s: %w: absolute path", rel, n, clip(entry), ErrEscape))
-			continue
-		}
-		full := path.Join(dir, entry)
-		if full == ".." || strings.HasPrefix(full, "../") {
-			t.fail(fmt.Errorf("patches-dir: %s:%d: %s: %w", rel, n, clip(entry), ErrEscape))
-			continue
-		}
-		if first, dup := listed[full]; dup {
-			t.fail(fmt.Errorf("patches-dir: %s:%d: %s: %w: already listed on line %d", rel, n, clip(entry), ErrDuplicate, first))
-			continue
-		}
-		listed[full] = n
-		fi, err := t.root.Stat(full)
+	if fi.Size() > maxSeriesFile {
+		t.fail(tooLargeSeries(rel))
+		return g
+	}
+	entries, errs := parseSeries(ctxReader{t.ctx, f}, rel)
+	t.errs = append(t.errs, errs...)
+	if entries == nil && len(errs) > 0 {
+		return g
+	}
+	listed := map[string]bool{}
+	names := map[string]string{}
+	for _, e := range entries {
+		listed[e.path] = true
+		entry := clip(e.name)
+		fi, err := t.root.Stat(e.path)
 		switch {
-		case err != nil && errors.Is(err, fs.ErrNotExist) && !t.escapes(full):
-			t.fail(fmt.Errorf("patches-dir: %s:%d: %s: %w: no such file", rel, n, clip(entry), ErrSeries))
+		case err != nil && errors.Is(err, fs.ErrNotExist) && !t.escapes(e.path):
+			t.fail(fmt.Errorf("patches-dir: %s:%d: %s: %w: no such file", rel, e.line, entry, ErrSeries))
 			continue
 		case err != nil:
-			t.fail(t.fileErr(full, err))
+			t.fail(t.fileErr(e.path, err))
 			continue
 		case fi.IsDir():
-			t.fail(fmt.Errorf("patches-dir: %s:%d: %s: %w: a directory, not a patch", rel, n, clip(entry), ErrSeries))
+			t.fail(fmt.Errorf("patches-dir: %s:%d: %s: %w: a directory, not a patch", rel, e.line, entry, ErrSeries))
 			continue
 		}
-		g.patches = append(g.patches, full)
+		// Patches are told apart by file name in the SBOM; two of one name in one series would
+		// read as one patch applied twice.
+		base := path.Base(e.path)
+		if first, dup := names[base]; dup {
+			t.fail(fmt.Errorf("patches-dir: %s: %w: %s has the same name and is listed in the same series (%s)", e.path, ErrDuplicate, first, rel))
+			continue
+		}
+		names[base] = e.path
+		g.patches = append(g.patches, e.path)
 	}
 	for _, p := range t.findPatches(dir, 3) {
-		if _, ok := listed[p]; !ok {
+		if !listed[p] {
 			t.warnings = append(t.warnings, fmt.Sprintf("patches-dir: %s: not listed in %s; not recorded", p, rel))
 		}
 	}
@@ -266,20 +309,15 @@ func (t *tree) seriesGroup(dir string) group {
 // findPatches lists patch files under dir, depth levels down, without following symlinks to
 // directories (a listed patch is checked when it is opened).
 func (t *tree) findPatches(dir string, depth int) []string {
-	if depth <= 0 || t.files > maxTreeFiles {
+	if depth <= 0 || t.stopped() {
 		return nil
 	}
-	entries, err := fs.ReadDir(t.fsys, dir)
+	entries, err := t.readDir(dir)
 	if err != nil {
 		return nil
 	}
 	var out []string
 	for _, e := range entries {
-		t.files++
-		if t.files > maxTreeFiles {
-			t.fail(fmt.Errorf("patches-dir: %s: %w: more than %d files", dir, ErrLayout, maxTreeFiles))
-			return out
-		}
 		rel := dir + "/" + e.Name()
 		switch {
 		case strings.HasPrefix(e.Name(), "."):
@@ -308,19 +346,22 @@ func isPatchName(name string) bool {
 
 // open opens a regular file of the tree for reading.
 func (t *tree) open(rel string) (*os.File, fs.FileInfo, error) {
-	fi, err := t.root.Stat(rel)
-	if err != nil {
-		return nil, nil, t.fileErr(rel, err)
-	}
-	if !fi.Mode().IsRegular() {
-		// Opening a FIFO or device could block or read forever.
-		return nil, nil, fmt.Errorf("patches-dir: %s: %w: not a regular file (%s)", rel, ErrUnreadable, fi.Mode().Type())
-	}
-	f, err := t.root.Open(rel)
-	if err != nil {
+	f, fi, err := openRegular(func(flag int) (*os.File, error) { return t.root.OpenFile(rel, flag, 0) })
+	var nr errNotRegular
+	switch {
+	case errors.As(err, &nr):
+		return nil, nil, fmt.Errorf("patches-dir: %s: %w: %w", rel, ErrUnreadable, nr)
+	case err != nil:
 		return nil, nil, t.fileErr(rel, err)
 	}
 	return f, fi, nil
+}
+
+// failRead records a directory that could not be listed, unless the walk stopped.
+func (t *tree) failRead(rel string, err error) {
+	if !errors.Is(err, errStopped) && t.ctx.Err() == nil {
+		t.fail(t.fileErr(rel, err))
+	}
 }
 
 // fileErr explains why rel could not be reached: a symlink out of patches-dir, or an

@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/bom-attest/bom-attest/internal/testimage"
 )
 
 // TestPedigreeOnSample enriches the sample image's SBOM with the seed patch tree and constraint
@@ -58,6 +61,84 @@ func TestPedigreeOnSample(t *testing.T) {
 		if res.code != 1 || !strings.Contains(res.stdout, "::error::patches-dir: ") || !strings.Contains(res.stdout, "jinja2") {
 			t.Fatalf("exit %d\n%s", res.code, res.stdout)
 		}
+	})
+}
+
+// TestPedigreeTwoPlatforms runs pedigree on a two-platform image: the patch tree is read once,
+// before the image; each warning is reported once, naming the platforms when only some had it;
+// and a broken tree fails before anything is pulled.
+func TestPedigreeTwoPlatforms(t *testing.T) {
+	idx, err := testimage.Index(debImage(t, "amd64", ""), debImage(t, "arm64", "v8"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	layout := filepath.Join(t.TempDir(), "layout")
+	if err := testimage.WriteLayout(layout, idx); err != nil {
+		t.Fatal(err)
+	}
+	r := newRunner(t)
+	patch := "Description: fix\nBug-Debian: https://bugs.debian.org/1098320\n---\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n"
+	for rel, body := range map[string]string{
+		"patches/libc6/0001-fix.patch":         patch, // both platforms have libc6
+		"patches/only-on-amd64/0001-fix.patch": patch, // arm64 has no such package
+		"patches/empty/README":                 "no patches yet",
+	} {
+		p := filepath.Join(r.workspace, rel)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	with := map[string]string{"image": "oci-dir:" + layout, "patches-dir": "patches", "unmatched-patches": "warn"}
+
+	res := r.run(with)
+	if res.code != 0 {
+		t.Fatalf("exit %d\n%s", res.code, res.stdout)
+	}
+	count := func(text, s string) int { return strings.Count(text, s) }
+	if n := count(res.stdout, "pedigree inputs: 2 patches for 2 components"); n != 1 {
+		t.Errorf("the patch tree was read %d times, want once:\n%s", n, res.stdout)
+	}
+	for _, plat := range []string{"linux/amd64", "linux/arm64/v8"} {
+		if count(res.stdout, "::group::pedigree "+plat+"\n") != 1 {
+			t.Errorf("no pedigree stage for %s:\n%s", plat, res.stdout)
+		}
+	}
+	if strings.Index(res.stdout, "pedigree inputs:") > strings.Index(res.stdout, "::group::resolve") {
+		t.Errorf("the patch tree was read after the image was resolved:\n%s", res.stdout)
+	}
+	everywhere := "patches-dir: empty/: holds no patches"
+	if count(res.stdout, "::warning::"+everywhere+"\n") != 1 || count(res.summary, everywhere) != 1 {
+		t.Errorf("a warning every platform has must be reported once, without a platform:\n%s\n%s", res.stdout, res.summary)
+	}
+	if count(res.stdout, "patches-dir: only-on-amd64/: matches no component") != 1 || count(res.summary, "only-on-amd64/: matches no component") != 1 {
+		t.Errorf("the warning of arm64 alone must be reported once:\n%s\n%s", res.stdout, res.summary)
+	}
+	if !strings.Contains(res.stdout, "its patches are not recorded (only on linux/arm64/v8)") {
+		t.Errorf("the warning of arm64 alone does not name it:\n%s", res.stdout)
+	}
+	if res.outputs["patched-count"] != "2" {
+		t.Errorf("patched-count = %q, want 2 (libc6 and only-on-amd64 on the first platform)", res.outputs["patched-count"])
+	}
+
+	t.Run("a broken patch tree fails before the image is read", func(t *testing.T) {
+		notes := filepath.Join(r.workspace, "patches", "libc6", "0002-notes.patch")
+		if err := os.WriteFile(notes, []byte("remember to rebase\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(notes)
+		start := time.Now()
+		res := r.run(with)
+		took := time.Since(start)
+		if res.code != 1 || !strings.Contains(res.stdout, "::error::patches-dir: libc6/0002-notes.patch: not a patch") {
+			t.Fatalf("exit %d\n%s", res.code, res.stdout)
+		}
+		for _, stage := range []string{"::group::resolve", "::group::pull", "::group::scan"} {
+			if strings.Contains(res.stdout, stage) {
+				t.Errorf("log has %q: the image was read before the patch tree was checked:\n%s", stage, res.stdout)
+			}
+		}
+		t.Logf("failed in %v", took)
 	})
 }
 

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"context"
 	"strconv"
 	"strings"
 
@@ -10,11 +11,24 @@ import (
 	"github.com/bom-attest/bom-attest/internal/report"
 )
 
-// pedigree records patches and constraint overrides on an SBOM. Every platform gets them; the
-// summary and the patched-count output speak for the first, as the platforms share one patch tree.
-func (p *pipeline) pedigree(bom *cyclonedx.BOM, first bool) error {
+// pedigreeState is the patch tree and constraints file, read once before the image, and the
+// warnings each platform's SBOM got from them, reported once when the platforms are done.
+type pedigreeState struct {
+	set       *pedigree.Set
+	platforms []string            // platforms the set was applied to, in order
+	order     []string            // distinct warnings, in the order first seen
+	on        map[string][]string // warning → the platforms that had it
+	reported  bool
+}
+
+// loadPedigree reads patches-dir and constraint-overrides, so a broken patch tree fails in a
+// second rather than after a pull. It does nothing when neither input is set.
+func (p *pipeline) loadPedigree(ctx context.Context) error {
 	c := p.cfg
-	res, err := pedigree.Apply(bom, pedigree.Options{
+	if c.PatchesDir == "" && c.ConstraintOverrides == "" {
+		return nil
+	}
+	set, err := pedigree.Load(ctx, pedigree.Options{
 		PatchesDir:      c.PatchesDir,
 		BaseURL:         c.PatchesBaseURL,
 		ConstraintsFile: c.ConstraintOverrides,
@@ -24,21 +38,58 @@ func (p *pipeline) pedigree(bom *cyclonedx.BOM, first bool) error {
 	if err != nil {
 		return err
 	}
+	p.log.Infof("pedigree inputs: %d patches for %d components, %d constraint overrides", set.Patches(), set.Components(), set.Overrides())
+	p.ped = &pedigreeState{set: set, on: map[string][]string{}}
+	return nil
+}
+
+// pedigree records patches and constraint overrides on one platform's SBOM. The summary table
+// and the patched-count output speak for the first platform, as the platforms share one patch
+// tree; warnings are gathered from every platform for pedigreeWarnings.
+func (p *pipeline) pedigree(bom *cyclonedx.BOM, platform string, first bool) error {
+	s := p.ped
+	res, err := pedigree.Apply(bom, s.set)
+	if err != nil {
+		return err
+	}
 	p.log.Infof("%d components patched, %d changed in all", res.PatchedCount(), len(res.Components))
+	s.platforms = append(s.platforms, platform)
+	for _, w := range res.Warnings {
+		if _, seen := s.on[w]; !seen {
+			s.order = append(s.order, w)
+		}
+		if on := s.on[w]; len(on) == 0 || on[len(on)-1] != platform {
+			s.on[w] = append(on, platform)
+		}
+	}
 	if !first {
 		return nil
 	}
-	for _, w := range res.Warnings {
-		p.warn("%s", w)
-	}
 	p.out.Set("patched-count", strconv.Itoa(res.PatchedCount()))
-	s := report.Section{Title: "Pedigree", Header: []string{"Component", "Version", "Patches", "Resolves", "Override"}}
+	sec := report.Section{Title: "Pedigree", Header: []string{"Component", "Version", "Patches", "Resolves", "Override"}}
 	if len(res.Components) == 0 {
-		s.Intro = "No component of the image matched the patches or constraint overrides."
+		sec.Intro = "No component of the image matched the patches or constraint overrides."
 	}
 	for _, pc := range res.Components {
-		s.Rows = append(s.Rows, []string{pc.Name, pc.Version, strconv.Itoa(pc.Patches), strings.Join(pc.Resolves, ", "), pc.Override})
+		sec.Rows = append(sec.Rows, []string{pc.Name, pc.Version, strconv.Itoa(pc.Patches), strings.Join(pc.Resolves, ", "), pc.Override})
 	}
-	p.sum.Sections = append(p.sum.Sections, s)
+	p.sum.Sections = append(p.sum.Sections, sec)
 	return nil
+}
+
+// pedigreeWarnings reports the warnings of every platform the pedigree was applied to, once
+// each: a warning every platform had as it is, one only some had naming them. It runs once,
+// after the last platform or when the run stops early.
+func (p *pipeline) pedigreeWarnings() {
+	s := p.ped
+	if s == nil || s.reported {
+		return
+	}
+	s.reported = true
+	for _, w := range s.order {
+		if on := s.on[w]; len(on) < len(s.platforms) {
+			w += " (only on " + strings.Join(on, ", ") + ")"
+		}
+		p.warn("%s", w)
+	}
 }

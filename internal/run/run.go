@@ -95,6 +95,7 @@ type pipeline struct {
 	dir *outdir.Dir
 
 	manifest       *mlbom.Manifest // model-manifest, nil without one
+	ped            *pedigreeState  // patches-dir and constraint-overrides, nil without either
 	docs           []*document
 	subjectOfImage statement.Subject // the image as a whole: index or single manifest
 	repoURL        string            // where referrers go
@@ -124,6 +125,10 @@ func (p *pipeline) run(ctx context.Context) error {
 		}
 		p.manifest = m
 	}
+	if err := p.loadPedigree(ctx); err != nil {
+		return err
+	}
+	defer p.pedigreeWarnings()
 	var res *image.Resolved
 	err := p.stage("resolve "+displayImage(cfg), func() error {
 		var err error
@@ -181,6 +186,7 @@ func (p *pipeline) run(ctx context.Context) error {
 			p.out.Set("component-count", strconv.Itoa(stats.Total))
 		}
 	}
+	p.pedigreeWarnings()
 	p.out.Set("sbom-paths", jsonList(paths))
 	return p.attest(ctx)
 }
@@ -236,8 +242,8 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string, firs
 	if err != nil {
 		return "", report.Stats{}, err
 	}
-	if p.cfg.PatchesDir != "" || p.cfg.ConstraintOverrides != "" {
-		err = p.stage("pedigree "+plat, func() error { return p.pedigree(gen.BOM, first) })
+	if p.ped != nil {
+		err = p.stage("pedigree "+plat, func() error { return p.pedigree(gen.BOM, plat, first) })
 		if err != nil {
 			return "", report.Stats{}, err
 		}

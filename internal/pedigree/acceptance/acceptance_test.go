@@ -174,7 +174,11 @@ func TestSeedGolden(t *testing.T) {
 	}
 	// The constraints file is given relative, as a workflow would, and appears so in the SBOM.
 	t.Chdir(fixtures)
-	res, err := pedigree.Apply(bom, pedigree.Options{PatchesDir: tree, BaseURL: seedBaseURL, ConstraintsFile: "overrides/constraints.txt", Namespace: "bom-attest"})
+	set, err := pedigree.Load(context.Background(), pedigree.Options{PatchesDir: tree, BaseURL: seedBaseURL, ConstraintsFile: "overrides/constraints.txt", Namespace: "bom-attest"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := pedigree.Apply(bom, set)
 	if err != nil {
 		t.Fatal(err)
 	}
