@@ -181,7 +181,8 @@ func (p *pipeline) dryRun() error {
 // the registry as a referrer of the image it is about.
 func (p *pipeline) publish(ctx context.Context) error {
 	c := p.cfg
-	gh, err := store.NewGitHub(c.GitHub.APIURL, c.GitHub.ServerURL, c.GitHub.Repository, c.GitHubToken, "bom-attest/"+config.Version, nil)
+	gh, err := store.NewGitHub(store.GitHubOptions{APIURL: c.GitHub.APIURL, ServerURL: c.GitHub.ServerURL,
+		Repository: c.GitHub.Repository, Token: c.GitHubToken, Transport: p.httpOpts})
 	if err != nil {
 		return err
 	}
@@ -204,7 +205,7 @@ func (p *pipeline) publish(ctx context.Context) error {
 	if !c.PushToRegistry {
 		return nil
 	}
-	opts := store.ReferrerOptions{Mode: c.ReferrersMode, Keychain: image.Keychain(c.GitHubToken, c.GitHub.Actor), UserAgent: "bom-attest/" + config.Version}
+	opts := store.ReferrerOptions{Mode: c.ReferrersMode, Keychain: image.Keychain(c.GitHubToken, c.GitHub.Actor), Transport: p.http}
 	for _, d := range p.docs {
 		ref, err := name.NewDigest(p.repoURL + "@" + d.subject.Digest)
 		if err != nil {
