@@ -139,6 +139,9 @@ func TestUploadSequences(t *testing.T) {
 		{name: "stored, then the connection dropped: found, not re-sent", script: []testserver.GitHubAPIReply{{Drop: true, Store: true}}, posts: 1, stored: 1},
 		{name: "dropped before storing: re-sent once", script: []testserver.GitHubAPIReply{{Drop: true}}, posts: 2, stored: 1},
 		{name: "the last try stored, then 502", script: []testserver.GitHubAPIReply{{Status: 500}, {Status: 500}, {Status: 500}, {Status: 502, Store: true}}, posts: 4, stored: 1},
+		// Answers are bounded (1 MiB): a longer one is not read whole, even when it is valid JSON.
+		{name: "a 201 answer longer than the limit", script: []testserver.GitHubAPIReply{{Status: 201, Body: `{"id":1001,"pad":"` + strings.Repeat("x", 2<<20) + `"}`}}, posts: 1, stored: 1, noID: true},
+		{name: "a 403 answer longer than the limit", script: []testserver.GitHubAPIReply{{Status: 403, Body: `{"message":"` + strings.Repeat("x", 2<<20) + `"}`}}, posts: 1, mentions: "permissions: attestations: write", err: store.ErrForbidden},
 		{name: "found by a listing without ids", script: []testserver.GitHubAPIReply{{Status: 502, Store: true}}, noIDs: true, posts: 1, stored: 1, noID: true},
 	}
 	for _, tt := range tests {
