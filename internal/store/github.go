@@ -185,7 +185,7 @@ func (g *GitHub) Upload(ctx context.Context, bundle []byte) (Attestation, error)
 	ok, cerr := check(ctx)
 	switch {
 	case cerr != nil:
-		return Attestation{}, fmt.Errorf("%w; whether it was stored anyway could not be checked (%v) — look at %s/%s/%s/attestations before re-running, so as not to store it twice", fail, cerr, g.serverURL, g.owner, g.repo)
+		return Attestation{}, fmt.Errorf("%w; %w: whether it was stored anyway could not be checked (%v) — look at %s/%s/%s/attestations before re-running, so as not to store it twice", fail, ErrOutcomeUnknown, cerr, g.serverURL, g.owner, g.repo)
 	case ok:
 		return found, nil
 	case resp == nil:

@@ -127,6 +127,8 @@ func TestUploadSequences(t *testing.T) {
 		{name: "403 permission", script: []testserver.GitHubAPIReply{{Status: 403}}, posts: 1, mentions: "permissions: attestations: write", err: store.ErrForbidden},
 		{name: "422 plan", script: []testserver.GitHubAPIReply{{Status: 422}}, posts: 1, mentions: "user-owned private repositories", err: store.ErrUnprocessable},
 		{name: "5xx every time", script: []testserver.GitHubAPIReply{{Status: 500}, {Status: 500}, {Status: 500}, {Status: 500}}, posts: 4, err: store.ErrServer},
+		{name: "5xx every time, listing fails too", script: []testserver.GitHubAPIReply{{Status: 500}, {Status: 500}, {Status: 500}, {Status: 500}}, list: append(listDown, listDown...),
+			posts: 1, mentions: "look at https://github.example/acme/app/attestations", err: store.ErrOutcomeUnknown},
 		{name: "429 every time", script: []testserver.GitHubAPIReply{{Status: 429}, {Status: 429}}, opts: []transport.Option{transport.WithRetries(2)}, posts: 2, err: store.ErrRateLimited},
 		{name: "Retry-After beyond the limit", script: []testserver.GitHubAPIReply{{Status: 429, RetryAfter: "3600"}}, posts: 1, mentions: "wait", err: store.ErrRateLimited},
 		// A 504 may have landed: without a listing to tell, it is not sent again.
