@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/CycloneDX/cyclonedx-go"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -67,6 +68,10 @@ type Config struct {
 	OIDCIssuer         string
 	PushToRegistry     bool
 	ReferrersMode      store.ReferrersMode
+	// CreateStorageRecord: after pushing referrers, record where the image is stored (GitHub's
+	// artifact metadata); SubjectVersion is the version recorded, "" for none.
+	CreateStorageRecord bool
+	SubjectVersion      string
 
 	// SourceDateEpoch fixes the documents' timestamp (reproducible builds); zero means now.
 	SourceDateEpoch time.Time
@@ -101,7 +106,8 @@ const PermissionsBlock = `permissions:
   contents: read
   id-token: write       # OIDC token for keyless signing
   attestations: write   # GitHub Attestations API
-  packages: write       # only with push-to-registry: true on ghcr.io`
+  packages: write       # only with push-to-registry: true on ghcr.io
+  artifact-metadata: write  # only with push-to-registry: storage records`
 
 // FieldError is one bad input.
 type FieldError struct {
@@ -351,6 +357,11 @@ func build(raw map[string]string, gh GitHub, sourceDateEpoch string) (*Config, e
 	c.ShowSummary = v.boolean(raw, "show-summary")
 	c.ScanModels = v.boolean(raw, "scan-models")
 	c.PushToRegistry = v.boolean(raw, "push-to-registry")
+	c.CreateStorageRecord = v.boolean(raw, "create-storage-record")
+	c.SubjectVersion = raw["subject-version"]
+	if len(c.SubjectVersion) > 255 || strings.IndexFunc(c.SubjectVersion, unicode.IsControl) >= 0 {
+		v.add("subject-version", "must be one line of at most 255 characters, got %q", c.SubjectVersion)
+	}
 	c.UnmatchedPatches = pedigree.Unmatched(v.oneOf(raw, "unmatched-patches", string(pedigree.UnmatchedError), string(pedigree.UnmatchedWarn)))
 	c.Sigstore = sign.Instance(v.oneOf(raw, "sigstore", string(sign.InstanceAuto), string(sign.InstancePublicGood), string(sign.InstanceGitHub)))
 	c.ReferrersMode = store.ReferrersMode(v.oneOf(raw, "referrers-mode", string(store.ModeAuto), string(store.ModeAPI), string(store.ModeTag)))

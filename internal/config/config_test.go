@@ -41,7 +41,7 @@ func TestLoadValid(t *testing.T) {
 	if got := strings.Join(c.Platforms, " "); got != "linux/amd64 linux/arm64/v8" {
 		t.Errorf("platforms = %q", got)
 	}
-	if c.SpecVersion != cyclonedx.SpecVersion1_6 || !c.ShowSummary || !c.ScanModels || c.OutputDir != "bom-attest-out" {
+	if c.SpecVersion != cyclonedx.SpecVersion1_6 || !c.ShowSummary || !c.ScanModels || c.OutputDir != "bom-attest-out" || !c.CreateStorageRecord || c.SubjectVersion != "" {
 		t.Errorf("defaults wrong: %+v", c)
 	}
 }
@@ -135,6 +135,8 @@ func TestLoadInvalid(t *testing.T) {
 		{"rekor not http", map[string]string{"IMAGE": img, "REKOR-URL": "grpc://rekor"}, nil, "rekor-url", ErrInvalid},
 		{"tsa no host", map[string]string{"IMAGE": img, "TSA-URL": "https://"}, nil, "tsa-url", ErrInvalid},
 		{"referrers both", map[string]string{"IMAGE": img, "REFERRERS-MODE": "both"}, nil, "referrers-mode", ErrInvalid},
+		{"create-storage-record yes", map[string]string{"IMAGE": img, "CREATE-STORAGE-RECORD": "yes"}, nil, "create-storage-record", ErrInvalid},
+		{"subject-version two lines", map[string]string{"IMAGE": img, "SUBJECT-VERSION": "v1\n::warning::x"}, nil, "subject-version", ErrInvalid},
 		{"predicate type not uri", map[string]string{"IMAGE": img, "MLBOM-PREDICATE-TYPE": "cyclonedx"}, nil, "mlbom-predicate-type", ErrInvalid},
 		{"output-dir is file", map[string]string{"IMAGE": img, "OUTPUT-DIR": file}, nil, "output-dir", ErrInvalid},
 		{"bad SOURCE_DATE_EPOCH", map[string]string{"IMAGE": img}, map[string]string{"SOURCE_DATE_EPOCH": "yesterday"}, "SOURCE_DATE_EPOCH", ErrInvalid},

@@ -16,6 +16,7 @@ var Inputs = []Input{
 	{Name: "image", Description: "Image to describe: a registry reference (by digest, or a tag resolved once), or oci-dir:PATH, oci-archive:PATH, docker-archive:PATH. Defaults to subject-name@subject-digest."},
 	{Name: "subject-name", Description: "Image name the attestations are about, without tag (e.g. ghcr.io/acme/app). Defaults to the repository of image."},
 	{Name: "subject-digest", Description: "Digest (sha256:...) of the image or index the attestations are about; the scanned manifest must have this digest."},
+	{Name: "subject-version", Description: "Version of the image (e.g. v1.2.3), recorded in the storage record; used with push-to-registry and create-storage-record."},
 	{Name: "platforms", Default: "all", Description: "For a multi-platform index: all, or a list such as linux/amd64,linux/arm64. One SBOM per platform."},
 	{Name: "cyclonedx-version", Default: "1.6", Description: "CycloneDX spec version of the documents: 1.5, 1.6 or 1.7."},
 	{Name: "output-dir", Description: "Directory for the files written. Default: $RUNNER_TEMP/bom-attest in Actions, ./bom-attest-out locally."},
@@ -39,6 +40,7 @@ var Inputs = []Input{
 	{Name: "trusted-root", Description: "Sigstore trusted_root.json used to verify what was signed (overrides sigstore)."},
 	{Name: "push-to-registry", Default: "false", Description: "Also push each bundle to the registry as an OCI referrer of the image."},
 	{Name: "referrers-mode", Default: "auto", Description: "How referrers are stored: auto, api (OCI 1.1 referrers API) or tag (referrers tag schema)."},
+	{Name: "create-storage-record", Default: "true", Description: "With push-to-registry, record where the image is stored with GitHub's artifact metadata API (organization-owned repositories; needs artifact-metadata: write). A failure is a warning."},
 }
 
 // Output describes one step output.
@@ -60,4 +62,5 @@ var Outputs = []Output{
 	{"attestation-ids", "JSON list of attestation IDs."},
 	{"attestation-url", "URL of the (first) attestation."},
 	{"attestation-urls", "JSON list of attestation URLs."},
+	{"storage-record-ids", "JSON list of the IDs of the artifact metadata storage records created (see create-storage-record)."},
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -178,10 +179,11 @@ func (p *pipeline) dryRun() error {
 }
 
 // publish stores every bundle with the GitHub Attestations API and, on request, pushes it to
-// the registry as a referrer of the image it is about.
+// the registry as a referrer of the image it is about, then records where those images are stored.
 func (p *pipeline) publish(ctx context.Context) error {
 	c := p.cfg
-	gh, err := store.NewGitHub(c.GitHub.APIURL, c.GitHub.ServerURL, c.GitHub.Repository, c.GitHubToken, "bom-attest/"+config.Version, nil)
+	gh, err := store.NewGitHub(store.GitHubOptions{APIURL: c.GitHub.APIURL, ServerURL: c.GitHub.ServerURL,
+		Repository: c.GitHub.Repository, Token: c.GitHubToken, Transport: p.httpOpts})
 	if err != nil {
 		return err
 	}
@@ -204,7 +206,8 @@ func (p *pipeline) publish(ctx context.Context) error {
 	if !c.PushToRegistry {
 		return nil
 	}
-	opts := store.ReferrerOptions{Mode: c.ReferrersMode, Keychain: image.Keychain(c.GitHubToken, c.GitHub.Actor), UserAgent: "bom-attest/" + config.Version}
+	opts := store.ReferrerOptions{Mode: c.ReferrersMode, Keychain: image.Keychain(c.GitHubToken, c.GitHub.Actor), Transport: p.http}
+	var images []name.Digest
 	for _, d := range p.docs {
 		ref, err := name.NewDigest(p.repoURL + "@" + d.subject.Digest)
 		if err != nil {
@@ -216,8 +219,49 @@ func (p *pipeline) publish(ctx context.Context) error {
 		}
 		d.referrer = h.String()
 		p.log.Infof("%s: pushed referrer %s to %s", d.name, h, p.repoURL)
+		if !slices.Contains(images, ref) {
+			images = append(images, ref)
+		}
+	}
+	if c.CreateStorageRecord {
+		p.storageRecords(ctx, gh, images)
 	}
 	return nil
+}
+
+// storageRecords records where each attested image is stored (GitHub's artifact metadata), as
+// actions/attest v4 does: only for an organization's repository, which is what GitHub keeps
+// them for. A failure is a warning that says what to fix, never a failed run: the attestations
+// are stored and pushed by then.
+func (p *pipeline) storageRecords(ctx context.Context, gh *store.GitHub, images []name.Digest) {
+	const optOut = " (create-storage-record: false turns storage records off)"
+	org, err := gh.OwnerIsOrganization(ctx)
+	if err != nil {
+		p.warn("no storage record created: %v%s", err, optOut)
+		return
+	}
+	if !org {
+		p.log.Infof("no storage record: the repository is owned by a user account, and GitHub keeps storage records for organizations only")
+		return
+	}
+	var ids []string
+	for _, img := range images {
+		got, err := gh.CreateStorageRecord(ctx, store.StorageRecordFor(img, p.cfg.SubjectVersion))
+		if err != nil {
+			p.warn("no storage record created for %s: %v%s", img, err, optOut)
+			continue
+		}
+		if len(got) == 0 {
+			p.warn("no storage record created for %s: GitHub answered with none", img)
+		}
+		for _, id := range got {
+			ids = append(ids, strconv.FormatInt(id, 10))
+		}
+		p.log.Infof("storage record for %s: %v", img, got)
+	}
+	if len(ids) > 0 {
+		p.out.Set("storage-record-ids", jsonList(ids))
+	}
 }
 
 func (p *pipeline) setBundleOutputs() {

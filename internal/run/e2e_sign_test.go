@@ -39,14 +39,7 @@ func TestSignAndPublish(t *testing.T) {
 			stack := testserver.StartSigningStack(t, testserver.SigningStackOptions{})
 			api := testserver.GitHubAPIStart(t, "acme/app", fakeToken)
 			r := newRunner(t)
-			r.extraEnv = map[string]string{
-				"ACTIONS_ID_TOKEN_REQUEST_URL":   stack.OIDC.TokenRequestURL,
-				"ACTIONS_ID_TOKEN_REQUEST_TOKEN": stack.OIDC.TokenRequestToken,
-				"GITHUB_API_URL":                 api.URL,
-				"GITHUB_REPOSITORY":              "acme/app",
-				"GITHUB_EVENT_NAME":              "push",
-				"GITHUB_WORKFLOW_REF":            "acme/app/.github/workflows/release.yml@refs/heads/main",
-			}
+			r.extraEnv = pushEnv(stack, api)
 			with := map[string]string{
 				"subject-name": repo, "subject-digest": digest.String(), "push-to-registry": "true",
 				"fulcio-url": stack.FulcioURL, "trusted-root": stack.TrustedRootPath, "oidc-issuer": stack.OIDC.URL,

@@ -20,6 +20,7 @@ import (
 	"github.com/bom-attest/bom-attest/internal/report"
 	"github.com/bom-attest/bom-attest/internal/sbom"
 	"github.com/bom-attest/bom-attest/internal/statement"
+	"github.com/bom-attest/bom-attest/internal/transport"
 )
 
 // Exit codes.
@@ -70,6 +71,9 @@ func Main(ctx context.Context, env Env) int {
 	p := &pipeline{cfg: cfg, log: log, out: &report.Outputs{}, env: env,
 		sum: &report.Run{Version: config.Version, DryRun: cfg.DryRun, DryRunReason: cfg.DryRunReason,
 			SubjectName: cfg.SubjectName, SubjectDigest: cfg.SubjectDigest, SpecVersion: cfg.SpecVersion.String()}}
+	p.httpOpts = []transport.Option{transport.WithUserAgent("bom-attest/" + config.Version), transport.WithLogf(log.Infof)}
+	p.http = transport.New(p.httpOpts...)
+	p.http.AddSecret(cfg.GitHubToken)
 	if cfg.DryRun {
 		log.Noticef("bom-attest dry run: %s. Documents are written to %s; nothing is signed or published.", cfg.DryRunReason, cfg.OutputDir)
 	}
@@ -93,6 +97,9 @@ type pipeline struct {
 	sum *report.Run
 	env Env
 	dir *outdir.Dir
+	// http is the run's one HTTP transport for registries; httpOpts make the API clients' own.
+	http     *transport.Transport
+	httpOpts []transport.Option
 
 	manifest       *mlbom.Manifest // model-manifest, nil without one
 	ped            *pedigreeState  // patches-dir and constraint-overrides, nil without either
@@ -134,6 +141,7 @@ func (p *pipeline) run(ctx context.Context) error {
 		var err error
 		res, err = image.Resolve(ctx, cfg.ImageKind, cfg.ImageRef, image.Options{
 			Keychain:      image.Keychain(cfg.GitHubToken, cfg.GitHub.Actor),
+			Transport:     p.http,
 			UserAgent:     "bom-attest/" + config.Version,
 			Platforms:     cfg.Platforms,
 			SubjectDigest: cfg.SubjectDigest,

@@ -6,270 +6,276 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
-	"time"
 
 	"github.com/google/go-github/v66/github"
 
 	"github.com/bom-attest/bom-attest/internal/plainhttp"
+	"github.com/bom-attest/bom-attest/internal/transport"
 )
 
-// Sentinel errors of the GitHub Attestations API; callers branch on them with errors.Is.
+// Sentinel errors of the GitHub API; callers branch on them with errors.Is. Each error also names
+// the endpoint, GitHub's status and message, and the permission or setting that fixes it.
 var (
 	// ErrUnauthorized: GitHub rejected the token itself (401).
 	ErrUnauthorized = errors.New("github-token was rejected")
-	// ErrForbidden: the token may not write attestations (403).
-	ErrForbidden = errors.New("not allowed to write attestations")
-	// ErrNotFound: the repository does not exist or the token cannot see it (404).
-	ErrNotFound = errors.New("repository not found")
-	// ErrUnprocessable: GitHub refused the bundle or the repository's plan has no attestations (422).
-	ErrUnprocessable = errors.New("attestation refused")
+	// ErrForbidden: the token lacks a permission the request needs (403).
+	ErrForbidden = errors.New("not allowed with github-token's permissions")
+	// ErrNotFound: the repository or organisation does not exist or the token cannot see it (404).
+	ErrNotFound = errors.New("not found")
+	// ErrUnprocessable: GitHub refused what was sent, or the repository's plan lacks the feature (422).
+	ErrUnprocessable = errors.New("refused by GitHub")
 	// ErrRateLimited: GitHub kept rate limiting after every retry, or asked for a longer wait than allowed.
 	ErrRateLimited = errors.New("rate limited by GitHub")
 	// ErrServer: GitHub kept failing with 5xx after every retry.
 	ErrServer = errors.New("GitHub API server error")
-	// ErrOutcomeUnknown: the request was sent but no answer came back; it may have been stored.
-	ErrOutcomeUnknown = errors.New("attestation upload outcome unknown")
-	// ErrBadBundle: the bundle is not a JSON object, so it is not sent.
+	// ErrOutcomeUnknown: a request was sent, no answer came back and whether it took effect could
+	// not be found out; it was not sent again.
+	ErrOutcomeUnknown = transport.ErrOutcomeUnknown
+	// ErrBadBundle: the bundle is not a JSON object (or, for a registry, not a Sigstore bundle), so it is not sent.
 	ErrBadBundle = errors.New("bundle is not a JSON object")
+)
+
+// Answer limits: what each kind of GitHub answer may take. An error, a created id, a repository
+// or a storage record is small; a page of the attestation listing holds whole bundles, each as
+// large as the largest attestation GitHub accepts (a 16 MB predicate, base64 in a DSSE envelope).
+const (
+	maxAPIAnswer = 1 << 20
+	maxAPIBundle = 32 << 20
+	listPerPage  = 4
+	maxListPage  = listPerPage*maxAPIBundle + maxAPIAnswer
+	// maxListPages bounds how far a listing is followed (listPerPage × maxListPages attestations
+	// for one digest); a longer list cannot be searched to the end.
+	maxListPages = 100
 )
 
 // Attestation is what GitHub stored.
 type Attestation struct {
-	// ID is GitHub's attestation id; 0 if the API answered 201 without one.
+	// ID is GitHub's attestation id; 0 if GitHub did not say (a 201 whose answer could not be
+	// read, or an attestation found already stored by a listing that carries no ids).
 	ID int64
 	// URL is where a person sees it: {server}/{owner}/{repo}/attestations/{id}; empty when ID is 0.
 	URL string
 }
 
-// GitHub uploads bundles to a repository's attestation store through go-github's request
-// plumbing (v66 has no typed method for this endpoint).
+// GitHubOptions say which repository to publish to and how to reach its API.
+type GitHubOptions struct {
+	// APIURL is GITHUB_API_URL; ServerURL (GITHUB_SERVER_URL) only builds attestation URLs.
+	APIURL, ServerURL string
+	// Repository is GITHUB_REPOSITORY, "owner/name".
+	Repository string
+	// Token is github-token; it is never part of an error.
+	Token string
+	// Transport are the project's transport options (User-Agent, retries, backoff, logging); the
+	// client adds the token as a secret, the answer limits and the same-host redirect rule.
+	Transport []transport.Option
+}
+
+// GitHub talks to a repository's attestation store and its organisation's artifact metadata
+// through go-github's request plumbing (v66 has no typed methods for these endpoints) over
+// bom-attest's transport, which retries what is safe to retry.
 type GitHub struct {
-	client         *github.Client
-	owner, repo    string
-	serverURL      string
-	attempts       int
-	maxWait        time.Duration
-	backoff        time.Duration
-	attemptTimeout time.Duration
+	api, list   *github.Client // list: the attestation listing, whose pages hold whole bundles
+	owner, repo string
+	serverURL   string
 }
 
-// GitHubOption tunes retries and timeouts.
-type GitHubOption func(*GitHub)
-
-// WithRetries sets how many times a POST is tried in all (at least 1) and the longest wait
-// between tries the client accepts; a Retry-After beyond maxWait fails with ErrRateLimited.
-// Defaults: 4 tries, 60s.
-func WithRetries(attempts int, maxWait time.Duration) GitHubOption {
-	return func(g *GitHub) {
-		g.attempts = max(attempts, 1)
-		g.maxWait = maxWait
-	}
-}
-
-// WithBackoff sets the first wait after a 5xx or a connection failure; it doubles per try (default 1s).
-func WithBackoff(d time.Duration) GitHubOption {
-	return func(g *GitHub) { g.backoff = d }
-}
-
-// WithAttemptTimeout bounds each POST (default 60s); past it, a sent request's outcome is unknown.
-func WithAttemptTimeout(d time.Duration) GitHubOption {
-	return func(g *GitHub) { g.attemptTimeout = d }
-}
-
-// NewGitHub makes a client for repo ("owner/name") at apiURL (GITHUB_API_URL); serverURL
-// (GITHUB_SERVER_URL) only builds attestation URLs. hc may be nil.
-func NewGitHub(apiURL, serverURL, repo, token, userAgent string, hc *http.Client, opts ...GitHubOption) (*GitHub, error) {
-	owner, name, ok := strings.Cut(repo, "/")
+// NewGitHub makes a client for o.Repository.
+func NewGitHub(o GitHubOptions) (*GitHub, error) {
+	owner, name, ok := strings.Cut(o.Repository, "/")
 	if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
-		return nil, fmt.Errorf("repository %q: want owner/name", repo)
+		return nil, fmt.Errorf("repository %q: want owner/name", o.Repository)
 	}
-	if token == "" {
+	if o.Token == "" {
 		return nil, fmt.Errorf("github-token is empty; attestations are stored with the workflow's token (the default ${{ github.token }} works when the job has `permissions: attestations: write`)")
 	}
-	if userAgent == "" {
-		return nil, errors.New("store: empty User-Agent")
-	}
-	base, err := plainhttp.CheckURL(apiURL)
+	base, err := plainhttp.CheckURL(o.APIURL)
 	if err != nil {
 		return nil, fmt.Errorf("GitHub API URL: %w", err)
 	}
-	server, err := plainhttp.CheckURL(serverURL)
+	server, err := plainhttp.CheckURL(o.ServerURL)
 	if err != nil {
 		return nil, fmt.Errorf("GitHub server URL: %w", err)
 	}
 	if !strings.HasSuffix(base.Path, "/") {
 		base.Path += "/"
 	}
-	// BaseURL is set directly: WithEnterpriseURLs would append /api/v3/ to any host that does not
-	// look like api.*, which breaks GHE.com-style and loopback API URLs.
-	c := github.NewClient(hc).WithAuthToken(token)
-	c.BaseURL = base
-	c.UserAgent = userAgent
-	g := &GitHub{
-		client:         c,
-		owner:          owner,
-		repo:           name,
-		serverURL:      strings.TrimSuffix(server.String(), "/"),
-		attempts:       4,
-		maxWait:        60 * time.Second,
-		backoff:        time.Second,
-		attemptTimeout: 60 * time.Second,
+	client := func(limit int64) *github.Client {
+		tr := transport.New(append(slices.Clone(o.Transport), transport.WithMaxResponse(limit))...)
+		tr.AddSecret(o.Token)
+		// BaseURL is set directly: WithEnterpriseURLs would append /api/v3/ to any host that does
+		// not look like api.*, which breaks GHE.com-style and loopback API URLs.
+		c := github.NewClient(tr.Client()).WithAuthToken(o.Token)
+		c.BaseURL = base
+		return c
 	}
-	for _, o := range opts {
-		o(g)
+	return &GitHub{
+		api:       client(maxAPIAnswer),
+		list:      client(maxListPage),
+		owner:     owner,
+		repo:      name,
+		serverURL: strings.TrimSuffix(server.String(), "/"),
+	}, nil
+}
+
+func (g *GitHub) attestation(id int64) Attestation {
+	a := Attestation{ID: id}
+	if id != 0 {
+		a.URL = fmt.Sprintf("%s/%s/%s/attestations/%d", g.serverURL, g.owner, g.repo, id)
 	}
-	return g, nil
+	return a
 }
 
 // Upload stores one Sigstore bundle (JSON) with POST /repos/{owner}/{repo}/attestations.
 //
-// The endpoint is not idempotent: every POST that lands makes a new attestation. So a POST is
-// retried only when GitHub answered that it did not take it (429, 5xx other than 504, a secondary
-// rate limit) or when the request never left (connection refused, reset before the body was
-// written). A request that was written in full and then got no answer — a timeout, a dropped
-// connection, a 504 from a gateway — is not re-sent: it may have been stored, and sending it again
-// would store a duplicate. That case fails with ErrOutcomeUnknown, telling the user where to look.
+// The endpoint is not idempotent: every POST that lands makes a new attestation. So when a POST
+// may have landed without its answer reaching us (a 5xx, a timeout, a dropped connection), it is
+// sent again only after the subject's attestations were listed and none is this bundle; when one
+// is, its id is returned and nothing is sent. Whether the listing shows this bundle is decided by
+// its DSSE payload and signatures (see bundleKey), which survive GitHub re-serialising the JSON.
+// When that cannot be found out the upload fails with ErrOutcomeUnknown, telling the user where
+// to look, rather than risk a duplicate.
 func (g *GitHub) Upload(ctx context.Context, bundle []byte) (Attestation, error) {
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(bundle, &probe); err != nil {
 		return Attestation{}, fmt.Errorf("%w: %v", ErrBadBundle, err)
 	}
-	var last error
-	for try := 1; try <= g.attempts; try++ {
-		a, wait, err := g.post(ctx, bundle)
-		if err == nil {
-			return a, nil
+	endpoint := fmt.Sprintf("repos/%s/%s/attestations", url.PathEscape(g.owner), url.PathEscape(g.repo))
+	// A bundle GitHub will refuse anyway (no DSSE envelope, no subject) gets no check: it is
+	// never re-sent after an ambiguous answer.
+	var check transport.ResendCheck
+	var found Attestation
+	if key, subject, err := bundleKey(bundle); err == nil {
+		check = func(ctx context.Context) (bool, error) {
+			a, ok, err := g.findStored(ctx, subject, key)
+			found = a
+			return ok, err
 		}
-		if wait < 0 {
-			return Attestation{}, err
-		}
-		last = err
-		if try == g.attempts {
-			break
-		}
-		if wait == 0 {
-			wait = g.backoff << (try - 1)
-		}
-		if wait > g.maxWait {
-			return Attestation{}, fmt.Errorf("%w: GitHub asks to wait %s before retrying, more than the %s allowed: %v", ErrRateLimited, wait, g.maxWait, err)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return Attestation{}, fmt.Errorf("uploading attestation: %w (last error: %v)", ctx.Err(), err)
-		case <-t.C:
-		}
+		ctx = transport.WithResendCheck(ctx, check)
 	}
-	return Attestation{}, fmt.Errorf("uploading attestation to %s/%s: gave up after %d tries: %w", g.owner, g.repo, g.attempts, last)
-}
-
-// post makes one try. wait < 0 means do not retry; wait == 0 means retry after the default backoff.
-func (g *GitHub) post(ctx context.Context, bundle []byte) (Attestation, time.Duration, error) {
-	ctx, cancel := context.WithTimeout(ctx, g.attemptTimeout)
-	defer cancel()
-	// WroteRequest runs on the transport's writer goroutine, hence the atomic.
-	var written atomic.Bool
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteRequest: func(i httptrace.WroteRequestInfo) {
-			if i.Err == nil {
-				written.Store(true)
-			}
-		},
-	})
-	req, err := g.client.NewRequest(http.MethodPost, fmt.Sprintf("repos/%s/%s/attestations", url.PathEscape(g.owner), url.PathEscape(g.repo)),
-		struct {
-			Bundle json.RawMessage `json:"bundle"`
-		}{bundle})
+	req, err := g.api.NewRequest(http.MethodPost, endpoint, struct {
+		Bundle json.RawMessage `json:"bundle"`
+	}{bundle})
 	if err != nil {
-		return Attestation{}, -1, fmt.Errorf("uploading attestation: %w", err)
+		return Attestation{}, fmt.Errorf("uploading attestation: %w", err)
 	}
 	var created struct {
 		ID int64 `json:"id"`
 	}
-	resp, err := g.client.Do(ctx, req, &created)
-	if err != nil && resp != nil && resp.StatusCode == http.StatusCreated {
+	resp, err := g.api.Do(ctx, req, &created)
+	switch {
+	case err == nil:
+		return g.attestation(created.ID), nil
+	case errors.Is(err, transport.ErrApplied):
+		return found, nil
+	case resp != nil && resp.StatusCode == http.StatusCreated:
 		// Stored, but the answer did not decode: report success without an id rather than fail
 		// a run whose attestation exists (a re-run would store a second one).
-		return Attestation{}, 0, nil
+		return Attestation{}, nil
 	}
-	if err == nil {
-		a := Attestation{ID: created.ID}
-		if a.ID != 0 {
-			a.URL = fmt.Sprintf("%s/%s/%s/attestations/%d", g.serverURL, g.owner, g.repo, a.ID)
-		}
-		return a, 0, nil
+	fail := g.apiError(http.MethodPost, endpoint, resp, err, attestationFixes)
+	if check == nil || ctx.Err() != nil || !ambiguous(resp, err) {
+		return Attestation{}, fail
 	}
-	wait, err := g.classify(err, written.Load())
-	return Attestation{}, wait, err
+	// The last try may itself have landed (a 502 after every retry, a connection dropped after
+	// the body was sent): one more look before reporting a failure.
+	ok, cerr := check(ctx)
+	switch {
+	case cerr != nil:
+		return Attestation{}, fmt.Errorf("%w; %w: whether it was stored anyway could not be checked (%v) — look at %s/%s/%s/attestations before re-running, so as not to store it twice", fail, ErrOutcomeUnknown, cerr, g.serverURL, g.owner, g.repo)
+	case ok:
+		return found, nil
+	case resp == nil:
+		// The outcome is known now: not stored. The transport's error said "unknown".
+		return Attestation{}, fmt.Errorf("POST /%s failed after every retry (%v); it was not stored (the subject's attestations do not list it) — re-run the job", endpoint, err)
+	}
+	return Attestation{}, fmt.Errorf("%w; it was not stored (the subject's attestations do not list it)", fail)
 }
 
-// classify turns a failed try into a user-facing error and a retry decision.
-func (g *GitHub) classify(err error, written bool) (time.Duration, error) {
-	where := g.owner + "/" + g.repo
+// ambiguous reports a failure after which the request may have taken effect.
+func ambiguous(resp *github.Response, err error) bool {
+	if resp != nil && resp.Response != nil {
+		return resp.StatusCode >= 500 || resp.StatusCode == http.StatusRequestTimeout
+	}
+	return errors.Is(err, transport.ErrOutcomeUnknown)
+}
+
+// fixes say, per HTTP status, what the user changes so that an endpoint works.
+type fixes map[int]string
+
+var attestationFixes = fixes{
+	http.StatusUnauthorized:        "github-token is expired, revoked or for another GitHub host than GITHUB_API_URL",
+	http.StatusForbidden:           "add `permissions: attestations: write` (and `id-token: write` for signing) to the job and use this repository's github-token; pull requests from forks never get these permissions, run them with dry-run",
+	http.StatusNotFound:            "the repository does not exist or github-token cannot see it; the token must be for GITHUB_REPOSITORY",
+	http.StatusUnprocessableEntity: "artifact attestations on a private or internal repository need a plan that has them: user-owned private repositories cannot store them, an organization on GitHub Enterprise Cloud can; make the repository public, move it to such an organization, or publish with push-to-registry only",
+	http.StatusInternalServerError: "GitHub kept failing; re-run the job",
+}
+
+var listFixes = fixes{
+	http.StatusUnauthorized: attestationFixes[http.StatusUnauthorized],
+	http.StatusForbidden:    "add `permissions: attestations: write` (it includes reading them) to the job",
+	http.StatusNotFound:     attestationFixes[http.StatusNotFound],
+}
+
+// apiError turns a failed request into an error naming the endpoint, the status, GitHub's message
+// and the fix, wrapping the sentinel for the status.
+func (g *GitHub) apiError(method, endpoint string, resp *github.Response, err error, fix fixes) error {
+	where := method + " /" + endpoint
 	var rle *github.RateLimitError
 	var abuse *github.AbuseRateLimitError
 	var er *github.ErrorResponse
 	switch {
 	case errors.As(err, &rle):
-		wait := time.Until(rle.Rate.Reset.Time)
-		return max(wait, time.Second), fmt.Errorf("%w: primary rate limit exhausted until %s: %v", ErrRateLimited, rle.Rate.Reset.Time.Format(time.RFC3339), err)
+		return fmt.Errorf("%w: %s: primary rate limit exhausted until %s (GitHub says %s); re-run after that", ErrRateLimited, where, rle.Rate.Reset.Time.UTC().Format("15:04:05 MST"), quote(rle.Message))
 	case errors.As(err, &abuse):
-		wait := time.Duration(0)
-		if abuse.RetryAfter != nil {
-			wait = max(*abuse.RetryAfter, time.Second)
+		return fmt.Errorf("%w: %s: secondary rate limit (GitHub says %s); GitHub asks to wait longer than this step waits, re-run later", ErrRateLimited, where, quote(abuse.Message))
+	case !errors.As(err, &er) || er.Response == nil:
+		// No answer at all: the transport's error says what happened.
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	status := er.Response.StatusCode
+	answered := fmt.Sprintf("%s answered %d %s (GitHub says %s)", where, status, http.StatusText(status), quote(er.Message))
+	var sentinel error
+	switch {
+	case status == http.StatusUnauthorized:
+		sentinel = ErrUnauthorized
+	case status == http.StatusTooManyRequests || status == http.StatusForbidden && er.Response.Header.Get("Retry-After") != "":
+		wait := "longer"
+		if v := er.Response.Header.Get("Retry-After"); v != "" {
+			if _, err := strconv.Atoi(v); err == nil {
+				wait = v + "s"
+			} else {
+				wait = "until " + quote(v)
+			}
 		}
-		return wait, fmt.Errorf("%w: secondary rate limit: %v", ErrRateLimited, err)
-	case errors.As(err, &er):
-		status := er.Response.StatusCode
-		switch {
-		case status == http.StatusTooManyRequests:
-			return retryAfter(er.Response), fmt.Errorf("%w: %v", ErrRateLimited, err)
-		case status == http.StatusGatewayTimeout:
-			return -1, fmt.Errorf("%w: a gateway timed out waiting for GitHub, so the attestation may or may not be stored; it is not sent again to avoid a duplicate — check %s/%s/attestations before re-running: %v", ErrOutcomeUnknown, g.serverURL, where, err)
-		case status >= 500:
-			return 0, fmt.Errorf("%w: %v", ErrServer, err)
-		case status == http.StatusUnauthorized:
-			return -1, fmt.Errorf("%w: %v (is github-token expired or for another host?)", ErrUnauthorized, err)
-		case status == http.StatusForbidden:
-			return -1, fmt.Errorf("%w to %s: %v — add `permissions: attestations: write` (and `id-token: write` for signing) to the job, and use a github-token of this repository; pull requests from forks never get that permission, run them with dry-run", ErrForbidden, where, err)
-		case status == http.StatusNotFound:
-			return -1, fmt.Errorf("%w: %s does not exist or github-token cannot see it: %v", ErrNotFound, where, err)
-		case status == http.StatusUnprocessableEntity:
-			return -1, fmt.Errorf("%w by GitHub for %s: %v — artifact attestations on private repositories need a plan that has them (user-owned private repositories cannot store them; an organization on GitHub Enterprise Cloud can), or run with push-to-registry only", ErrUnprocessable, where, err)
-		default:
-			return -1, fmt.Errorf("uploading attestation to %s: %w", where, err)
-		}
+		return fmt.Errorf("%w: %s; GitHub asks to wait %s before retrying, longer than this step waits — re-run later", ErrRateLimited, answered, wait)
+	case status == http.StatusForbidden:
+		sentinel = ErrForbidden
+	case status == http.StatusNotFound:
+		sentinel = ErrNotFound
+	case status == http.StatusUnprocessableEntity:
+		sentinel = ErrUnprocessable
+	case status >= 500:
+		sentinel = ErrServer
+		status = http.StatusInternalServerError // one fix for every 5xx
+	default:
+		return fmt.Errorf("%s", answered)
 	}
-	if written {
-		return -1, fmt.Errorf("%w: the request to %s was sent but no answer came back (%v), so the attestation may or may not be stored; it is not sent again to avoid a duplicate — check %s/%s/attestations before re-running", ErrOutcomeUnknown, where, err, g.serverURL, where)
+	if f := fix[status]; f != "" {
+		return fmt.Errorf("%w: %s — %s", sentinel, answered, f)
 	}
-	if errors.Is(err, context.Canceled) {
-		return -1, fmt.Errorf("uploading attestation to %s: %w", where, err)
-	}
-	// Nothing reached GitHub (refused, DNS, TLS, reset before the body): safe to try again.
-	return 0, fmt.Errorf("uploading attestation to %s: %w", where, err)
+	return fmt.Errorf("%w: %s", sentinel, answered)
 }
 
-// retryAfter reads Retry-After (seconds or an HTTP date), then x-ratelimit-reset; 0 means use the backoff.
-func retryAfter(resp *http.Response) time.Duration {
-	if v := resp.Header.Get("Retry-After"); v != "" {
-		if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
-			return max(time.Duration(s)*time.Second, time.Second)
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			return max(time.Until(t), time.Second)
-		}
+// quote shows a message from the server as data: quoted (so no line break or control character
+// survives) and cut to a length that cannot flood a log.
+func quote(s string) string {
+	const most = 300
+	if len(s) > most {
+		s = s[:most] + "…"
 	}
-	if v := resp.Header.Get("X-RateLimit-Reset"); v != "" {
-		if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-			return max(time.Until(time.Unix(s, 0)), time.Second)
-		}
-	}
-	return 0
+	return fmt.Sprintf("%q", s)
 }

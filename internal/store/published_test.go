@@ -39,7 +39,7 @@ func TestPublishedBundlesVerify(t *testing.T) {
 	}
 
 	api := testserver.GitHubAPIStart(t, testRepo, testToken)
-	gh := newClient(t, api, nil)
+	gh := newClient(t, api)
 
 	for i, reg := range registries(t) {
 		mode := []string{"rekor", "tsa"}[i%2]

@@ -3,13 +3,9 @@ package store
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -21,11 +17,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/bom-attest/bom-attest/internal/plainhttp"
+	"github.com/bom-attest/bom-attest/internal/transport"
 )
 
 const (
@@ -53,10 +50,8 @@ const (
 var (
 	// ErrNoReferrersAPI: referrers-mode api, but the registry does not serve the OCI 1.1 referrers API.
 	ErrNoReferrersAPI = errors.New("registry has no referrers API")
-	// ErrReferrersIndex: the referrers tag holds something that is not an OCI image index.
-	ErrReferrersIndex = errors.New("referrers tag is not an OCI image index")
-	// ErrConflict: the referrers tag kept changing under us; every try lost the race.
-	ErrConflict = errors.New("referrers tag kept changing")
+	// ErrNotListed: the registry took the referrer but its referrers list did not show it in time.
+	ErrNotListed = errors.New("referrer not listed by the registry")
 	// ErrInsecure: plain HTTP would be used for a registry that is not on loopback.
 	ErrInsecure = plainhttp.ErrRefused
 )
@@ -64,14 +59,22 @@ var (
 // emptyJSON is the OCI 1.1 empty descriptor's content, the config of an artifact manifest.
 var emptyJSON = []byte("{}")
 
-// maxManifest and maxBundle bound what is read back from a registry.
+// What is read back from a registry is bounded: each manifest or index page, each bundle, how
+// many referrers are looked at and how many bytes of bundles are kept for one subject.
 const (
-	maxManifest = 4 << 20
-	maxBundle   = 64 << 20
+	maxManifest       = 4 << 20
+	maxBundle         = 64 << 20
+	maxReferrers      = 256
+	maxFoundBytes     = 256 << 20
+	maxReferrersPages = 16
 )
 
 // tagTries bounds the read-merge-write loop on the referrers tag.
 const tagTries = 12
+
+// listedWithin bounds how long a pushed referrer may take to appear in a registry's referrers
+// list: some registries index referrers asynchronously.
+var listedWithin = 20 * time.Second
 
 // ReferrerOptions say how to reach the registry and which referrers scheme to use.
 type ReferrerOptions struct {
@@ -83,9 +86,10 @@ type ReferrerOptions struct {
 	// github-token for ghcr.io); the docker config keychain when nil. Loopback registries are
 	// reached over plain HTTP, every other one over HTTPS only.
 	Keychain authn.Keychain
-	// Transport is the base HTTP transport; remote.DefaultTransport when nil.
+	// Transport is the project's HTTP transport (transport.New), which names the action, refuses
+	// plain HTTP off loopback and retries what is safe to retry; when nil, one is made with UserAgent.
 	Transport http.RoundTripper
-	// UserAgent is sent with every registry request (e.g. bom-attest/1.2.3).
+	// UserAgent names the action when Transport is nil (e.g. bom-attest/1.2.3).
 	UserAgent string
 	// Now stamps org.opencontainers.image.created; time.Now when nil.
 	Now func() time.Time
@@ -132,48 +136,28 @@ func connect(ctx context.Context, subject name.Digest, o ReferrerOptions, scope 
 	}
 	base := o.Transport
 	if base == nil {
-		base = remote.DefaultTransport
+		base = transport.New(transport.WithUserAgent(o.UserAgent))
 	}
-	base = readRetry{
-		// The status codes remote retries by default; distribution 2.8 also answers 500 when a tag
-		// is read while another writer rewrites it, which concurrent pushes to one tag provoke.
-		reads: transport.NewRetry(base, transport.WithRetryStatusCodes(
-			http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
-			http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout)),
-		writes: base,
-	}
-	if o.UserAgent != "" {
-		base = transport.NewUserAgent(base, o.UserAgent)
-	}
-	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, base, []string{repo.Scope(scope)})
+	// Our transport retries reads, PUTs and requests that never left; go-containerregistry adds
+	// only authentication on top (a Wrapper is not wrapped again by remote).
+	rt, err := ggcrtransport.NewWithContext(ctx, repo.Registry, auth, base, []string{repo.Scope(scope)})
 	if err != nil {
-		return nil, fmt.Errorf("registry %s: %w", repo.RegistryStr(), err)
+		return nil, fmt.Errorf("registry %s: %w", repo.RegistryStr(), pushHint(repo, err))
 	}
 	return &registry{subject: subject, repo: repo, client: &http.Client{Transport: rt}, rt: rt}, nil
 }
 
-// readRetry retries reads in the transport; a retried write would be sent with its body already
-// consumed, so writes are retried by their callers, which also know whether re-sending is safe.
-type readRetry struct{ reads, writes http.RoundTripper }
-
-func (t readRetry) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		return t.reads.RoundTrip(r)
+// pushHint says what fixes a registry's refusal: on ghcr.io the workflow's token needs
+// `packages: write`; elsewhere the credentials of docker login need push access.
+func pushHint(repo name.Repository, err error) error {
+	var te *ggcrtransport.Error
+	if !errors.As(err, &te) || te.StatusCode != http.StatusUnauthorized && te.StatusCode != http.StatusForbidden {
+		return err
 	}
-	return t.writes.RoundTrip(r)
-}
-
-// transient reports a failure worth another try: no answer, or an answer saying "later".
-func transient(err error) bool {
-	var te *transport.Error
-	if errors.As(err, &te) {
-		switch te.StatusCode {
-		case http.StatusRequestTimeout, http.StatusTooManyRequests:
-			return true
-		}
-		return te.StatusCode >= 500
+	if repo.RegistryStr() == "ghcr.io" {
+		return fmt.Errorf("%w — add `permissions: packages: write` to the job (and give this repository write access to the package %s)", err, repo.RepositoryStr())
 	}
-	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	return fmt.Errorf("%w — log in to %s with credentials that may push to %s (docker/login-action; DOCKER_CONFIG inside the workspace)", err, repo.RegistryStr(), repo.RepositoryStr())
 }
 
 func (r *registry) url(kind, ref string) string {
@@ -188,11 +172,13 @@ func (r *registry) remoteOptions(ctx context.Context) []remote.Option {
 
 // PushReferrer attaches a Sigstore bundle to subject as an OCI 1.1 referrer, the way
 // actions/attest does: an image manifest with artifactType = the bundle media type, the empty
-// config, the bundle as its only layer and subject = the image. It returns the referrer's digest.
+// config, the bundle as its only layer and subject = the image. It returns the referrer's digest
+// once the registry lists it.
 //
 // When the registry keeps referrers itself (the manifest PUT answers OCI-Subject, or the
-// referrers endpoint answers), nothing else is written; otherwise (mode auto) or always (mode
-// tag) the referrers tag sha256-<hex> is updated.
+// referrers endpoint answers), nothing else is written, and the referrers API is read until it
+// lists the referrer (registries may index it a moment later); otherwise (mode auto) or always
+// (mode tag) the referrers tag sha256-<hex> is updated and read back.
 func PushReferrer(ctx context.Context, subject name.Digest, bundle []byte, predicateType string, o ReferrerOptions) (v1.Hash, error) {
 	artifactType, err := bundleMediaType(bundle)
 	if err != nil {
@@ -201,7 +187,7 @@ func PushReferrer(ctx context.Context, subject name.Digest, bundle []byte, predi
 	if predicateType == "" {
 		return v1.Hash{}, errors.New("push referrer: empty predicate type")
 	}
-	r, err := connect(ctx, subject, o, transport.PushScope)
+	r, err := connect(ctx, subject, o, ggcrtransport.PushScope)
 	if err != nil {
 		return v1.Hash{}, err
 	}
@@ -211,7 +197,7 @@ func PushReferrer(ctx context.Context, subject name.Digest, bundle []byte, predi
 	}
 	desc, ociSubject, err := r.pushArtifact(ctx, bundle, artifactType, predicateType, now())
 	if err != nil {
-		return v1.Hash{}, err
+		return v1.Hash{}, pushHint(r.repo, err)
 	}
 	digest := desc.Digest
 	mode := o.Mode
@@ -219,15 +205,16 @@ func PushReferrer(ctx context.Context, subject name.Digest, bundle []byte, predi
 		mode = ModeAuto
 	}
 	if mode != ModeTag {
-		has := ociSubject == r.subject.DigestStr()
-		if !has {
-			// The OCI-Subject answer is how actions/attest detects the API; registries that index
-			// referrers without sending it (go-containerregistry's own) are found by asking.
-			if _, has, err = r.referrersAPI(ctx); err != nil {
+		// The OCI-Subject answer is how actions/attest detects the API; registries that index
+		// referrers without sending it (go-containerregistry's own) are found by asking.
+		list, has, err := r.referrers(ctx)
+		if err != nil {
+			return v1.Hash{}, err
+		}
+		if has || ociSubject == r.subject.DigestStr() {
+			if err := r.waitListed(ctx, digest, list, has); err != nil {
 				return v1.Hash{}, err
 			}
-		}
-		if has {
 			return digest, nil
 		}
 		if mode == ModeAPI {
@@ -237,9 +224,32 @@ func PushReferrer(ctx context.Context, subject name.Digest, bundle []byte, predi
 	unlock := lockTag(r.repo.Tag(tagFor(r.subject)).String())
 	defer unlock()
 	if err := r.addToTagIndex(ctx, desc); err != nil {
-		return v1.Hash{}, fmt.Errorf("referrers tag %s: %w", tagFor(r.subject), err)
+		return v1.Hash{}, fmt.Errorf("referrers tag %s: %w", tagFor(r.subject), pushHint(r.repo, err))
 	}
 	return digest, nil
+}
+
+// waitListed reads the referrers API until it lists d, for at most listedWithin: a push is done
+// when a verifier can find it, not when the registry has accepted it.
+func (r *registry) waitListed(ctx context.Context, d v1.Hash, list []v1.Descriptor, has bool) error {
+	deadline := time.Now().Add(listedWithin)
+	wait := 50 * time.Millisecond
+	for {
+		if has && slices.ContainsFunc(list, func(x v1.Descriptor) bool { return x.Digest == d }) {
+			return nil
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return fmt.Errorf("%w: %s accepted referrer %s of %s but its referrers API did not list it within %s", ErrNotListed, r.repo.RegistryStr(), d, r.subject.DigestStr(), listedWithin)
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+		wait = min(2*wait, 2*time.Second)
+		var err error
+		if list, has, err = r.referrers(ctx); err != nil {
+			return err
+		}
+	}
 }
 
 // pushArtifact uploads the bundle and its referrer manifest; it returns the manifest's descriptor
@@ -287,17 +297,10 @@ func (r *registry) pushArtifact(ctx context.Context, bundle []byte, artifactType
 	if err != nil {
 		return v1.Descriptor{}, "", err
 	}
-	// A PUT by digest is idempotent, so re-sending after a lost answer is safe.
-	var ociSubject string
-	for try := 0; ; try++ {
-		ociSubject, err = r.putManifest(ctx, digest.String(), raw, types.OCIManifestSchema1, nil)
-		if err == nil {
-			break
-		}
-		if try == 3 || !transient(err) {
-			return v1.Descriptor{}, "", fmt.Errorf("push referrer for %s: %w", r.subject, err)
-		}
-		backoff(ctx, try+3)
+	// A PUT by digest is idempotent, so the transport re-sends it after a lost answer.
+	ociSubject, err := r.putManifest(ctx, digest.String(), raw, types.OCIManifestSchema1, nil)
+	if err != nil {
+		return v1.Descriptor{}, "", fmt.Errorf("push referrer for %s: %w", r.subject, err)
 	}
 	return v1.Descriptor{
 		MediaType:    types.OCIManifestSchema1,
@@ -372,7 +375,7 @@ func (r *registry) putManifest(ctx context.Context, ref string, raw []byte, mt t
 	if resp.StatusCode == http.StatusPreconditionFailed {
 		return "", errPrecondition
 	}
-	if err := transport.CheckError(resp, http.StatusOK, http.StatusCreated, http.StatusAccepted); err != nil {
+	if err := ggcrtransport.CheckError(resp, http.StatusOK, http.StatusCreated, http.StatusAccepted); err != nil {
 		return "", err
 	}
 	return resp.Header.Get("OCI-Subject"), nil
@@ -380,27 +383,64 @@ func (r *registry) putManifest(ctx context.Context, ref string, raw []byte, mt t
 
 var errPrecondition = errors.New("precondition failed")
 
-// referrersAPI asks the referrers endpoint; an OCI index answer means the registry keeps the list.
-func (r *registry) referrersAPI(ctx context.Context) ([]byte, bool, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url("referrers", r.subject.DigestStr()), nil)
-	if err != nil {
-		return nil, false, err
+// referrers reads the referrers API, following its pages; has is false when the registry does not
+// serve it (the answer is not an OCI index).
+func (r *registry) referrers(ctx context.Context) (list []v1.Descriptor, has bool, err error) {
+	next := r.url("referrers", r.subject.DigestStr())
+	for page := 0; next != ""; page++ {
+		if page == maxReferrersPages {
+			return nil, false, fmt.Errorf("referrers API of %s: more than %d pages", r.repo.RegistryStr(), maxReferrersPages)
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, next, nil)
+		if err != nil {
+			return nil, false, err
+		}
+		req.Header.Set("Accept", string(types.OCIImageIndex))
+		resp, err := r.client.Do(req)
+		if err != nil {
+			return nil, false, fmt.Errorf("referrers API of %s: %w", r.repo.RegistryStr(), err)
+		}
+		// distribution 2.8 answers 404 for the unknown route; others 400, 405 or 406.
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), string(types.OCIImageIndex)) {
+			resp.Body.Close()
+			if page > 0 {
+				return nil, false, fmt.Errorf("referrers API of %s: page %d answered %d", r.repo.RegistryStr(), page+1, resp.StatusCode)
+			}
+			return nil, false, nil
+		}
+		b, err := readLimited(resp.Body, maxManifest)
+		resp.Body.Close()
+		if err != nil {
+			return nil, false, fmt.Errorf("referrers API of %s: %w", r.repo.RegistryStr(), err)
+		}
+		im, err := parseIndex(b)
+		if err != nil {
+			return nil, false, fmt.Errorf("referrers API of %s: %w", r.repo.RegistryStr(), err)
+		}
+		list = append(list, im.Manifests...)
+		next = nextLink(resp)
 	}
-	req.Header.Set("Accept", string(types.OCIImageIndex))
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return nil, false, fmt.Errorf("referrers API of %s: %w", r.repo.RegistryStr(), err)
+	return list, true, nil
+}
+
+// nextLink is the Link rel="next" of an answer, resolved against its URL and kept on the same
+// host: the referrers API pages this way.
+func nextLink(resp *http.Response) string {
+	for _, link := range resp.Header.Values("Link") {
+		for _, part := range strings.Split(link, ",") {
+			target, params, ok := strings.Cut(part, ";")
+			target = strings.TrimSpace(target)
+			if !ok || !strings.HasPrefix(target, "<") || !strings.HasSuffix(target, ">") || !strings.Contains(strings.ReplaceAll(params, " ", ""), `rel="next"`) {
+				continue
+			}
+			u, err := resp.Request.URL.Parse(target[1 : len(target)-1])
+			if err != nil || u.Host != resp.Request.URL.Host || u.Scheme != resp.Request.URL.Scheme {
+				return ""
+			}
+			return u.String()
+		}
 	}
-	defer resp.Body.Close()
-	// distribution 2.8 answers 404 for the unknown route; others 400, 405 or 406.
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), string(types.OCIImageIndex)) {
-		return nil, false, nil
-	}
-	b, err := readLimited(resp.Body, maxManifest)
-	if err != nil {
-		return nil, false, fmt.Errorf("referrers API of %s: %w", r.repo.RegistryStr(), err)
-	}
-	return b, true, nil
+	return ""
 }
 
 // getTagIndex reads the referrers tag; a missing tag is an empty index with no ETag.
@@ -418,19 +458,16 @@ func (r *registry) getTagIndex(ctx context.Context) (*v1.IndexManifest, string, 
 	if resp.StatusCode == http.StatusNotFound {
 		return &v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []v1.Descriptor{}}, "", false, nil
 	}
-	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+	if err := ggcrtransport.CheckError(resp, http.StatusOK); err != nil {
 		return nil, "", false, err
 	}
 	b, err := readLimited(resp.Body, maxManifest)
 	if err != nil {
 		return nil, "", false, err
 	}
-	im, err := v1.ParseIndexManifest(bytes.NewReader(b))
+	im, err := parseIndex(b)
 	if err != nil {
-		return nil, "", false, fmt.Errorf("%w: %v", ErrReferrersIndex, err)
-	}
-	if im.SchemaVersion != 2 || (im.MediaType != "" && im.MediaType != types.OCIImageIndex) {
-		return nil, "", false, fmt.Errorf("%w: schemaVersion %d, mediaType %q", ErrReferrersIndex, im.SchemaVersion, im.MediaType)
+		return nil, "", false, err
 	}
 	return im, resp.Header.Get("ETag"), true, nil
 }
@@ -473,19 +510,19 @@ func (r *registry) addToTagIndex(ctx context.Context, desc v1.Descriptor) error 
 			h.Set("If-None-Match", "*")
 		}
 		if _, err := r.putManifest(ctx, tagFor(r.subject), raw, types.OCIImageIndex, h); err != nil {
-			// Lost the race (412), or no clear answer: the next read shows what the tag holds.
-			if errors.Is(err, errPrecondition) || transient(err) {
-				last = err
-				backoff(ctx, try)
-				continue
+			// Lost the race (412): the next read shows what the tag holds. Anything else the
+			// transport has already retried as far as it is worth it.
+			if !errors.Is(err, errPrecondition) {
+				return err
 			}
-			return err
+			last = err
+			backoff(ctx, try)
 		}
 	}
 	if last == nil {
 		last = errors.New("the entry kept disappearing after each write")
 	}
-	return fmt.Errorf("%w: gave up after %d tries (last: %v)", ErrConflict, tagTries, last)
+	return fmt.Errorf("the tag kept changing under us: gave up after %d tries (last: %v)", tagTries, last)
 }
 
 // settled waits a moment and reads the tag again: true if desc is still listed.
@@ -499,11 +536,17 @@ func (r *registry) settled(ctx context.Context, d v1.Hash) (bool, error) {
 }
 
 func backoff(ctx context.Context, try int) {
-	t := time.NewTimer(time.Duration(10<<min(try, 6)) * time.Millisecond)
+	sleep(ctx, time.Duration(10<<min(try, 6))*time.Millisecond)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
+		return ctx.Err()
 	case <-t.C:
+		return nil
 	}
 }
 
@@ -511,7 +554,7 @@ func backoff(ctx context.Context, try int) {
 // in mode api, the referrers tag in mode tag, the API when the registry has it in mode auto) and
 // fetches each, checking the layer digest. The bundles are not verified here.
 func FindBundles(ctx context.Context, subject name.Digest, o ReferrerOptions) ([]Found, error) {
-	r, err := connect(ctx, subject, o, transport.PullScope)
+	r, err := connect(ctx, subject, o, ggcrtransport.PullScope)
 	if err != nil {
 		return nil, err
 	}
@@ -521,17 +564,12 @@ func FindBundles(ctx context.Context, subject name.Digest, o ReferrerOptions) ([
 		mode = ModeAuto
 	}
 	if mode != ModeTag {
-		b, ok, err := r.referrersAPI(ctx)
-		if err != nil {
-			return nil, err
-		}
+		l, ok, err := r.referrers(ctx)
 		switch {
+		case err != nil:
+			return nil, fmt.Errorf("referrers of %s: %w", r.subject, err)
 		case ok:
-			im, err := v1.ParseIndexManifest(bytes.NewReader(b))
-			if err != nil {
-				return nil, fmt.Errorf("referrers of %s: %w", r.subject, err)
-			}
-			list = im.Manifests
+			list = l
 		case mode == ModeAPI:
 			return nil, fmt.Errorf("%w: %s does not serve /v2/<name>/referrers (referrers-mode: api)", ErrNoReferrersAPI, r.repo.RegistryStr())
 		default:
@@ -546,23 +584,24 @@ func FindBundles(ctx context.Context, subject name.Digest, o ReferrerOptions) ([
 		list = im.Manifests
 	}
 
+	list = bundleCandidates(list)
+	if len(list) > maxReferrers {
+		return nil, fmt.Errorf("referrers of %s: %d candidate bundles, more than the %d read", r.subject, len(list), maxReferrers)
+	}
 	var found []Found
+	kept := 0
 	for _, d := range list {
-		// Skip other artifacts by the listed type when there is one; the empty config type is what
-		// registries that derive artifactType from the config list, so it is looked at.
-		if d.ArtifactType != "" && !strings.HasPrefix(d.ArtifactType, bundleMediaTypePrefix) && d.ArtifactType != string(types.OCIEmptyJSON) {
-			continue
-		}
-		if d.MediaType != "" && d.MediaType != types.OCIManifestSchema1 {
-			continue
-		}
 		f, ok, err := r.fetchBundle(ctx, d)
 		if err != nil {
 			return nil, err
 		}
-		if ok {
-			found = append(found, f)
+		if !ok {
+			continue
 		}
+		if kept += len(f.Bundle); kept > maxFoundBytes {
+			return nil, fmt.Errorf("referrers of %s: bundles larger than %d bytes in all", r.subject, maxFoundBytes)
+		}
+		found = append(found, f)
 	}
 	return found, nil
 }
@@ -573,25 +612,20 @@ func (r *registry) fetchBundle(ctx context.Context, d v1.Descriptor) (Found, boo
 	if err != nil {
 		return Found{}, false, fmt.Errorf("referrer %s: %w", d.Digest, err)
 	}
-	m, err := v1.ParseManifest(bytes.NewReader(raw))
+	layer, annotated, ok, err := parseReferrer(raw, r.subject.DigestStr())
 	if err != nil {
 		return Found{}, false, fmt.Errorf("referrer %s: %w", d.Digest, err)
 	}
-	if !strings.HasPrefix(m.ArtifactType, bundleMediaTypePrefix) || len(m.Layers) != 1 {
+	if !ok {
 		return Found{}, false, nil
 	}
-	// A referrers tag is writable by anyone with push access; an entry whose manifest points at
-	// another image is not this image's attestation.
-	if m.Subject == nil || m.Subject.Digest.String() != r.subject.DigestStr() {
-		return Found{}, false, nil
-	}
-	bundle, err := r.getVerified(ctx, "blobs", m.Layers[0].Digest, maxBundle, "")
+	bundle, err := r.getVerified(ctx, "blobs", layer, maxBundle, "")
 	if err != nil {
-		return Found{}, false, fmt.Errorf("bundle %s of referrer %s: %w", m.Layers[0].Digest, d.Digest, err)
+		return Found{}, false, fmt.Errorf("bundle %s of referrer %s: %w", layer, d.Digest, err)
 	}
 	pt := statementPredicateType(bundle)
 	if pt == "" {
-		pt = m.Annotations[AnnotationPredicateType]
+		pt = annotated
 	}
 	return Found{Bundle: bundle, PredicateType: pt, Digest: d.Digest}, true, nil
 }
@@ -613,50 +647,15 @@ func (r *registry) getVerified(ctx context.Context, kind string, d v1.Hash, limi
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+	if err := ggcrtransport.CheckError(resp, http.StatusOK); err != nil {
 		return nil, err
 	}
 	b, err := readLimited(resp.Body, limit)
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(b)
-	if hex.EncodeToString(sum[:]) != d.Hex {
+	if got, _, err := v1.SHA256(bytes.NewReader(b)); err != nil || got != d {
 		return nil, fmt.Errorf("content does not match digest %s", d)
 	}
 	return b, nil
-}
-
-func readLimited(rd io.Reader, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(rd, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("larger than %d bytes", limit)
-	}
-	return b, nil
-}
-
-// statementPredicateType reads predicateType from the bundle's DSSE payload; "" if it cannot.
-func statementPredicateType(bundle []byte) string {
-	var b struct {
-		DSSEEnvelope struct {
-			Payload string `json:"payload"`
-		} `json:"dsseEnvelope"`
-	}
-	if json.Unmarshal(bundle, &b) != nil {
-		return ""
-	}
-	payload, err := base64.StdEncoding.DecodeString(b.DSSEEnvelope.Payload)
-	if err != nil {
-		return ""
-	}
-	var st struct {
-		PredicateType string `json:"predicateType"`
-	}
-	if json.Unmarshal(payload, &st) != nil {
-		return ""
-	}
-	return st.PredicateType
 }

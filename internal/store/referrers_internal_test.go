@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +20,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -111,22 +116,7 @@ func testBundle(i int) []byte {
 func setup(t *testing.T, n int) (*tagProxy, *registry, []v1.Descriptor) {
 	t.Helper()
 	dist := testserver.StartRegistry(t)
-	layer, err := testimage.Layer(testimage.File{Path: "x", Body: []byte(t.Name())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := testimage.Image(v1.Platform{OS: "linux", Architecture: "amd64"}, layer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tag, err := name.NewTag(dist.Host+"/app/cas:latest", name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(tag, img); err != nil {
-		t.Fatal(err)
-	}
-	d, _ := img.Digest()
+	d := PushTestImage(t, dist.Host, "app/cas", t.Name())
 	proxy, host := startTagProxy(t, dist.Host)
 	subject, err := name.NewDigest(host+"/app/cas@"+d.String(), name.Insecure)
 	if err != nil {
@@ -254,5 +244,154 @@ func TestTagIndexReadBack(t *testing.T) {
 	got := listed(t, r)
 	if !got[mine.Digest] || !got[theirs.Digest] {
 		t.Errorf("index lists %v; want both %s (ours, re-added) and %s (the racer's)", got, mine.Digest, theirs.Digest)
+	}
+}
+
+// referrersProxy sits in front of go-containerregistry's in-memory registry (which serves the
+// referrers API) and changes what the referrers endpoint answers: hide answers an empty list
+// to the first hide reads, as a registry that indexes referrers asynchronously does; paged
+// answers one referrer per page, linked with Link rel="next".
+type referrersProxy struct {
+	mem   http.Handler
+	hide  int32
+	paged bool
+	reads atomic.Int32
+}
+
+func (p *referrersProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.Contains(r.URL.Path, "/referrers/") || r.Method != http.MethodGet {
+		p.mem.ServeHTTP(w, r)
+		return
+	}
+	n := p.reads.Add(1)
+	rec := httptest.NewRecorder()
+	page := r.URL.Query().Get("page")
+	r2 := r.Clone(r.Context())
+	r2.URL.RawQuery = ""
+	p.mem.ServeHTTP(rec, r2)
+	im, err := v1.ParseIndexManifest(rec.Body)
+	if rec.Code != http.StatusOK || err != nil {
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	switch {
+	case p.hide < 0 || n <= p.hide:
+		im.Manifests = nil
+	case p.paged:
+		// The in-memory registry lists from a map: sort, so pages are stable.
+		slices.SortFunc(im.Manifests, func(a, b v1.Descriptor) int { return strings.Compare(a.Digest.String(), b.Digest.String()) })
+		i := 0
+		fmt.Sscan(page, &i)
+		if i+1 < len(im.Manifests) {
+			w.Header().Set("Link", fmt.Sprintf(`<%s?page=%d>; rel="next"`, r.URL.Path, i+1))
+		}
+		if i < len(im.Manifests) {
+			im.Manifests = im.Manifests[i : i+1]
+		}
+	}
+	w.Header().Set("Content-Type", string(types.OCIImageIndex))
+	json.NewEncoder(w).Encode(im)
+}
+
+func startReferrersProxy(t *testing.T, p *referrersProxy) string {
+	t.Helper()
+	p.mem = ggcrregistry.New(ggcrregistry.WithReferrersSupport(true), ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// PushTestImage pushes a small real image (one file, etc/motd, holding content) to host/repo
+// and returns its digest; exported for the package's external tests.
+func PushTestImage(t *testing.T, host, repo, content string) v1.Hash {
+	t.Helper()
+	layer, err := testimage.Layer(testimage.File{Path: "etc/motd", Body: []byte(content)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := testimage.Image(v1.Platform{OS: "linux", Architecture: "amd64"}, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, err := name.NewTag(host+"/"+repo+":latest", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, img); err != nil {
+		t.Fatalf("push image: %v", err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// readbackSubject pushes an image through a referrersProxy and names it there.
+func readbackSubject(t *testing.T, p *referrersProxy) name.Digest {
+	t.Helper()
+	host := startReferrersProxy(t, p)
+	subject, err := name.NewDigest(host+"/app/readback@"+PushTestImage(t, host, "app/readback", t.Name()).String(), name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return subject
+}
+
+// TestReferrersReadBack: a push to a registry with the referrers API is done only once the API
+// lists the referrer; one that never lists it fails, after a bounded wait, with ErrNotListed.
+func TestReferrersReadBack(t *testing.T) {
+	defer func(d time.Duration) { listedWithin = d }(listedWithin)
+	listedWithin = 2 * time.Second
+	tests := []struct {
+		name  string
+		hide  int32
+		reads int32 // at least
+		err   error
+	}{
+		{name: "listed at once", hide: 0, reads: 1},
+		{name: "listed after three reads", hide: 3, reads: 4},
+		{name: "never listed", hide: -1, reads: 3, err: ErrNotListed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &referrersProxy{hide: tt.hide}
+			subject := readbackSubject(t, p)
+			start := time.Now()
+			_, err := PushReferrer(context.Background(), subject, testBundle(1), "https://example.com/p/1", ReferrerOptions{Mode: ModeAPI})
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("PushReferrer() error = %v, want %v", err, tt.err)
+			}
+			if got := p.reads.Load(); got < tt.reads {
+				t.Errorf("the referrers API was read %d times, want at least %d", got, tt.reads)
+			}
+			if d := time.Since(start); d > listedWithin+2*time.Second {
+				t.Errorf("took %s, more than the %s bound", d, listedWithin)
+			}
+		})
+	}
+}
+
+// TestReferrersPaged: a referrers API that pages its answer is followed to the last page.
+func TestReferrersPaged(t *testing.T) {
+	p := &referrersProxy{paged: true}
+	subject := readbackSubject(t, p)
+	want := map[v1.Hash]bool{}
+	for i := range 3 {
+		d, err := PushReferrer(context.Background(), subject, testBundle(i), fmt.Sprintf("https://example.com/p/%d", i), ReferrerOptions{Mode: ModeAPI})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[d] = true
+	}
+	found, err := FindBundles(context.Background(), subject, ReferrerOptions{Mode: ModeAPI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range found {
+		delete(want, f.Digest)
+	}
+	if len(found) != 3 || len(want) != 0 {
+		t.Errorf("found %d bundles; not found: %v", len(found), want)
 	}
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/bom-attest/bom-attest/internal/store"
-	"github.com/bom-attest/bom-attest/internal/testimage"
 	"github.com/bom-attest/bom-attest/internal/testserver"
 )
 
@@ -48,25 +47,7 @@ func registries(t *testing.T) []testRegistry {
 // pushImage pushes a small real image and returns it by digest.
 func pushImage(t *testing.T, host, repo, content string) name.Digest {
 	t.Helper()
-	layer, err := testimage.Layer(testimage.File{Path: "etc/motd", Body: []byte(content)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := testimage.Image(v1.Platform{OS: "linux", Architecture: "amd64"}, layer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tag, err := name.NewTag(host+"/"+repo+":latest", name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(tag, img); err != nil {
-		t.Fatalf("push image: %v", err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := store.PushTestImage(t, host, repo, content)
 	// Parsed as a user's reference would be: store itself decides loopback means plain HTTP.
 	ref, err := name.NewDigest(host + "/" + repo + "@" + d.String())
 	if err != nil {
