@@ -16,6 +16,7 @@ import (
 	"github.com/bom-attest/bom-attest/internal/config"
 	"github.com/bom-attest/bom-attest/internal/image"
 	"github.com/bom-attest/bom-attest/internal/mlbom"
+	"github.com/bom-attest/bom-attest/internal/modelmanifest"
 	"github.com/bom-attest/bom-attest/internal/outdir"
 	"github.com/bom-attest/bom-attest/internal/report"
 	"github.com/bom-attest/bom-attest/internal/sbom"
@@ -94,7 +95,8 @@ type pipeline struct {
 	env Env
 	dir *outdir.Dir
 
-	manifest       *mlbom.Manifest // model-manifest, nil without one
+	manifest       *modelmanifest.Manifest // model-manifest, nil without one
+	modelHashes    mlbom.HashCache         // weight files read once, whatever platforms share them
 	docs           []*document
 	subjectOfImage statement.Subject // the image as a whole: index or single manifest
 	repoURL        string            // where referrers go
@@ -118,7 +120,7 @@ func (p *pipeline) run(ctx context.Context) error {
 	cfg := p.cfg
 	if cfg.ModelManifest != "" {
 		// Read before the image, so a typo in the manifest fails in a second, not after a pull.
-		m, err := mlbom.LoadManifest(cfg.ModelManifest)
+		m, err := modelmanifest.Load(cfg.ModelManifest)
 		if err != nil {
 			return err
 		}
@@ -227,6 +229,7 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string, firs
 			Namespace:   p.cfg.PropertyNamespace,
 			Supplier:    owner,
 			SupplierURL: ownerURL,
+			SkipModels:  p.modelStage(),
 		})
 		if err == nil {
 			p.log.Infof("%d components", report.Count(gen.BOM).Total)
@@ -242,7 +245,7 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string, firs
 			return "", report.Stats{}, err
 		}
 	}
-	if p.cfg.ScanModels || p.manifest != nil {
+	if p.modelStage() {
 		err = p.stage("models "+plat, func() error { return p.models(ctx, src, gen.BOM, first) })
 		if err != nil {
 			return "", report.Stats{}, err

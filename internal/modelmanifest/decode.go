@@ -1,4 +1,4 @@
-package mlbom
+package modelmanifest
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 
@@ -20,7 +21,8 @@ type nodeDecoder interface {
 
 // decoder walks a yaml.Node tree into manifest structs by their `yaml` tags. yaml.v3's own
 // KnownFields mode reports unknown keys without saying where in the document they are; this
-// walker reports every problem at once with its field path and line.
+// walker reports every problem at once with its field path and line. The tree it walks has no
+// aliases (yamldata refuses them), so the walk is linear in the document.
 type decoder struct {
 	file  string
 	errs  []error
@@ -36,9 +38,6 @@ func (d *decoder) fail(n *yaml.Node, path string, kind error, format string, arg
 }
 
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
 	if d.lines != nil && path != "" {
 		d.lines[path] = n.Line
 	}
@@ -92,7 +91,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.decodeStruct(n, v, path)
 	default:
 		// Only the kinds above appear in manifest types; reaching here is a programming error.
-		panic(fmt.Sprintf("mlbom: manifest decoder has no case for %s", v.Type()))
+		panic(fmt.Sprintf("modelmanifest: decoder has no case for %s", v.Type()))
 	}
 }
 
@@ -120,8 +119,15 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	}
 }
 
+// fieldCache holds yamlFields' answer per type: a manifest of 100,000 models decodes the same
+// few struct types over and over.
+var fieldCache sync.Map // reflect.Type → map[string]int
+
 // yamlFields maps each `yaml` tag name of t to its field index.
 func yamlFields(t reflect.Type) map[string]int {
+	if m, ok := fieldCache.Load(t); ok {
+		return m.(map[string]int)
+	}
 	out := map[string]int{}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
@@ -131,6 +137,7 @@ func yamlFields(t reflect.Type) map[string]int {
 		}
 		out[name] = i
 	}
+	fieldCache.Store(t, out)
 	return out
 }
 
@@ -187,14 +194,14 @@ func describe(n *yaml.Node) string {
 	return "nothing"
 }
 
-// stringList is a list of strings that may also be written as a single string
+// StringList is a list of strings that may also be written as a single string
 // (baseModel: org/model, or baseModel: [a, b]).
-type stringList []string
+type StringList []string
 
-func (s *stringList) decodeNode(d *decoder, n *yaml.Node, path string) {
+func (s *StringList) decodeNode(d *decoder, n *yaml.Node, path string) {
 	switch n.Kind {
 	case yaml.ScalarNode:
-		*s = stringList{n.Value}
+		*s = StringList{n.Value}
 	case yaml.SequenceNode:
 		var out []string
 		d.decode(n, reflect.ValueOf(&out).Elem(), path)
