@@ -38,26 +38,33 @@ func TestParseHFConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h, err := readHFConfig(strings.NewReader(tt.data), int64(len(tt.data)))
-			if tt.msg != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.msg) {
-					t.Fatalf("error %v, want one saying %q", err, tt.msg)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tt.want == nil {
-				if h != nil {
-					t.Fatalf("got %+v, want no header", h)
-				}
-				return
-			}
-			if !reflect.DeepEqual(h, tt.want) {
-				t.Fatalf("got %+v\nwant %+v", h, tt.want)
-			}
+			checkReader(t, readHFConfig, tt.data, tt.want, "config.json: ", tt.msg)
 		})
+	}
+}
+
+// checkReader reads data with read and checks the header is want (nil: none), or, when msg is
+// not "", that the error starts with prefix and says msg.
+func checkReader[T Header](t *testing.T, read Reader, data string, want T, prefix, msg string) {
+	t.Helper()
+	h, err := read(strings.NewReader(data), int64(len(data)))
+	if msg != "" {
+		if err == nil || !strings.HasPrefix(err.Error(), prefix) || !strings.Contains(err.Error(), msg) {
+			t.Fatalf("error %v, want one saying %q", err, msg)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reflect.ValueOf(want).IsNil() {
+		if h != nil {
+			t.Fatalf("got %+v, want no header", h)
+		}
+		return
+	}
+	if !reflect.DeepEqual(h, Header(want)) {
+		t.Fatalf("got %+v\nwant %+v", h, want)
 	}
 }
 
@@ -100,25 +107,7 @@ func TestParseModelCard(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h, err := readModelCard(strings.NewReader(tt.data), int64(len(tt.data)))
-			if tt.msg != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.msg) || !strings.HasPrefix(err.Error(), "README.md front matter: ") {
-					t.Fatalf("error %v, want one saying %q", err, tt.msg)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tt.want == nil {
-				if h != nil {
-					t.Fatalf("got %+v, want no card", h)
-				}
-				return
-			}
-			if !reflect.DeepEqual(h, tt.want) {
-				t.Fatalf("got %+v\nwant %+v", h, tt.want)
-			}
+			checkReader(t, readModelCard, tt.data, tt.want, "README.md front matter: ", tt.msg)
 		})
 	}
 }
