@@ -26,6 +26,7 @@ type nodeDecoder interface {
 type decoder struct {
 	file  string
 	errs  []error
+	more  int // problems past maxErrors, counted, not kept
 	lines map[string]int // field path → line, for errors found after decoding
 }
 
@@ -34,7 +35,17 @@ func (d *decoder) fail(n *yaml.Node, path string, kind error, format string, arg
 	if n != nil {
 		line = n.Line
 	}
-	d.errs = append(d.errs, &FieldError{File: d.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...), Kind: kind})
+	d.add(&FieldError{File: d.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...), Kind: kind})
+}
+
+// add keeps the first maxErrors problems and counts the rest: thousands of copies of one mistake
+// say no more than the first hundred, and a megabyte-long error would bury them in the log.
+func (d *decoder) add(err error) {
+	if len(d.errs) < maxErrors {
+		d.errs = append(d.errs, err)
+		return
+	}
+	d.more++
 }
 
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
@@ -106,6 +117,13 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		}
 		idx, ok := fields[key]
 		if !ok || k.Kind != yaml.ScalarNode {
+			if len(d.errs) >= maxErrors {
+				d.more++ // past the cap, a suggestion nobody reads is not worth computing
+				continue
+			}
+			if len(key) > 64 {
+				sub = fmt.Sprintf("%s%.64s…", strings.TrimSuffix(sub, key), key) // a page-long key would bury the message
+			}
 			msg := "unknown field"
 			if s := didYouMean(key, fields); s != "" {
 				msg += fmt.Sprintf(", did you mean %q?", s)
@@ -153,12 +171,11 @@ func sortedKeys(m map[string]int) []string {
 // didYouMean finds the allowed key a typo most likely meant: the same letters ignoring case,
 // '_' and '-' (base_model → baseModel), or at most two edits away (taks → task).
 func didYouMean(key string, fields map[string]int) string {
-	norm := func(s string) string {
-		return strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(s))
-	}
+	norm := func(s string) string { return strings.ToLower(keyNoise.Replace(s)) }
+	want := norm(key)
 	best, bestDist := "", 3
 	for _, f := range sortedKeys(fields) {
-		if norm(f) == norm(key) {
+		if norm(f) == want {
 			return f
 		}
 		// A suggestion for a 64-byte key would not help, and would cost 64×64 steps per field.
@@ -171,6 +188,10 @@ func didYouMean(key string, fields map[string]int) string {
 	}
 	return best
 }
+
+// keyNoise is what didYouMean ignores in a key. A Replacer builds tables when made; made per
+// comparison, it cost a megabyte for every unknown key.
+var keyNoise = strings.NewReplacer("_", "", "-", "")
 
 func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"

@@ -41,6 +41,8 @@ func TestLoadHostile(t *testing.T) {
 		{"nested lists", "models: " + strings.Repeat("[", 1000) + strings.Repeat("]", 1000) + "\n", ErrType, "nested too deep: more than 32 levels"},
 		{"nested JSON", `{"models": ` + strings.Repeat(`[`, 5000) + strings.Repeat(`]`, 5000) + "}", ErrType, "nested too deep"},
 		{"nested past the parser's limit", "models: " + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + "\n", ErrType, "not valid YAML"},
+		{"fifty thousand unknown keys", "models:\n  - name: a\n    purl: pkg:x/a\n" + strings.Repeat("    k_ey-x: 1\n", 50000), ErrUnknownField, "and 49900 more problems"},
+		{"a page-long key", "models:\n  - name: a\n    ? " + strings.Repeat("k", 1<<20) + "\n    : 1\n", ErrUnknownField, "models[0]." + strings.Repeat("k", 64) + "…: unknown field"},
 		{"ten thousand problems", "models:\n" + strings.Repeat("  - description: no name, no location\n", 5000), ErrRequired, "and 9900 more problems"},
 	}
 	for _, tt := range tests {

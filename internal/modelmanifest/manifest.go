@@ -260,10 +260,8 @@ func parse(data []byte, file string) (*Manifest, error) {
 	if len(d.errs) == 0 {
 		m.validate(d)
 	}
-	if n := len(d.errs); n > maxErrors {
-		// Thousands of copies of one mistake say no more than the first hundred, and a
-		// megabyte-long error would bury them in the log.
-		d.errs = append(d.errs[:maxErrors], &FieldError{File: file, Msg: fmt.Sprintf("and %d more problems", n-maxErrors), Kind: ErrValue})
+	if d.more > 0 {
+		d.errs = append(d.errs, &FieldError{File: file, Msg: fmt.Sprintf("and %d more problems", d.more), Kind: ErrValue})
 	}
 	if len(d.errs) > 0 {
 		return nil, errors.Join(d.errs...)
@@ -296,7 +294,7 @@ func parentField(p string) string {
 
 func (m *Manifest) validate(d *decoder) {
 	bad := func(field string, kind error, format string, args ...any) {
-		d.errs = append(d.errs, m.Errorf(field, kind, format, args...))
+		d.add(m.Errorf(field, kind, format, args...))
 	}
 	if len(m.Models) == 0 && len(m.Datasets) == 0 {
 		bad("", ErrRequired, "declares no models and no datasets")
