@@ -26,7 +26,7 @@ type nodeDecoder interface {
 type decoder struct {
 	file  string
 	errs  []error
-	more  int // problems past maxErrors, counted, not kept
+	more  int            // problems past maxErrors, counted, not kept
 	lines map[string]int // field path → line, for errors found after decoding
 }
 
