@@ -304,13 +304,7 @@ func (m *Manifest) validate(d *decoder) {
 	for i := range m.Datasets {
 		ds := &m.Datasets[i]
 		at := fmt.Sprintf("datasets[%d]", i)
-		if strings.TrimSpace(ds.Name) == "" {
-			bad(at+".name", ErrRequired, "every data set needs a name")
-		} else if j, dup := datasetIdx[ds.Name]; dup {
-			bad(at+".name", ErrDuplicate, "%q is already the name of datasets[%d]", ds.Name, j)
-		} else {
-			datasetIdx[ds.Name] = i
-		}
+		uniqueName(bad, "datasets", "data set", ds.Name, i, datasetIdx)
 		checkURL(bad, at+".url", ds.URL)
 		ds.Hashes = checkHashes(bad, at+".hashes", ds.Hashes, datasetHashAlgs)
 		if g := ds.Governance; g != nil {
@@ -337,13 +331,7 @@ func (m *Manifest) validate(d *decoder) {
 	for i := range m.Models {
 		md := &m.Models[i]
 		at := fmt.Sprintf("models[%d]", i)
-		if strings.TrimSpace(md.Name) == "" {
-			bad(at+".name", ErrRequired, "every model needs a name")
-		} else if j, dup := modelIdx[md.Name]; dup {
-			bad(at+".name", ErrDuplicate, "%q is already the name of models[%d]", md.Name, j)
-		} else {
-			modelIdx[md.Name] = i
-		}
+		uniqueName(bad, "models", "model", md.Name, i, modelIdx)
 		if md.Supplier != nil {
 			if strings.TrimSpace(md.Supplier.Name) == "" {
 				bad(at+".supplier.name", ErrRequired, "a supplier needs a name")
@@ -456,6 +444,19 @@ func pathLess(a, b string) bool {
 		return a[i] < b[i]
 	}
 	return len(a) < len(b)
+}
+
+// uniqueName checks that list[i] (models[3], say) has a name, and that no earlier entry of the
+// list, whose indexes seen holds by name, has the same one.
+func uniqueName(bad func(string, error, string, ...any), list, what, name string, i int, seen map[string]int) {
+	at := fmt.Sprintf("%s[%d].name", list, i)
+	if strings.TrimSpace(name) == "" {
+		bad(at, ErrRequired, "every %s needs a name", what)
+	} else if j, dup := seen[name]; dup {
+		bad(at, ErrDuplicate, "%q is already the name of %s[%d]", name, list, j)
+	} else {
+		seen[name] = i
+	}
 }
 
 func (m *Manifest) validateCard(bad func(string, error, string, ...any), at string, mc *ModelCard, datasetIdx map[string]int) {
