@@ -396,3 +396,43 @@ func TestLicenseChoices(t *testing.T) {
 		t.Error("no licenses should give nil")
 	}
 }
+
+// TestLinkSBOM: the ML-BOM's serial number follows the SBOM's, and linking again after the SBOM's
+// serial number changed (one derived from the final content) replaces the reference, not adds one.
+func TestLinkSBOM(t *testing.T) {
+	m, err := modelmanifest.Load(manifestDir + "seed.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sbomDoc := tunedImage.scannedSBOM(t)
+	ml, _, err := Build(sbomDoc, m, nil, Options{SpecVersion: cyclonedx.SpecVersion1_6, Namespace: "bom-attest"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := ml.SerialNumber
+	bomRefs := func() []string {
+		var out []string
+		for _, r := range *ml.ExternalReferences {
+			if r.Type == cyclonedx.ERTypeBOM {
+				out = append(out, r.URL)
+			}
+		}
+		return out
+	}
+	if got := bomRefs(); !slices.Equal(got, []string{"urn:cdx:9b1e4bd6-2f0c-4c55-9d3a-6e8f7d1c2b10/1"}) {
+		t.Fatalf("references to the SBOM = %v", got)
+	}
+	sbomDoc.SerialNumber = "urn:uuid:0d6a9c1e-5b7f-4e2a-8c3d-1f2e3a4b5c6d"
+	LinkSBOM(ml, sbomDoc)
+	if got := bomRefs(); !slices.Equal(got, []string{"urn:cdx:0d6a9c1e-5b7f-4e2a-8c3d-1f2e3a4b5c6d/1"}) {
+		t.Errorf("after relinking, references to the SBOM = %v", got)
+	}
+	second := ml.SerialNumber
+	if second == first || !strings.HasPrefix(second, "urn:uuid:") {
+		t.Errorf("serial %s after relinking, was %s", second, first)
+	}
+	LinkSBOM(ml, sbomDoc)
+	if ml.SerialNumber != second {
+		t.Errorf("the same SBOM gave serial %s, then %s", second, ml.SerialNumber)
+	}
+}
