@@ -2,12 +2,19 @@ package mlbom
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
 	cyclonedx "github.com/CycloneDX/cyclonedx-go"
 	"github.com/google/uuid"
+
+	"github.com/bom-attest/bom-attest/internal/modelfile"
+	"github.com/bom-attest/bom-attest/internal/modelmanifest"
 )
+
+// ErrSpecVersion: Build was asked for a CycloneDX version it does not write.
+var ErrSpecVersion = errors.New("unsupported CycloneDX spec version")
 
 // Options shape the ML-BOM.
 type Options struct {
@@ -57,11 +64,11 @@ func (r *Result) ModelCount() int {
 
 // entry is one model of the ML-BOM while it is assembled.
 type entry struct {
-	decl    *Model
+	decl    *modelmanifest.Model
 	declIdx int
 	found   []*Found
 	files   []WeightFile
-	syft    *cyclonedx.Component // a model the SBOM has but nobody examined, copied as it is
+	foreign *cyclonedx.Component // a model the SBOM already had that Build did not make, copied as it is
 	ref     string
 	comp    cyclonedx.Component
 	dsNames []string
@@ -79,7 +86,7 @@ func (e *entry) origin() string {
 
 // dataset is one data set of the ML-BOM while it is assembled.
 type dataset struct {
-	decl *Dataset
+	decl *modelmanifest.Dataset
 	name string
 	ref  string
 }
@@ -87,20 +94,20 @@ type dataset struct {
 type builder struct {
 	spec     cyclonedx.SpecVersion
 	ns       string
-	m        *Manifest
+	m        *modelmanifest.Manifest
 	res      *Result
 	refs     map[string]bool
 	datasets []*dataset
 	dsByName map[string]*dataset
 }
 
-// Build makes the ML-BOM from the manifest and the models Discover found, and rewrites the SBOM's
-// model components in place — replacing the ones syft named after their base model and left
-// unhashed — so that both documents carry the same name, version, hashes and bom-ref for every
-// model in the image. The ML-BOM's metadata.component is a copy of the SBOM's (the image).
-// m, found and sbomDoc may each be nil. A declared hash that differs from the image is an error
-// wrapping ErrHashMismatch; a declared path with no examined files is one wrapping ErrPath.
-func Build(sbomDoc *cyclonedx.BOM, m *Manifest, found []Found, opts Options) (*cyclonedx.BOM, *Result, error) {
+// Build makes the ML-BOM from the manifest and the models Discover found, and puts the same model
+// components in the SBOM, so that both documents carry the same name, version, hashes, purl and
+// bom-ref for every model in the image. The ML-BOM's metadata.component is a copy of the SBOM's
+// (the image). m, found and sbomDoc may each be nil. A declared hash that differs from the image,
+// or that matches nothing in it, is an error wrapping modelmanifest.ErrHashMismatch; a declared
+// path with no examined files is one wrapping modelmanifest.ErrPath.
+func Build(sbomDoc *cyclonedx.BOM, m *modelmanifest.Manifest, found []Found, opts Options) (*cyclonedx.BOM, *Result, error) {
 	spec, err := checkSpec(opts.SpecVersion)
 	if err != nil {
 		return nil, nil, err
@@ -131,10 +138,10 @@ func Build(sbomDoc *cyclonedx.BOM, m *Manifest, found []Found, opts Options) (*c
 		e.comp = b.modelComponent(e)
 	}
 	if sbomDoc != nil {
-		for _, c := range b.rewriteSBOM(sbomDoc, entries) {
-			e := &entry{syft: c, ref: c.BOMRef, comp: *c}
+		for _, c := range b.syncSBOM(sbomDoc, entries) {
+			e := &entry{foreign: c, ref: c.BOMRef, comp: *c}
 			entries = append(entries, e)
-			b.res.Warnings = append(b.res.Warnings, fmt.Sprintf("model %q (%s) is in the SBOM but was not examined (is scan-models off?): copied as it is, unhashed", c.Name, strings.Join(syftPaths(c), ", ")))
+			b.res.Warnings = append(b.res.Warnings, fmt.Sprintf("model %q (bom-ref %s) is in the SBOM but was not examined: copied as it is, unhashed", c.Name, c.BOMRef))
 		}
 	}
 	return b.document(sbomDoc, entries), b.res, nil
@@ -205,7 +212,7 @@ func (b *builder) match(found []Found) ([]*entry, error) {
 					}
 				}
 				if len(idx) == 0 {
-					return nil, m.fieldError(fmt.Sprintf("models[%d].path", i), ErrPath, "%s: no model files there were examined; is it in the image?", md.Path)
+					return nil, m.Errorf(fmt.Sprintf("models[%d].path", i), modelmanifest.ErrPath, "%s: no model files there were examined; is it in the image?", md.Path)
 				}
 			case len(md.Hashes) > 0:
 				for j := range found {
@@ -213,10 +220,17 @@ func (b *builder) match(found []Found) ([]*entry, error) {
 						idx = append(idx, j)
 					}
 				}
+				if len(idx) == 0 {
+					// Declaring a hash says the image carries exactly those weights; a hash
+					// that finds nothing is a model that is not there, or not those weights.
+					h := md.Hashes[0]
+					return nil, m.Errorf(fmt.Sprintf("models[%d].hashes", i), modelmanifest.ErrHashMismatch,
+						"%q: %s %s matches no weight file found in the image; give the model's path, or check the hash (with scan-models off, only declared paths are hashed)", md.Name, h.Alg, h.Content)
+				}
 			}
 			for _, j := range idx {
 				if owner[j] >= 0 {
-					return nil, m.fieldError(fmt.Sprintf("models[%d]", i), ErrConflict, "claims the model at %s, which models[%d] already describes", found[j].Dir, owner[j])
+					return nil, m.Errorf(fmt.Sprintf("models[%d]", i), modelmanifest.ErrConflict, "claims the model at %s, which models[%d] already describes", found[j].Dir, owner[j])
 				}
 				owner[j] = i
 				e.found = append(e.found, &found[j])
@@ -237,7 +251,7 @@ func (b *builder) match(found []Found) ([]*entry, error) {
 		f := &found[j]
 		entries = append(entries, &entry{found: []*Found{f}, files: f.Files})
 		if b.m != nil {
-			b.res.Warnings = append(b.res.Warnings, fmt.Sprintf("model %q at %s is in the image but not in %s: listed as undeclared", f.Name, f.Dir, inputName))
+			b.res.Warnings = append(b.res.Warnings, fmt.Sprintf("model %q at %s is in the image but not in %s: listed as undeclared", f.Name, f.Dir, modelmanifest.Input))
 		}
 	}
 	for _, e := range entries {
@@ -262,7 +276,7 @@ func foundAt(f *Found, p string) bool {
 	return false
 }
 
-func anyHashMatches(hashes []Hash, files []WeightFile) bool {
+func anyHashMatches(hashes []modelmanifest.Hash, files []WeightFile) bool {
 	for _, h := range hashes {
 		for _, wf := range files {
 			if fileHash(wf, h.Alg) == h.Content {
@@ -287,7 +301,7 @@ func fileHash(wf WeightFile, alg string) string {
 // point of declaring one is that the image must carry exactly those weights.
 func (b *builder) verifyHashes(e *entry) error {
 	for k, h := range e.decl.Hashes {
-		if anyHashMatches([]Hash{h}, e.files) {
+		if anyHashMatches([]modelmanifest.Hash{h}, e.files) {
 			continue
 		}
 		where := e.found[0].Dir
@@ -298,7 +312,7 @@ func (b *builder) verifyHashes(e *entry) error {
 		for _, wf := range e.files {
 			have = append(have, fmt.Sprintf("%s %s", wf.Path, fileHash(wf, h.Alg)))
 		}
-		return b.m.fieldError(fmt.Sprintf("models[%d].hashes[%d]", e.declIdx, k), ErrHashMismatch,
+		return b.m.Errorf(fmt.Sprintf("models[%d].hashes[%d]", e.declIdx, k), modelmanifest.ErrHashMismatch,
 			"%s %s does not match the weights at %s; the image has %s", h.Alg, h.Content, where, strings.Join(have, ", "))
 	}
 	return nil
@@ -323,10 +337,10 @@ func (b *builder) collectDatasets(entries []*entry) {
 		}
 		var names []string
 		for _, f := range e.found {
-			if f.readme != nil {
-				names = append(names, f.readme.Datasets...)
+			if card := firstOf[*modelfile.ModelCard](f); card != nil {
+				names = append(names, card.Datasets...)
 			}
-			for _, h := range f.gguf {
+			for _, h := range headersOf[*modelfile.GGUF](f) {
 				names = append(names, h.Datasets...)
 			}
 		}
@@ -343,6 +357,43 @@ func (b *builder) prop(name, value string) cyclonedx.Property {
 	return cyclonedx.Property{Name: b.ns + ":" + name, Value: value}
 }
 
+// LinkSBOM gives the ML-BOM its serial number and its external reference (type bom) to the SBOM
+// it goes with. The serial number is derived from the SBOM's, not random, so the same SBOM
+// always gets the same ML-BOM serial number. Build calls it; this is the one place the serial
+// number is set, so a caller that changes the SBOM's serial number after Build (to one derived
+// from the final content) calls it again.
+func LinkSBOM(ml, sbomDoc *cyclonedx.BOM) {
+	var refs []cyclonedx.ExternalReference
+	if ml.ExternalReferences != nil {
+		for _, r := range *ml.ExternalReferences {
+			if r.Type != cyclonedx.ERTypeBOM {
+				refs = append(refs, r)
+			}
+		}
+	}
+	seed := ""
+	if sbomDoc != nil {
+		seed = sbomDoc.SerialNumber
+		if c := sbomDoc.Metadata; seed == "" && c != nil && c.Component != nil {
+			seed = c.Component.BOMRef + "|" + c.Component.Name + "|" + c.Component.Version
+		}
+		if serial, ok := strings.CutPrefix(sbomDoc.SerialNumber, "urn:uuid:"); ok {
+			refs = append(refs, cyclonedx.ExternalReference{
+				Type: cyclonedx.ERTypeBOM, URL: fmt.Sprintf("urn:cdx:%s/%d", serial, max(sbomDoc.Version, 1)), Comment: "SBOM of the same image",
+			})
+		}
+	}
+	ml.ExternalReferences = nil
+	if len(refs) > 0 {
+		ml.ExternalReferences = &refs
+	}
+	if seed != "" {
+		ml.SerialNumber = uuid.NewSHA1(uuid.NameSpaceURL, []byte("bom-attest:mlbom:"+seed)).URN()
+	} else {
+		ml.SerialNumber = uuid.New().URN()
+	}
+}
+
 // document assembles the ML-BOM: metadata from the SBOM, model and data components, and the
 // dependency graph image → models → data sets.
 func (b *builder) document(sbomDoc *cyclonedx.BOM, entries []*entry) *cyclonedx.BOM {
@@ -351,36 +402,20 @@ func (b *builder) document(sbomDoc *cyclonedx.BOM, entries []*entry) *cyclonedx.
 	bom.JSONSchema = "http://cyclonedx.org/schema/bom-" + b.spec.String() + ".schema.json"
 	md := &cyclonedx.Metadata{}
 	imageRef := ""
-	seed := ""
-	if sbomDoc != nil {
-		seed = sbomDoc.SerialNumber
-		if sm := sbomDoc.Metadata; sm != nil {
-			md.Timestamp = sm.Timestamp
-			md.Lifecycles = deepCopy(sm.Lifecycles)
-			md.Tools = deepCopy(sm.Tools)
-			md.Authors = deepCopy(sm.Authors)
-			md.Supplier = deepCopy(sm.Supplier)
-			md.Manufacturer = deepCopy(sm.Manufacturer)
-			md.Component = deepCopy(sm.Component)
-			if sm.Component != nil {
-				imageRef = sm.Component.BOMRef
-				if seed == "" {
-					seed = sm.Component.BOMRef + "|" + sm.Component.Name + "|" + sm.Component.Version
-				}
-			}
-		}
-		if serial, ok := strings.CutPrefix(sbomDoc.SerialNumber, "urn:uuid:"); ok {
-			bom.ExternalReferences = &[]cyclonedx.ExternalReference{{
-				Type: cyclonedx.ERTypeBOM, URL: fmt.Sprintf("urn:cdx:%s/%d", serial, max(sbomDoc.Version, 1)), Comment: "SBOM of the same image",
-			}}
+	if sbomDoc != nil && sbomDoc.Metadata != nil {
+		sm := sbomDoc.Metadata
+		md.Timestamp = sm.Timestamp
+		md.Lifecycles = deepCopy(sm.Lifecycles)
+		md.Tools = deepCopy(sm.Tools)
+		md.Authors = deepCopy(sm.Authors)
+		md.Supplier = deepCopy(sm.Supplier)
+		md.Manufacturer = deepCopy(sm.Manufacturer)
+		md.Component = deepCopy(sm.Component)
+		if sm.Component != nil {
+			imageRef = sm.Component.BOMRef
 		}
 	}
-	if seed != "" {
-		// Derived, not random: the same SBOM always gets the same ML-BOM serial number.
-		bom.SerialNumber = uuid.NewSHA1(uuid.NameSpaceURL, []byte("bom-attest:mlbom:"+seed)).URN()
-	} else {
-		bom.SerialNumber = uuid.New().URN()
-	}
+	LinkSBOM(bom, sbomDoc)
 	if *md != (cyclonedx.Metadata{}) {
 		bom.Metadata = md
 	}
@@ -422,9 +457,8 @@ func (b *builder) document(sbomDoc *cyclonedx.BOM, entries []*entry) *cyclonedx.
 
 func (b *builder) row(e *entry, datasets []string) ModelRow {
 	r := ModelRow{Name: e.comp.Name, Version: e.comp.Version, Origin: e.origin(), Files: len(e.files), Datasets: datasets, BOMRef: e.ref}
-	if e.syft != nil {
+	if e.foreign != nil {
 		r.Origin = OriginFound
-		r.Path = strings.Join(syftPaths(e.syft), ", ")
 	}
 	if e.decl != nil && e.decl.External != nil {
 		r.External = e.decl.External.Endpoint

@@ -15,6 +15,7 @@ import (
 	cyclonedx "github.com/CycloneDX/cyclonedx-go"
 
 	"github.com/bom-attest/bom-attest/internal/check"
+	"github.com/bom-attest/bom-attest/internal/modelmanifest"
 	"github.com/bom-attest/bom-attest/internal/sbom"
 )
 
@@ -63,7 +64,7 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 // build runs Discover and Build over img with manifest m, like the action does.
-func build(t *testing.T, img *testImage, m *Manifest, spec cyclonedx.SpecVersion) (*cyclonedx.BOM, *cyclonedx.BOM, *Result) {
+func build(t *testing.T, img *testImage, m *modelmanifest.Manifest, spec cyclonedx.SpecVersion) (*cyclonedx.BOM, *cyclonedx.BOM, *Result) {
 	t.Helper()
 	sbomDoc := img.scannedSBOM(t)
 	found := img.discover(t, m, true)
@@ -77,7 +78,7 @@ func build(t *testing.T, img *testImage, m *Manifest, spec cyclonedx.SpecVersion
 // TestGoldenSeedSample is the seed manifest (a hosted gpt-realtime, nothing in the image) plus
 // the repository's sample image, whose one small classifier the manifest does not declare.
 func TestGoldenSeedSample(t *testing.T) {
-	m, err := LoadManifest("testdata/manifests/good/seed.yaml")
+	m, err := modelmanifest.Load(manifestDir + "seed.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,26 +184,20 @@ func TestSpec15(t *testing.T) {
 	}
 }
 
-// TestSBOMAgreement scans the image with syft, as the sbom stage does, and checks that after
-// Build the SBOM's model components and the ML-BOM's are the same: name, version, hashes,
-// bom-ref and everything else but the model card.
+// TestSBOMAgreement scans the image with syft, as the sbom stage does when the model stage runs,
+// and checks that after Build the SBOM's model components and the ML-BOM's are the same: name,
+// version, hashes, bom-ref and everything else but the model card.
 func TestSBOMAgreement(t *testing.T) {
 	m := loadFull(t, t.TempDir(), fullVars())
 	sbomDoc := fullImage.scannedSBOM(t)
 
-	// What syft does on its own: the fine-tuned model is named after its base model and has
-	// no hashes. This is the problem Build fixes; if syft changes, this test says so.
-	var before []string
-	for _, c := range *sbomDoc.Components {
-		if c.Type == cyclonedx.ComponentTypeMachineLearningModel {
-			before = append(before, c.Name)
-			if slices.Contains(syftPaths(&c), "/opt/models/sentiment-ft/model.safetensors") && (c.Name != "distilbert-base-uncased" || c.Hashes != nil) {
-				t.Errorf("syft now names the fine-tuned model %q with hashes %v; revisit this test", c.Name, c.Hashes)
-			}
-		}
+	// The model stage owns model components: Syft's model catalogers did not run, so no model
+	// was parsed twice and none is named after its base model, unhashed, as Syft names them.
+	if got := modelComponents(sbomDoc); len(got) != 0 {
+		t.Fatalf("the SBOM made with SkipModels has model components %v", got)
 	}
-	if !slices.Contains(before, "distilbert-base-uncased") {
-		t.Fatalf("syft's model components %v lack the misnamed one", before)
+	if got := modelComponents(fullImage.syftModelsSBOM(t)); len(got) == 0 {
+		t.Fatalf("without SkipModels Syft finds no models; this test no longer shows that SkipModels turns them off")
 	}
 
 	found := fullImage.discover(t, m, true)
@@ -267,9 +262,6 @@ func TestSBOMAgreement(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(strings.Join(res.Notices, "\n"), `sbom: model "distilbert-base-uncased@UNKNOWN" at /opt/models/sentiment-ft/model.safetensors is now "sentiment-classifier@1.4.0"`) {
-		t.Errorf("notices %q do not report the replaced component", res.Notices)
-	}
 
 	// A second Build over the same SBOM changes nothing.
 	again := deepCopy(sbomDoc)
@@ -291,11 +283,12 @@ func modelComponents(bom *cyclonedx.BOM) map[string]cyclonedx.Component {
 	return out
 }
 
-// TestBuildScanOff: with scan-models off, syft's model components are kept as they are in the
-// SBOM, copied to the ML-BOM so both still agree, and flagged.
-func TestBuildScanOff(t *testing.T) {
-	sbomDoc := tunedImage.scannedSBOM(t)
-	m, err := LoadManifest("testdata/manifests/good/seed.yaml")
+// TestBuildForeignModels: model components the SBOM already has that Build did not make (Syft's,
+// from a scan with its model catalogers on, or another tool's) are kept as they are in the SBOM,
+// copied to the ML-BOM so both still agree, and flagged.
+func TestBuildForeignModels(t *testing.T) {
+	sbomDoc := tunedImage.syftModelsSBOM(t)
+	m, err := modelmanifest.Load(manifestDir + "seed.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,13 +325,17 @@ func TestBuildErrors(t *testing.T) {
 		want     string
 	}{
 		{"hash mismatch", "models:\n  - name: s\n    path: /opt/models/sentiment-ft\n    hashes:\n      - {alg: SHA-256, content: " + wrong + "}\n",
-			true, cyclonedx.SpecVersion1_6, ErrHashMismatch, "models[0].hashes[0]: SHA-256 " + wrong + " does not match the weights at /opt/models/sentiment-ft; the image has /opt/models/sentiment-ft/model.safetensors " + sha256Hex(sentimentWeights)},
+			true, cyclonedx.SpecVersion1_6, modelmanifest.ErrHashMismatch, "models[0].hashes[0]: SHA-256 " + wrong + " does not match the weights at /opt/models/sentiment-ft; the image has /opt/models/sentiment-ft/model.safetensors " + sha256Hex(sentimentWeights)},
 		{"second hash wrong", "models:\n  - name: s\n    hashes:\n      - {alg: SHA-256, content: " + sha256Hex(sentimentWeights) + "}\n      - {alg: SHA-512, content: " + strings.Repeat("1", 128) + "}\n",
-			true, cyclonedx.SpecVersion1_6, ErrHashMismatch, "models[0].hashes[1]: SHA-512"},
+			true, cyclonedx.SpecVersion1_6, modelmanifest.ErrHashMismatch, "models[0].hashes[1]: SHA-512"},
 		{"two entries claim one model", "models:\n  - name: a\n    path: /opt/models/sentiment-ft\n  - name: b\n    hashes:\n      - {alg: SHA-256, content: " + sha256Hex(sentimentWeights) + "}\n",
-			true, cyclonedx.SpecVersion1_6, ErrConflict, "models[1]: claims the model at /opt/models/sentiment-ft, which models[0] already describes"},
+			true, cyclonedx.SpecVersion1_6, modelmanifest.ErrConflict, "models[1]: claims the model at /opt/models/sentiment-ft, which models[0] already describes"},
+		{"hash matches nothing in the image", "models:\n  - name: ghost\n    purl: pkg:huggingface/a/ghost@1\n    hashes:\n      - {alg: SHA-256, content: " + wrong + "}\n",
+			true, cyclonedx.SpecVersion1_6, modelmanifest.ErrHashMismatch, `models[0].hashes: "ghost": SHA-256 ` + wrong + " matches no weight file found in the image"},
+		{"hash with the scan off", "models:\n  - name: s\n    hashes:\n      - {alg: SHA-256, content: " + sha256Hex(sentimentWeights) + "}\n",
+			false, cyclonedx.SpecVersion1_6, modelmanifest.ErrHashMismatch, "with scan-models off, only declared paths are hashed"},
 		{"declared path not examined", "models:\n  - name: s\n    path: /opt/models/sentiment-ft\n",
-			false, cyclonedx.SpecVersion1_6, ErrPath, "models[0].path: /opt/models/sentiment-ft: no model files there were examined"},
+			false, cyclonedx.SpecVersion1_6, modelmanifest.ErrPath, "models[0].path: /opt/models/sentiment-ft: no model files there were examined"},
 		{"spec version", "models:\n  - name: s\n    purl: pkg:huggingface/a/b@1\n", true, cyclonedx.SpecVersion1_4, ErrSpecVersion, `"1.4"`},
 	}
 	for _, tt := range tests {
@@ -357,7 +354,7 @@ func TestBuildErrors(t *testing.T) {
 }
 
 func TestBuildWithoutSBOM(t *testing.T) {
-	m, err := LoadManifest("testdata/manifests/good/seed.yaml")
+	m, err := modelmanifest.Load(manifestDir + "seed.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,5 +394,45 @@ func TestLicenseChoices(t *testing.T) {
 	}
 	if licenseChoices(nil) != nil {
 		t.Error("no licenses should give nil")
+	}
+}
+
+// TestLinkSBOM: the ML-BOM's serial number follows the SBOM's, and linking again after the SBOM's
+// serial number changed (one derived from the final content) replaces the reference, not adds one.
+func TestLinkSBOM(t *testing.T) {
+	m, err := modelmanifest.Load(manifestDir + "seed.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sbomDoc := tunedImage.scannedSBOM(t)
+	ml, _, err := Build(sbomDoc, m, nil, Options{SpecVersion: cyclonedx.SpecVersion1_6, Namespace: "bom-attest"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := ml.SerialNumber
+	bomRefs := func() []string {
+		var out []string
+		for _, r := range *ml.ExternalReferences {
+			if r.Type == cyclonedx.ERTypeBOM {
+				out = append(out, r.URL)
+			}
+		}
+		return out
+	}
+	if got := bomRefs(); !slices.Equal(got, []string{"urn:cdx:9b1e4bd6-2f0c-4c55-9d3a-6e8f7d1c2b10/1"}) {
+		t.Fatalf("references to the SBOM = %v", got)
+	}
+	sbomDoc.SerialNumber = "urn:uuid:0d6a9c1e-5b7f-4e2a-8c3d-1f2e3a4b5c6d"
+	LinkSBOM(ml, sbomDoc)
+	if got := bomRefs(); !slices.Equal(got, []string{"urn:cdx:0d6a9c1e-5b7f-4e2a-8c3d-1f2e3a4b5c6d/1"}) {
+		t.Errorf("after relinking, references to the SBOM = %v", got)
+	}
+	second := ml.SerialNumber
+	if second == first || !strings.HasPrefix(second, "urn:uuid:") {
+		t.Errorf("serial %s after relinking, was %s", second, first)
+	}
+	LinkSBOM(ml, sbomDoc)
+	if ml.SerialNumber != second {
+		t.Errorf("the same SBOM gave serial %s, then %s", second, ml.SerialNumber)
 	}
 }

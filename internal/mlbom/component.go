@@ -2,12 +2,16 @@ package mlbom
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	cyclonedx "github.com/CycloneDX/cyclonedx-go"
+
+	"github.com/bom-attest/bom-attest/internal/modelfile"
+	"github.com/bom-attest/bom-attest/internal/modelmanifest"
 )
 
 // modelComponent is the machine-learning-model component for e: what the manifest declares,
@@ -114,12 +118,12 @@ func fileHashes(wf WeightFile) *[]cyclonedx.Hash {
 }
 
 func foundDescription(f *Found) string {
-	for _, h := range f.gguf {
+	for _, h := range headersOf[*modelfile.GGUF](f) {
 		if h.Description != "" {
 			return h.Description
 		}
 	}
-	for _, h := range f.onnx {
+	for _, h := range headersOf[*modelfile.ONNX](f) {
 		if h.DocString != "" {
 			return h.DocString
 		}
@@ -129,7 +133,7 @@ func foundDescription(f *Found) string {
 
 func foundLicenses(f *Found) []string {
 	var out []string
-	if r := f.readme; r != nil {
+	if r := firstOf[*modelfile.ModelCard](f); r != nil {
 		for _, l := range r.Licenses {
 			if strings.EqualFold(l, "other") && r.LicenseName != "" {
 				l = r.LicenseName
@@ -138,7 +142,7 @@ func foundLicenses(f *Found) []string {
 		}
 	}
 	if len(out) == 0 {
-		for _, h := range f.gguf {
+		for _, h := range headersOf[*modelfile.GGUF](f) {
 			if h.License != "" {
 				out = append(out, h.License)
 				break
@@ -156,7 +160,7 @@ func (b *builder) factProps(found []*Found) []cyclonedx.Property {
 	var out []cyclonedx.Property
 	metadata := map[string]string{}
 	for _, f := range found {
-		for _, h := range f.safetensors {
+		for _, h := range headersOf[*modelfile.Safetensors](f) {
 			tensors, params = addSat(tensors, h.Tensors), addSat(params, h.Parameters)
 			dtypes = append(dtypes, h.DTypes...)
 			for k, v := range h.Metadata {
@@ -165,13 +169,13 @@ func (b *builder) factProps(found []*Found) []cyclonedx.Property {
 				}
 			}
 		}
-		for _, h := range f.gguf {
+		for _, h := range headersOf[*modelfile.GGUF](f) {
 			tensors, params = addSat(tensors, h.Tensors), addSat(params, h.Parameters)
 			dtypes = append(dtypes, h.DTypes...)
 			quant = append(quant, h.Quantization)
 		}
-		if f.readme != nil {
-			langs = append(langs, f.readme.Languages...)
+		if card := firstOf[*modelfile.ModelCard](f); card != nil {
+			langs = append(langs, card.Languages...)
 		}
 	}
 	if tensors > 0 {
@@ -188,8 +192,7 @@ func (b *builder) factProps(found []*Found) []cyclonedx.Property {
 		out = append(out, b.prop("model:quantization", strings.Join(quant, ",")))
 	}
 	f := found[0]
-	if len(f.gguf) > 0 {
-		h := f.gguf[0]
+	if h := firstOf[*modelfile.GGUF](f); h != nil {
 		out = append(out, b.prop("gguf:version", strconv.FormatUint(uint64(h.Version), 10)))
 		if h.Architecture != "" {
 			out = append(out, b.prop("gguf:architecture", h.Architecture))
@@ -198,8 +201,7 @@ func (b *builder) factProps(found []*Found) []cyclonedx.Property {
 			out = append(out, b.prop("gguf:contextLength", strconv.FormatUint(h.ContextLength, 10)))
 		}
 	}
-	if len(f.onnx) > 0 {
-		h := f.onnx[0]
+	if h := firstOf[*modelfile.ONNX](f); h != nil {
 		out = append(out, b.prop("onnx:irVersion", strconv.FormatUint(h.IRVersion, 10)))
 		if h.ProducerName != "" {
 			out = append(out, b.prop("onnx:producer", strings.TrimSpace(h.ProducerName+" "+h.ProducerVersion)))
@@ -217,8 +219,8 @@ func (b *builder) factProps(found []*Found) []cyclonedx.Property {
 			out = append(out, b.prop("onnx:opset", op))
 		}
 	}
-	if f.config != nil && f.config.TorchDType != "" {
-		out = append(out, b.prop("model:torchDtype", f.config.TorchDType))
+	if c := firstOf[*modelfile.HFConfig](f); c != nil && c.TorchDType != "" {
+		out = append(out, b.prop("model:torchDtype", c.TorchDType))
 	}
 	for _, l := range uniq(langs) {
 		out = append(out, b.prop("model:language", l))
@@ -280,15 +282,15 @@ func purlName(p string) string {
 }
 
 func (b *builder) modelCard(e *entry) *cyclonedx.MLModelCard {
-	var mc ModelCard
+	var mc modelmanifest.ModelCard
 	if e.decl != nil && e.decl.ModelCard != nil {
 		mc = *e.decl.ModelCard
 	}
 	for _, f := range e.found {
-		if mc.Task == "" && f.readme != nil {
-			mc.Task = f.readme.PipelineTag
+		if card := firstOf[*modelfile.ModelCard](f); mc.Task == "" && card != nil {
+			mc.Task = card.PipelineTag
 		}
-		if c := f.config; c != nil {
+		if c := firstOf[*modelfile.HFConfig](f); c != nil {
 			if mc.ArchitectureFamily == "" {
 				mc.ArchitectureFamily = c.ModelType
 			}
@@ -296,7 +298,7 @@ func (b *builder) modelCard(e *entry) *cyclonedx.MLModelCard {
 				mc.ModelArchitecture = c.Architectures[0]
 			}
 		}
-		for _, h := range f.gguf {
+		for _, h := range headersOf[*modelfile.GGUF](f) {
 			if mc.ArchitectureFamily == "" {
 				mc.ArchitectureFamily = h.Architecture
 			}
@@ -361,7 +363,7 @@ func strs(s []string) *[]string {
 	return &s
 }
 
-func (b *builder) considerations(e *entry, c *Considerations) *cyclonedx.MLModelCardConsiderations {
+func (b *builder) considerations(e *entry, c *modelmanifest.Considerations) *cyclonedx.MLModelCardConsiderations {
 	out := &cyclonedx.MLModelCardConsiderations{
 		Users:                strs(c.Users),
 		UseCases:             strs(c.UseCases),
@@ -384,7 +386,7 @@ func (b *builder) considerations(e *entry, c *Considerations) *cyclonedx.MLModel
 	}
 	if len(c.Environmental) > 0 {
 		if b.spec < cyclonedx.SpecVersion1_6 {
-			b.res.Notices = append(b.res.Notices, fmt.Sprintf("%s: models[%d].modelCard.considerations.environmental dropped: CycloneDX %s has no environmental considerations (use 1.6 or 1.7)", inputName, e.declIdx, b.spec))
+			b.res.Notices = append(b.res.Notices, fmt.Sprintf("%s: models[%d].modelCard.considerations.environmental dropped: CycloneDX %s has no environmental considerations (use 1.6 or 1.7)", modelmanifest.Input, e.declIdx, b.spec))
 		} else {
 			uses := make([]cyclonedx.MLModelEnergyConsumption, 0, len(c.Environmental))
 			for _, u := range c.Environmental {
@@ -462,7 +464,7 @@ func (b *builder) datasetComponent(ds *dataset) cyclonedx.Component {
 	return c
 }
 
-func parties(ps []Party) *[]cyclonedx.ComponentDataGovernanceResponsibleParty {
+func parties(ps []modelmanifest.Party) *[]cyclonedx.ComponentDataGovernanceResponsibleParty {
 	if len(ps) == 0 {
 		return nil
 	}
@@ -479,4 +481,13 @@ func parties(ps []Party) *[]cyclonedx.ComponentDataGovernanceResponsibleParty {
 		out = append(out, cyclonedx.ComponentDataGovernanceResponsibleParty{Organization: org})
 	}
 	return &out
+}
+
+// addSat adds without wrapping: a parameter count that overflows is reported as the largest
+// count, not as a small wrong one.
+func addSat(a, b uint64) uint64 {
+	if a > math.MaxUint64-b {
+		return math.MaxUint64
+	}
+	return a + b
 }

@@ -2,12 +2,7 @@ package mlbom
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/sha512"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"path"
 	"regexp"
 	"slices"
@@ -16,6 +11,9 @@ import (
 
 	stfile "github.com/anchore/stereoscope/pkg/file"
 	"github.com/anchore/syft/syft/file"
+
+	"github.com/bom-attest/bom-attest/internal/modelfile"
+	"github.com/bom-attest/bom-attest/internal/modelmanifest"
 )
 
 // Found is one model found in the image: its weight files, hashed, and what their headers and the
@@ -33,11 +31,8 @@ type Found struct {
 	Files    []WeightFile
 	Problems []string // headers that did not parse, missing external data, …
 
-	safetensors []*safetensorsHeader
-	gguf        []*ggufHeader
-	onnx        []*onnxHeader
-	config      *hfConfig
-	readme      *modelReadme
+	// headers are what the weight files (in path order) and then the companion files said.
+	headers []modelfile.Header
 }
 
 // WeightFile is one file of a model's weights, as it is in the image.
@@ -47,33 +42,38 @@ type WeightFile struct {
 	Size   int64
 	SHA256 string
 	SHA512 string
-
-	realPath string // where a symlinked path resolves to (a Hugging Face cache blob); syft reports this one
 }
 
-// scanGlobs are the model formats the scan looks for everywhere in the image.
-var scanGlobs = []string{"**/*.safetensors", "**/*.gguf", "**/*.onnx"}
+// DiscoverOptions tune Discover.
+type DiscoverOptions struct {
+	// Scan searches the whole image for model files, not only the paths the manifest declares.
+	Scan bool
+	// Hashes, shared by the platforms of a run, reads each weight file once per layer and path:
+	// the platforms of a multi-platform image usually share the layer holding the model. nil
+	// reads every file.
+	Hashes *HashCache
+}
 
-// weightExts are the files taken as weights under a declared directory: the scanned formats
-// plus the ones whose headers are not read (PyTorch, TensorFlow, Keras, …).
-var weightExts = setOf([]string{
-	".safetensors", ".gguf", ".onnx", ".onnx_data", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".keras",
-	".pb", ".tflite", ".msgpack", ".mlmodel", ".pte", ".npz", ".ggml", ".llamafile", ".ot", ".params",
-	".joblib", ".pkl", ".pickle", ".mar", ".nemo", ".engine", ".plan",
-})
+// Directory names that say nothing about which model is inside: a model named after one of
+// these falls back to its parent (sub-directories) or to the file and header names.
+var (
+	containerDirs = setOf("", "/", ".", "models", "model", "weights", "checkpoints", "checkpoint", "ckpt", "app", "opt", "srv", "data", "tmp", "usr", "local", "share", "root", "home")
+	subDirs       = setOf("onnx", "safetensors", "gguf", "weights", "model")
+)
+
+func setOf(list ...string) map[string]bool {
+	m := make(map[string]bool, len(list))
+	for _, s := range list {
+		m[s] = true
+	}
+	return m
+}
 
 // shardRe matches the sharded-weights naming convention, model-00001-of-00003.safetensors.
 var shardRe = regexp.MustCompile(`^(.+)-(\d+)-of-(\d+)(\.[A-Za-z0-9_]+)$`)
 
 // hfCacheRe matches a Hugging Face hub cache snapshot: models--org--name/snapshots/<revision>.
 var hfCacheRe = regexp.MustCompile(`(?:^|/)models--([^/]+)/snapshots/([0-9a-fA-F]{7,64})(?:/|$)`)
-
-// Directory names that say nothing about which model is inside: a model named after one of
-// these falls back to its parent (sub-directories) or to the file and header names.
-var (
-	containerDirs = setOf([]string{"", "/", ".", "models", "model", "weights", "checkpoints", "checkpoint", "ckpt", "app", "opt", "srv", "data", "tmp", "usr", "local", "share", "root", "home"})
-	subDirs       = setOf([]string{"onnx", "safetensors", "gguf", "weights", "model"})
-)
 
 // group is the set of files that become one Found.
 type group struct {
@@ -84,10 +84,10 @@ type group struct {
 }
 
 // Discover finds the models in the image behind r. Every path the manifest declares is always
-// hashed (a path that is not in the image is an error naming the field); when scan is true, the
-// whole image is searched for .safetensors, .gguf and .onnx files too. Weight files are hashed
-// by streaming them once; headers are read from that same stream.
-func Discover(ctx context.Context, r file.Resolver, m *Manifest, scan bool) ([]Found, error) {
+// hashed (a path that is not in the image is an error naming the field); with opts.Scan, the
+// whole image is searched for the weight formats modelfile reads too. Weight files are hashed by
+// streaming them once; headers are read from that same stream.
+func Discover(ctx context.Context, r file.Resolver, m *modelmanifest.Manifest, opts DiscoverOptions) ([]Found, error) {
 	var groups []*group
 	claimed := map[string]bool{}
 	if m != nil {
@@ -97,7 +97,7 @@ func Discover(ctx context.Context, r file.Resolver, m *Manifest, scan bool) ([]F
 			}
 			locs, dir, err := declaredFiles(ctx, r, md.Path)
 			if err != nil {
-				return nil, m.fieldError(fmt.Sprintf("models[%d].path", i), ErrPath, "%v", err)
+				return nil, m.Errorf(fmt.Sprintf("models[%d].path", i), modelmanifest.ErrPath, "%v", err)
 			}
 			for _, l := range locs {
 				claimed[locPath(l)] = true
@@ -105,8 +105,8 @@ func Discover(ctx context.Context, r file.Resolver, m *Manifest, scan bool) ([]F
 			groups = append(groups, &group{dir: dir, declared: md.Path, locs: locs})
 		}
 	}
-	if scan {
-		locs, err := r.FilesByGlob(scanGlobs...)
+	if opts.Scan {
+		locs, err := r.FilesByGlob(modelfile.ScanGlobs()...)
 		if err != nil {
 			return nil, fmt.Errorf("mlbom: search the image for model files: %w", err)
 		}
@@ -114,7 +114,7 @@ func Discover(ctx context.Context, r file.Resolver, m *Manifest, scan bool) ([]F
 	}
 	out := make([]Found, 0, len(groups))
 	for _, g := range groups {
-		f, err := examine(ctx, r, g)
+		f, err := examine(ctx, r, g, opts.Hashes)
 		if err != nil {
 			return nil, err
 		}
@@ -197,17 +197,12 @@ func declaredFiles(ctx context.Context, r file.Resolver, p string) ([]file.Locat
 	}
 	var weights []file.Location
 	for _, l := range all {
-		if weightExts[strings.ToLower(path.Ext(locPath(l)))] {
+		if modelfile.IsWeights(locPath(l)) {
 			weights = append(weights, l)
 		}
 	}
 	if len(weights) == 0 {
-		exts := make([]string, 0, len(weightExts))
-		for e := range weightExts {
-			exts = append(exts, e)
-		}
-		slices.Sort(exts)
-		return nil, "", fmt.Errorf("%s holds no model weight files (looked for %s)", p, strings.Join(exts, " "))
+		return nil, "", fmt.Errorf("%s holds no model weight files (looked for %s)", p, strings.Join(modelfile.WeightExtensions(), " "))
 	}
 	return weights, p, nil
 }
@@ -256,6 +251,11 @@ func locPath(l file.Location) string {
 	return l.RealPath
 }
 
+// within reports whether p is strictly inside directory dir.
+func within(p, dir string) bool {
+	return strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+}
+
 func shardStem(base string) string {
 	if m := shardRe.FindStringSubmatch(base); m != nil {
 		return m[1]
@@ -264,7 +264,7 @@ func shardStem(base string) string {
 }
 
 // examine hashes and reads the files of one group and names the model they make up.
-func examine(ctx context.Context, r file.Resolver, g *group) (*Found, error) {
+func examine(ctx context.Context, r file.Resolver, g *group, cache *HashCache) (*Found, error) {
 	f := &Found{Dir: g.dir, Declared: g.declared}
 	sort.Slice(g.locs, func(i, j int) bool { return locPath(g.locs[i]) < locPath(g.locs[j]) })
 	have := map[string]bool{}
@@ -276,58 +276,12 @@ func examine(ctx context.Context, r file.Resolver, g *group) (*Found, error) {
 	for i := 0; i < len(g.locs); i++ {
 		l := g.locs[i]
 		p := locPath(l)
-		ext := strings.ToLower(path.Ext(p))
-		exts = append(exts, strings.TrimPrefix(ext, "."))
-		var parse func(io.Reader, int64) error
-		switch ext {
-		case ".safetensors":
-			parse = func(rd io.Reader, size int64) error {
-				h, err := parseSafetensors(rd, size)
-				if err == nil {
-					f.safetensors = append(f.safetensors, h)
-					formats["safetensors"] = true
-				}
-				return err
-			}
-		case ".gguf":
-			parse = func(rd io.Reader, size int64) error {
-				h, err := parseGGUF(rd, size)
-				if err == nil {
-					f.gguf = append(f.gguf, h)
-					formats["gguf"] = true
-				}
-				return err
-			}
-		case ".onnx":
-			parse = func(rd io.Reader, size int64) error {
-				h, err := parseONNX(rd, size)
-				if err != nil {
-					return err
-				}
-				f.onnx = append(f.onnx, h)
-				formats["onnx"] = true
-				// Weights over 2 GB live in external data files; they are part of the model.
-				for _, ext := range h.External {
-					xp, ok := externalDataPath(p, ext)
-					if !ok {
-						f.Problems = append(f.Problems, fmt.Sprintf("%s: external data location %q leaves the model's directory; not hashed", p, ext))
-						continue
-					}
-					if have[xp] {
-						continue
-					}
-					xl, err := r.FilesByPath(xp)
-					if err != nil || len(xl) == 0 {
-						f.Problems = append(f.Problems, fmt.Sprintf("%s: external data file %s is not in the image", p, xp))
-						continue
-					}
-					have[xp] = true
-					g.locs = append(g.locs, xl[0])
-				}
-				return nil
-			}
+		exts = append(exts, strings.TrimPrefix(strings.ToLower(path.Ext(p)), "."))
+		var read modelfile.Reader
+		if format, ok := modelfile.Lookup(p); ok && format.Role == modelfile.Weights {
+			read = format.Read
 		}
-		wf, perr, err := hashFile(ctx, r, l, parse)
+		wf, h, perr, err := cache.read(ctx, r, l, read)
 		if err != nil {
 			return nil, err
 		}
@@ -335,13 +289,55 @@ func examine(ctx context.Context, r file.Resolver, g *group) (*Found, error) {
 			f.Problems = append(f.Problems, fmt.Sprintf("%s: %v", p, perr))
 		}
 		f.Files = append(f.Files, wf)
+		if h == nil {
+			continue
+		}
+		f.headers = append(f.headers, h)
+		formats[h.Format()] = true
+		parts, _ := h.(modelfile.Parts)
+		if parts == nil {
+			continue
+		}
+		// Files the header names as part of the model (ONNX weights over 2 GB live in external
+		// data files) are hashed with it.
+		for _, part := range parts.Parts() {
+			xp, ok := partPath(p, part)
+			if !ok {
+				f.Problems = append(f.Problems, fmt.Sprintf("%s: external data location %q leaves the model's directory; not hashed", p, part))
+				continue
+			}
+			if have[xp] {
+				continue
+			}
+			xl, err := r.FilesByPath(xp)
+			if err != nil || len(xl) == 0 {
+				f.Problems = append(f.Problems, fmt.Sprintf("%s: external data file %s is not in the image", p, xp))
+				continue
+			}
+			have[xp] = true
+			g.locs = append(g.locs, xl[0])
+		}
 	}
 	sort.Slice(f.Files, func(i, j int) bool { return f.Files[i].Path < f.Files[j].Path })
 
 	f.Format = formatName(formats, exts)
-	f.config, f.readme = companions(r, g.dir, f)
+	f.headers = append(f.headers, companions(r, g.dir, f)...)
 	f.Name, f.Version, f.PURL = nameModel(f, g)
 	return f, nil
+}
+
+// partPath resolves a part's location against the model file's directory, refusing one that
+// would leave it (the location comes from the file, so it is not trusted).
+func partPath(modelFile, location string) (string, bool) {
+	if location == "" || strings.HasPrefix(location, "/") || strings.Contains(location, "\\") {
+		return "", false
+	}
+	dir := path.Dir(modelFile)
+	p := path.Join(dir, location)
+	if !within(p, dir) {
+		return "", false
+	}
+	return p, true
 }
 
 func formatName(formats map[string]bool, exts []string) string {
@@ -356,117 +352,43 @@ func formatName(formats map[string]bool, exts []string) string {
 	return strings.Join(names, "+")
 }
 
-// hashFile streams one file once through SHA-256 and SHA-512, letting parse read its header
-// from the same stream. err is a failure to read the image; perr is a header that did not parse.
-func hashFile(ctx context.Context, r file.Resolver, l file.Location, parse func(io.Reader, int64) error) (wf WeightFile, perr, err error) {
-	p := locPath(l)
-	wf = WeightFile{Path: p, Layer: l.FileSystemID, realPath: l.RealPath}
-	size := int64(-1)
-	if md, err := r.FileMetadataByLocation(l); err == nil && md.Type == stfile.TypeRegular && md.FileInfo != nil {
-		size = md.Size()
-	}
-	rc, err := r.FileContentsByLocation(l)
-	if err != nil {
-		return wf, nil, fmt.Errorf("mlbom: read %s: %w", p, err)
-	}
-	defer rc.Close()
-	h256, h512 := sha256.New(), sha512.New()
-	var n countWriter
-	sink := io.MultiWriter(h256, h512, &n)
-	src := ctxReader{ctx: ctx, r: rc}
-	if parse != nil {
-		perr = parse(io.TeeReader(src, sink), size)
-		if ctx.Err() != nil {
-			return wf, nil, ctx.Err()
-		}
-	}
-	if _, err := io.Copy(sink, src); err != nil {
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return wf, nil, err
-		}
-		return wf, nil, fmt.Errorf("mlbom: read %s: %w", p, err)
-	}
-	wf.Size = int64(n)
-	wf.SHA256 = hex.EncodeToString(h256.Sum(nil))
-	wf.SHA512 = hex.EncodeToString(h512.Sum(nil))
-	return wf, perr, nil
-}
-
-type countWriter uint64
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	*c += countWriter(len(p))
-	return len(p), nil
-}
-
-// ctxReader stops a long hash (weights are gigabytes) when the run is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
-// companions reads the Hugging Face config.json and model card beside the weights, or one
-// directory up (weights kept in an onnx/ or weights/ sub-directory).
-func companions(r file.Resolver, dir string, f *Found) (*hfConfig, *modelReadme) {
-	var cfg *hfConfig
-	var card *modelReadme
-	for _, d := range []string{dir, path.Dir(dir)} {
-		if cfg == nil {
-			if data := readSmall(r, path.Join(d, "config.json"), maxConfigJSON, true); data != nil {
-				c, err := parseHFConfig(data)
-				if err != nil {
-					f.Problems = append(f.Problems, fmt.Sprintf("%s: %v", path.Join(d, "config.json"), err))
-				}
-				cfg = c
+// companions reads the files that describe the weights (a Hugging Face config.json and model
+// card) beside them, or one directory up (weights kept in an onnx/ or weights/ sub-directory);
+// the nearer one of each kind wins.
+func companions(r file.Resolver, dir string, f *Found) []modelfile.Header {
+	var out []modelfile.Header
+	for _, format := range modelfile.Of(modelfile.Companion) {
+		for _, d := range []string{dir, path.Dir(dir)} {
+			p := path.Join(d, format.Pattern)
+			h, err := readCompanion(r, p, format.Read)
+			if err != nil {
+				f.Problems = append(f.Problems, fmt.Sprintf("%s: %v", p, err))
+			}
+			if h != nil {
+				out = append(out, h)
+				break
+			}
+			if d == "/" {
+				break
 			}
 		}
-		if card == nil {
-			if data := readSmall(r, path.Join(d, "README.md"), maxReadmePrefix, false); data != nil {
-				c, err := parseReadme(data)
-				if err != nil {
-					f.Problems = append(f.Problems, fmt.Sprintf("%s: %v", path.Join(d, "README.md"), err))
-				}
-				card = c
-			}
-		}
-		if d == "/" {
-			break
-		}
 	}
-	return cfg, card
+	return out
 }
 
-// readSmall reads a companion file up to limit bytes; whole=true refuses a longer file (a
-// truncated JSON document would be misread), whole=false keeps the prefix (front matter is at
-// the top).
-func readSmall(r file.Resolver, p string, limit int64, whole bool) []byte {
+// readCompanion reads the file at p with read, which bounds what it reads; a file that is not
+// there is no companion.
+func readCompanion(r file.Resolver, p string, read modelfile.Reader) (modelfile.Header, error) {
 	locs, err := r.FilesByPath(p)
 	if err != nil || len(locs) == 0 {
-		return nil
+		return nil, nil
 	}
 	rc, err := r.FileContentsByLocation(locs[0])
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, limit+1))
-	if err != nil {
-		return nil
-	}
-	if int64(len(data)) > limit {
-		if whole {
-			return nil
-		}
-		data = data[:limit]
-	}
-	return data
+	return read(rc, fileSize(r, locs[0]))
 }
 
 // nameModel picks the model's own name, version and purl. Syft names a model after the
@@ -489,14 +411,14 @@ func nameModel(f *Found, g *group) (name, version, purl string) {
 		rev := strings.ToLower(m[2])
 		return id, rev, purlName + "@" + rev
 	}
-	for _, h := range f.gguf {
+	for _, h := range headersOf[*modelfile.GGUF](f) {
 		if h.ModelVersion != "" {
 			version = h.ModelVersion
 			break
 		}
 	}
 	if version == "" {
-		for _, h := range f.onnx {
+		for _, h := range headersOf[*modelfile.ONNX](f) {
 			if h.ModelVersion > 0 {
 				version = fmt.Sprint(h.ModelVersion)
 				break
@@ -515,12 +437,12 @@ func nameModel(f *Found, g *group) (name, version, purl string) {
 	if n := dirName(g.dir); n != "" {
 		return n, version, ""
 	}
-	if c := f.config; c != nil && c.NameOrPath != "" && !isBaseModel(c.NameOrPath, f) {
+	if c := firstOf[*modelfile.HFConfig](f); c != nil && c.NameOrPath != "" && !isBaseModel(c.NameOrPath, f) {
 		if n := path.Base(strings.ReplaceAll(c.NameOrPath, `\`, "/")); n != "." && n != "/" {
 			return n, version, ""
 		}
 	}
-	for _, h := range f.gguf {
+	for _, h := range headersOf[*modelfile.GGUF](f) {
 		if h.Name != "" && !isBaseModel(h.Name, f) {
 			return h.Name, version, ""
 		}
@@ -552,10 +474,10 @@ func isBaseModel(name string, f *Found) bool {
 // baseModels lists the base models the model card and GGUF header name, without repeats.
 func baseModels(f *Found) []string {
 	var out []string
-	if f.readme != nil {
-		out = append(out, f.readme.BaseModels...)
+	if card := firstOf[*modelfile.ModelCard](f); card != nil {
+		out = append(out, card.BaseModels...)
 	}
-	for _, h := range f.gguf {
+	for _, h := range headersOf[*modelfile.GGUF](f) {
 		out = append(out, h.BaseModels...)
 	}
 	return uniq(out)
@@ -571,4 +493,26 @@ func uniq(in []string) []string {
 		}
 	}
 	return out
+}
+
+// headersOf lists the headers of type T the model's files gave, in path order.
+func headersOf[T modelfile.Header](f *Found) []T {
+	var out []T
+	for _, h := range f.headers {
+		if t, ok := h.(T); ok {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// firstOf is the first header of type T, or nil.
+func firstOf[T modelfile.Header](f *Found) T {
+	var zero T
+	for _, h := range f.headers {
+		if t, ok := h.(T); ok {
+			return t
+		}
+	}
+	return zero
 }

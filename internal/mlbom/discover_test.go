@@ -2,12 +2,15 @@ package mlbom
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/bom-attest/bom-attest/internal/modelfile"
+	mft "github.com/bom-attest/bom-attest/internal/modelfile/modelfiletest"
+	"github.com/bom-attest/bom-attest/internal/modelmanifest"
 	"github.com/bom-attest/bom-attest/internal/testimage"
 )
 
@@ -90,18 +93,20 @@ func TestDiscoverFullImage(t *testing.T) {
 	}
 	// What the headers and companion files said is kept for Build.
 	for _, f := range found {
+		config, card := firstOf[*modelfile.HFConfig](&f), firstOf[*modelfile.ModelCard](&f)
+		safetensors, onnx := headersOf[*modelfile.Safetensors](&f), headersOf[*modelfile.ONNX](&f)
 		switch f.Dir {
 		case "/opt/models/sentiment-ft":
-			if f.config == nil || f.config.ModelType != "distilbert" || f.readme == nil || f.readme.PipelineTag != "text-classification" || len(f.safetensors) != 1 {
-				t.Errorf("sentiment-ft: config %+v readme %+v headers %d", f.config, f.readme, len(f.safetensors))
+			if config == nil || config.ModelType != "distilbert" || card == nil || card.PipelineTag != "text-classification" || len(safetensors) != 1 {
+				t.Errorf("sentiment-ft: config %+v readme %+v headers %d", config, card, len(safetensors))
 			}
 		case "/opt/models/summarizer":
-			if len(f.safetensors) != 3 || f.config == nil || f.config.ModelType != "t5" {
-				t.Errorf("summarizer: %d headers, config %+v", len(f.safetensors), f.config)
+			if len(safetensors) != 3 || config == nil || config.ModelType != "t5" {
+				t.Errorf("summarizer: %d headers, config %+v", len(safetensors), config)
 			}
 		case "/srv/embedder/onnx":
-			if len(f.onnx) != 1 || f.onnx[0].GraphName != "main_graph" || f.config == nil || f.readme == nil {
-				t.Errorf("embedder: onnx %+v config %+v readme %+v", f.onnx, f.config, f.readme)
+			if len(onnx) != 1 || onnx[0].GraphName != "main_graph" || config == nil || card == nil {
+				t.Errorf("embedder: onnx %+v config %+v readme %+v", onnx, config, card)
 			}
 		}
 	}
@@ -117,7 +122,7 @@ func TestDiscoverDeclaredOnly(t *testing.T) {
 		}
 		t.Fatalf("with the scan off, found %v; want only the two declared paths", got)
 	}
-	if found, err := Discover(context.Background(), fullImage.resolver(t), nil, false); err != nil || len(found) != 0 {
+	if found, err := Discover(context.Background(), fullImage.resolver(t), nil, DiscoverOptions{}); err != nil || len(found) != 0 {
 		t.Fatalf("no manifest, no scan: %v, %v", found, err)
 	}
 }
@@ -136,14 +141,14 @@ func TestDiscoverBadPaths(t *testing.T) {
 		err            error
 		want           string
 	}{
-		{"not in image", "models:\n  - name: m\n    path: /opt/models/nope\n", ErrPath, "models[0].path: /opt/models/nope is not in the image"},
-		{"no weights there", "models:\n  - name: a\n    purl: pkg:huggingface/a/a@1\n  - name: m\n    path: /etc\n", ErrPath, "models[1].path: /etc holds no model weight files"},
+		{"not in image", "models:\n  - name: m\n    path: /opt/models/nope\n", modelmanifest.ErrPath, "models[0].path: /opt/models/nope is not in the image"},
+		{"no weights there", "models:\n  - name: a\n    purl: pkg:huggingface/a/a@1\n  - name: m\n    path: /etc\n", modelmanifest.ErrPath, "models[1].path: /etc holds no model weight files"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := manifestFrom(t, tt.manifest)
-			_, err := Discover(context.Background(), fullImage.resolver(t), m, true)
-			if !errors.Is(err, tt.err) || !errors.Is(err, ErrManifest) || !strings.Contains(err.Error(), tt.want) {
+			_, err := Discover(context.Background(), fullImage.resolver(t), m, DiscoverOptions{Scan: true})
+			if !errors.Is(err, tt.err) || !errors.Is(err, modelmanifest.ErrManifest) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Discover error %v, want %v saying %q", err, tt.err, tt.want)
 			}
 			if !strings.Contains(err.Error(), "m.yaml:") {
@@ -157,10 +162,10 @@ func TestDiscoverBadPaths(t *testing.T) {
 // listed, with the parse problem reported instead of failing the run.
 func TestDiscoverUnreadableHeaders(t *testing.T) {
 	img := &testImage{layers: [][]testimage.File{{
-		{Path: "/models/broken/model.safetensors", Body: append(le64(1<<40), "{}"...)},
+		{Path: "/models/broken/model.safetensors", Body: append(binary.LittleEndian.AppendUint64(nil, 1<<40), "{}"...)},
 		{Path: "/models/fake.onnx", Body: []byte("<html>not a model</html>")},
 		{Path: "/models/empty.gguf", Body: nil},
-		{Path: "/models/bad-onnx-data/model.onnx", Body: onnxBytes(onnxSpec{irVersion: 8, graphName: "g", external: []string{"../../etc/passwd", "missing.bin"}})},
+		{Path: "/models/bad-onnx-data/model.onnx", Body: mft.ONNX(mft.ONNXSpec{IRVersion: 8, GraphName: "g", External: []string{"../../etc/passwd", "missing.bin"}})},
 	}}}
 	t.Cleanup(func() { os.RemoveAll(img.dir) })
 	found := img.discover(t, nil, true)
@@ -195,23 +200,10 @@ func TestDiscoverUnreadableHeaders(t *testing.T) {
 func TestDiscoverCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := Discover(ctx, fullImage.resolver(t), nil, true)
+	_, err := Discover(ctx, fullImage.resolver(t), nil, DiscoverOptions{Scan: true})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Discover on a cancelled context = %v, want context.Canceled", err)
 	}
-}
-
-func manifestFrom(t *testing.T, doc string) *Manifest {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "m.yaml")
-	if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	m, err := LoadManifest(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
 }
 
 func TestNameModel(t *testing.T) {
@@ -226,15 +218,15 @@ func TestNameModel(t *testing.T) {
 		{name: "own directory", dir: "/opt/models/tiny-llama", file: "model.safetensors", want: "tiny-llama"},
 		{name: "weights sub-directory", dir: "/opt/models/tiny-llama/onnx", file: "model.onnx", want: "tiny-llama"},
 		{name: "directory is generic, _name_or_path is the base model", dir: "/models", file: "model.safetensors",
-			f:    Found{config: &hfConfig{NameOrPath: "org/base"}, readme: &modelReadme{BaseModels: []string{"org/base"}}},
+			f:    Found{headers: []modelfile.Header{&modelfile.HFConfig{NameOrPath: "org/base"}, &modelfile.ModelCard{BaseModels: []string{"org/base"}}}},
 			want: "model"},
 		{name: "directory is generic, _name_or_path is its own", dir: "/models", file: "model.safetensors",
-			f: Found{config: &hfConfig{NameOrPath: "/work/out/my-finetune"}}, want: "my-finetune"},
+			f: Found{headers: []modelfile.Header{&modelfile.HFConfig{NameOrPath: "/work/out/my-finetune"}}}, want: "my-finetune"},
 		{name: "gguf header name", dir: "/app/models", file: "q4.gguf",
-			f: Found{gguf: []*ggufHeader{{Name: "Llama 3.2 1B Instruct", ModelVersion: "3.2"}}}, want: "Llama 3.2 1B Instruct", version: "3.2"},
+			f: Found{headers: []modelfile.Header{&modelfile.GGUF{Name: "Llama 3.2 1B Instruct", ModelVersion: "3.2"}}}, want: "Llama 3.2 1B Instruct", version: "3.2"},
 		{name: "gguf header names the base model", dir: "/app/models", file: "q4.gguf",
-			f: Found{gguf: []*ggufHeader{{Name: "org/base", BaseModels: []string{"org/base"}}}}, want: "q4"},
-		{name: "onnx model version", dir: "/srv/clf", file: "clf.onnx", f: Found{onnx: []*onnxHeader{{ModelVersion: 7}}}, want: "clf", version: "7"},
+			f: Found{headers: []modelfile.Header{&modelfile.GGUF{Name: "org/base", BaseModels: []string{"org/base"}}}}, want: "q4"},
+		{name: "onnx model version", dir: "/srv/clf", file: "clf.onnx", f: Found{headers: []modelfile.Header{&modelfile.ONNX{ModelVersion: 7}}}, want: "clf", version: "7"},
 		{name: "shared directory", dir: "/opt/models/llm", file: "tinyllama-q4_k_m.gguf", shared: true, want: "tinyllama-q4_k_m"},
 		{name: "shared directory, generic file", dir: "/opt/models/clf", file: "model.onnx", shared: true, want: "clf/model.onnx"},
 		{name: "shards", dir: "/opt/models/big", file: "model-00001-of-00009.safetensors", shared: true, want: "big/model.safetensors"},

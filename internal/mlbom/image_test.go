@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -19,6 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	_ "modernc.org/sqlite" // syft's rpm cataloger needs a sqlite driver
 
+	mft "github.com/bom-attest/bom-attest/internal/modelfile/modelfiletest"
+	"github.com/bom-attest/bom-attest/internal/modelmanifest"
 	"github.com/bom-attest/bom-attest/internal/sbom"
 	"github.com/bom-attest/bom-attest/internal/testimage"
 )
@@ -35,40 +39,40 @@ func TestMain(m *testing.M) {
 
 // The model files the test images carry, written from their format specs.
 var (
-	sentimentWeights = safetensorsBytes(map[string]string{"format": "pt"},
-		stTensor{"distilbert.embeddings.word_embeddings.weight", "F32", []int{32, 16}},
-		stTensor{"classifier.weight", "F32", []int{2, 16}},
-		stTensor{"classifier.bias", "F32", []int{2}},
+	sentimentWeights = mft.Safetensors(map[string]string{"format": "pt"},
+		mft.Tensor{Name: "distilbert.embeddings.word_embeddings.weight", DType: "F32", Shape: []int{32, 16}},
+		mft.Tensor{Name: "classifier.weight", DType: "F32", Shape: []int{2, 16}},
+		mft.Tensor{Name: "classifier.bias", DType: "F32", Shape: []int{2}},
 	)
 	sentimentConfig = `{"_name_or_path": "distilbert/distilbert-base-uncased", "architectures": ["DistilBertForSequenceClassification"], "model_type": "distilbert", "torch_dtype": "float32", "transformers_version": "4.44.0"}`
 	sentimentCard   = "---\nlicense: apache-2.0\ndatasets:\n  - stanfordnlp/imdb\nbase_model: distilbert/distilbert-base-uncased\npipeline_tag: text-classification\nlanguage:\n  - en\n---\n# sentiment-ft\n\nFine-tuned on IMDB reviews.\n"
 
 	summarizerShards = [][]byte{
-		safetensorsBytes(nil, stTensor{"encoder.block.0.weight", "BF16", []int{16, 16}}),
-		safetensorsBytes(nil, stTensor{"encoder.block.1.weight", "BF16", []int{16, 16}}, stTensor{"shared.weight", "F32", []int{8, 16}}),
-		safetensorsBytes(nil, stTensor{"decoder.block.0.weight", "BF16", []int{16, 16}}),
+		mft.Safetensors(nil, mft.Tensor{Name: "encoder.block.0.weight", DType: "BF16", Shape: []int{16, 16}}),
+		mft.Safetensors(nil, mft.Tensor{Name: "encoder.block.1.weight", DType: "BF16", Shape: []int{16, 16}}, mft.Tensor{Name: "shared.weight", DType: "F32", Shape: []int{8, 16}}),
+		mft.Safetensors(nil, mft.Tensor{Name: "decoder.block.0.weight", DType: "BF16", Shape: []int{16, 16}}),
 	}
 	summarizerConfig = `{"architectures": ["T5ForConditionalGeneration"], "model_type": "t5"}`
 
-	ggufQ4 = ggufBytes([]ggufKV{
-		{"general.architecture", "llama"}, {"general.name", "TinyLlama 1.1B Chat"}, {"general.version", "v1.0"},
-		{"general.license", "apache-2.0"}, {"general.file_type", uint32(15)},
-		{"general.base_model.count", uint32(1)}, {"general.base_model.0.repo_url", "https://huggingface.co/TinyLlama/TinyLlama-1.1B-intermediate-step-1431k-3T"},
-		{"general.dataset.count", uint32(1)}, {"general.dataset.0.repo_url", "https://huggingface.co/datasets/cerebras/SlimPajama-627B"},
-		{"llama.context_length", uint32(2048)}, {"tokenizer.ggml.tokens", []string{"<unk>", "<s>", "</s>", "hello"}},
-	}, []ggufTensor{{"token_embd.weight", []uint64{32, 8}, 12}, {"output_norm.weight", []uint64{32}, 0}})
-	ggufQ8 = ggufBytes([]ggufKV{
-		{"general.architecture", "llama"}, {"general.name", "TinyLlama 1.1B Chat"}, {"general.file_type", uint32(7)},
-		{"llama.context_length", uint32(2048)},
-	}, []ggufTensor{{"token_embd.weight", []uint64{32, 8}, 8}, {"output_norm.weight", []uint64{32}, 0}})
+	ggufQ4 = mft.GGUF([]mft.KV{
+		{Key: "general.architecture", Val: "llama"}, {Key: "general.name", Val: "TinyLlama 1.1B Chat"}, {Key: "general.version", Val: "v1.0"},
+		{Key: "general.license", Val: "apache-2.0"}, {Key: "general.file_type", Val: uint32(15)},
+		{Key: "general.base_model.count", Val: uint32(1)}, {Key: "general.base_model.0.repo_url", Val: "https://huggingface.co/TinyLlama/TinyLlama-1.1B-intermediate-step-1431k-3T"},
+		{Key: "general.dataset.count", Val: uint32(1)}, {Key: "general.dataset.0.repo_url", Val: "https://huggingface.co/datasets/cerebras/SlimPajama-627B"},
+		{Key: "llama.context_length", Val: uint32(2048)}, {Key: "tokenizer.ggml.tokens", Val: []string{"<unk>", "<s>", "</s>", "hello"}},
+	}, []mft.GGUFTensor{{Name: "token_embd.weight", Dims: []uint64{32, 8}, Type: 12}, {Name: "output_norm.weight", Dims: []uint64{32}, Type: 0}})
+	ggufQ8 = mft.GGUF([]mft.KV{
+		{Key: "general.architecture", Val: "llama"}, {Key: "general.name", Val: "TinyLlama 1.1B Chat"}, {Key: "general.file_type", Val: uint32(7)},
+		{Key: "llama.context_length", Val: uint32(2048)},
+	}, []mft.GGUFTensor{{Name: "token_embd.weight", Dims: []uint64{32, 8}, Type: 8}, {Name: "output_norm.weight", Dims: []uint64{32}, Type: 0}})
 
-	embedderONNX = onnxBytes(onnxSpec{irVersion: 8, producer: "pytorch", producerVersion: "2.1.0", graphName: "main_graph",
-		opsets: map[string]int64{"": 14}, inlineWeights: 256, external: []string{"model.onnx_data"}})
+	embedderONNX = mft.ONNX(mft.ONNXSpec{IRVersion: 8, Producer: "pytorch", ProducerVersion: "2.1.0", GraphName: "main_graph",
+		Opsets: map[string]int64{"": 14}, InlineWeights: 256, External: []string{"model.onnx_data"}})
 	embedderData   = []byte("external tensor data of the embedder, 64 bytes long, more or less")
 	embedderConfig = `{"architectures": ["BertModel"], "model_type": "bert"}`
 	embedderCard   = "---\nlicense: mit\npipeline_tag: feature-extraction\n---\n"
 
-	miniLMWeights  = safetensorsBytes(nil, stTensor{"embeddings.word_embeddings.weight", "F32", []int{16, 8}})
+	miniLMWeights  = mft.Safetensors(nil, mft.Tensor{Name: "embeddings.word_embeddings.weight", DType: "F32", Shape: []int{16, 8}})
 	miniLMConfig   = `{"_name_or_path": "nreimers/MiniLM-L6-H384-uncased", "architectures": ["BertModel"], "model_type": "bert"}`
 	miniLMRevision = "c9745ed1d9f207416be6d2e6f8de32d1f16199bf"
 	miniLMRepo     = "/root/.cache/huggingface/hub/models--sentence-transformers--all-MiniLM-L6-v2"
@@ -107,7 +111,7 @@ type testImage struct {
 	digest string
 	diffs  []string
 	err    error
-	sbom   *cyclonedx.BOM
+	sbom   map[bool]*cyclonedx.BOM // by SkipModels
 	sbomMu sync.Mutex
 }
 
@@ -229,13 +233,26 @@ func (img *testImage) resolver(t *testing.T) file.Resolver {
 	return r
 }
 
-// scannedSBOM is the sbom stage's SBOM of the image, made once; each caller gets its own copy.
-// The serial number, random per run, is pinned so goldens are stable.
+// scannedSBOM is the sbom stage's SBOM of the image as the run makes it when the model stage
+// runs (Syft's model catalogers off), made once; each caller gets its own copy. The serial
+// number, random per run, is pinned so goldens are stable.
 func (img *testImage) scannedSBOM(t *testing.T) *cyclonedx.BOM {
+	t.Helper()
+	return img.generate(t, true)
+}
+
+// syftModelsSBOM is the SBOM with Syft's own model components, as another tool (or a run without
+// the model stage) makes it.
+func (img *testImage) syftModelsSBOM(t *testing.T) *cyclonedx.BOM {
+	t.Helper()
+	return img.generate(t, false)
+}
+
+func (img *testImage) generate(t *testing.T, skipModels bool) *cyclonedx.BOM {
 	t.Helper()
 	img.sbomMu.Lock()
 	defer img.sbomMu.Unlock()
-	if img.sbom == nil {
+	if img.sbom[skipModels] == nil {
 		src := img.source(t)
 		name := img.name
 		if name == "" {
@@ -246,14 +263,18 @@ func (img *testImage) scannedSBOM(t *testing.T) *cyclonedx.BOM {
 			ToolVersion: "test",
 			Timestamp:   testimage.Epoch,
 			Namespace:   "bom-attest",
+			SkipModels:  skipModels,
 		})
 		if err != nil {
 			t.Fatalf("sbom.Generate: %v", err)
 		}
 		res.BOM.SerialNumber = "urn:uuid:9b1e4bd6-2f0c-4c55-9d3a-6e8f7d1c2b10"
-		img.sbom = res.BOM
+		if img.sbom == nil {
+			img.sbom = map[bool]*cyclonedx.BOM{}
+		}
+		img.sbom[skipModels] = res.BOM
 	}
-	return deepCopy(img.sbom)
+	return deepCopy(img.sbom[skipModels])
 }
 
 // readImageFile reads a file of the image through syft's resolver, independently of Discover.
@@ -277,13 +298,49 @@ func readImageFile(t *testing.T, img *testImage, p string) []byte {
 }
 
 // discover runs Discover over the image with the given manifest.
-func (img *testImage) discover(t *testing.T, m *Manifest, scan bool) []Found {
+func (img *testImage) discover(t *testing.T, m *modelmanifest.Manifest, scan bool) []Found {
 	t.Helper()
-	found, err := Discover(context.Background(), img.resolver(t), m, scan)
+	found, err := Discover(context.Background(), img.resolver(t), m, DiscoverOptions{Scan: scan})
 	if err != nil {
 		t.Fatalf("Discover: %v", err)
 	}
 	return found
+}
+
+// manifestDir holds the manifests the model stage's tests share with the manifest package's.
+const manifestDir = "../modelmanifest/testdata/good/"
+
+// loadFull loads full.yaml, every manifest field, with its ${…} placeholders filled in.
+func loadFull(t *testing.T, dir string, vars map[string]string) *modelmanifest.Manifest {
+	t.Helper()
+	raw, err := os.ReadFile(manifestDir + "full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pairs []string
+	for k, v := range vars {
+		pairs = append(pairs, "${"+k+"}", v)
+	}
+	return manifestFile(t, dir, "full.yaml", strings.NewReplacer(pairs...).Replace(string(raw)))
+}
+
+// manifestFrom loads a manifest written in the test.
+func manifestFrom(t *testing.T, doc string) *modelmanifest.Manifest {
+	t.Helper()
+	return manifestFile(t, t.TempDir(), "m.yaml", doc)
+}
+
+func manifestFile(t *testing.T, dir, name, doc string) *modelmanifest.Manifest {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := modelmanifest.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // fullVars are the digests full.yaml's placeholders stand for.

@@ -1,7 +1,6 @@
 package mlbom
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
@@ -34,72 +33,34 @@ func isModelRef(ref string) bool {
 	return strings.HasPrefix(ref, "model:")
 }
 
-// syftPaths are the file paths syft recorded for a component (syft:location:N:path).
-func syftPaths(c *cyclonedx.Component) []string {
-	if c.Properties == nil {
-		return nil
-	}
-	var out []string
-	for _, p := range *c.Properties {
-		if strings.HasPrefix(p.Name, "syft:location:") && strings.HasSuffix(p.Name, ":path") {
-			out = append(out, p.Value)
-		}
-	}
-	return out
-}
-
-// rewriteSBOM replaces the SBOM's model components with the ones Build made for models in the
-// image, re-pointing dependencies at the new bom-refs. It returns the SBOM model components
-// nobody examined (the scan was off), which stay in the SBOM and are copied to the ML-BOM.
-func (b *builder) rewriteSBOM(sbomDoc *cyclonedx.BOM, entries []*entry) []*cyclonedx.Component {
-	byPath := map[string]*entry{}
+// syncSBOM puts the components Build made for the models in the image into the SBOM, replacing
+// the ones an earlier Build put there. The sbom stage leaves models to this stage (Syft's model
+// catalogers are off), so nothing has to be matched or renamed. A model component the SBOM
+// already had that Build did not make (another tool's) stays, and is returned to be copied to
+// the ML-BOM, so the two documents still list the same models.
+func (b *builder) syncSBOM(sbomDoc *cyclonedx.BOM, entries []*entry) []*cyclonedx.Component {
+	inSBOM := map[string]bool{}
 	for _, e := range entries {
-		for _, f := range e.files {
-			byPath[f.Path] = e
-			if f.realPath != "" {
-				byPath[f.realPath] = e
-			}
-		}
-		for _, f := range e.found {
-			byPath[f.Dir] = e
+		if len(e.files) > 0 {
+			inSBOM[e.ref] = true
 		}
 	}
-	ourRefs := map[string]bool{}
-	for _, e := range entries {
-		ourRefs[e.ref] = true
-	}
-	remap := map[string]string{}
+	gone := map[string]bool{}
 	var kept []cyclonedx.Component
-	var strangers []*cyclonedx.Component
+	var foreign []*cyclonedx.Component
 	if sbomDoc.Components != nil {
-		for i := range *sbomDoc.Components {
-			c := (*sbomDoc.Components)[i]
-			if c.Type != cyclonedx.ComponentTypeMachineLearningModel {
-				kept = append(kept, c)
-				continue
-			}
-			var owner *entry
-			for _, p := range syftPaths(&c) {
-				if e := byPath[p]; e != nil {
-					owner = e
-					break
-				}
-			}
+		for _, c := range *sbomDoc.Components {
 			switch {
-			case owner != nil:
-				if c.BOMRef != "" {
-					remap[c.BOMRef] = owner.ref
-				}
-				if c.Name != owner.comp.Name || c.Version != owner.comp.Version {
-					b.res.Notices = append(b.res.Notices, fmt.Sprintf("sbom: model %q at %s is now %q, with its weights hashed", nameVersion(c.Name, c.Version), syftPaths(&c)[0], nameVersion(owner.comp.Name, owner.comp.Version)))
-				}
-			case isModelRef(c.BOMRef) && !ourRefs[c.BOMRef]:
-				// Made by an earlier Build for a model no longer found; drop it.
+			case c.Type != cyclonedx.ComponentTypeMachineLearningModel:
+				kept = append(kept, c)
 			case isModelRef(c.BOMRef):
-				// Made by an earlier Build; replaced below by this Build's version.
+				// Made by an earlier Build: replaced below, or gone with the model it described.
+				if !inSBOM[c.BOMRef] {
+					gone[c.BOMRef] = true
+				}
 			default:
 				kept = append(kept, c)
-				strangers = append(strangers, deepCopy(&c))
+				foreign = append(foreign, deepCopy(&c))
 			}
 		}
 	}
@@ -112,11 +73,11 @@ func (b *builder) rewriteSBOM(sbomDoc *cyclonedx.BOM, entries []*entry) []*cyclo
 		kept = append(kept, *sc)
 	}
 	sbomDoc.Components = &kept
-	if sbomDoc.Dependencies != nil && len(remap) > 0 {
-		sbomDoc.Dependencies = remapDeps(*sbomDoc.Dependencies, remap)
+	if sbomDoc.Dependencies != nil && len(gone) > 0 {
+		sbomDoc.Dependencies = dropDeps(*sbomDoc.Dependencies, gone)
 	}
 	b.hangUnderImage(sbomDoc, entries)
-	return strangers
+	return foreign
 }
 
 // hangUnderImage adds the image's models to the image's own dependency entry, when the SBOM has
@@ -147,34 +108,21 @@ func (b *builder) hangUnderImage(sbomDoc *cyclonedx.BOM, entries []*entry) {
 	}
 }
 
-func remapDeps(deps []cyclonedx.Dependency, remap map[string]string) *[]cyclonedx.Dependency {
-	to := func(r string) string {
-		if n, ok := remap[r]; ok {
-			return n
-		}
-		return r
-	}
-	var out []cyclonedx.Dependency
-	index := map[string]int{}
+// dropDeps removes the refs in gone from the dependency graph, as entries and as targets.
+func dropDeps(deps []cyclonedx.Dependency, gone map[string]bool) *[]cyclonedx.Dependency {
+	out := make([]cyclonedx.Dependency, 0, len(deps))
 	for _, d := range deps {
-		ref := to(d.Ref)
-		var on []string
+		if gone[d.Ref] {
+			continue
+		}
 		if d.Dependencies != nil {
-			for _, r := range *d.Dependencies {
-				on = append(on, to(r))
+			on := slices.DeleteFunc(slices.Clone(*d.Dependencies), func(r string) bool { return gone[r] })
+			d.Dependencies = nil
+			if len(on) > 0 {
+				d.Dependencies = &on
 			}
 		}
-		if i, ok := index[ref]; ok {
-			if out[i].Dependencies != nil {
-				on = append(*out[i].Dependencies, on...)
-			}
-		} else {
-			index[ref] = len(out)
-			out = append(out, cyclonedx.Dependency{Ref: ref, Provides: d.Provides})
-		}
-		if on = uniq(on); len(on) > 0 {
-			out[index[ref]].Dependencies = &on
-		}
+		out = append(out, d)
 	}
 	return &out
 }

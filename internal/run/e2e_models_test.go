@@ -12,7 +12,7 @@ import (
 func TestModelsOnSample(t *testing.T) {
 	r := newRunner(t)
 	sample, _ := filepath.Abs("../../testdata/sample-image")
-	seed, _ := os.ReadFile("../mlbom/testdata/manifests/good/seed.yaml")
+	seed, _ := os.ReadFile("../modelmanifest/testdata/good/seed.yaml")
 	os.WriteFile(filepath.Join(r.workspace, "models.yaml"), seed, 0o644)
 
 	res := r.run(map[string]string{"image": "oci-dir:" + sample, "model-manifest": "models.yaml"})

@@ -15,16 +15,24 @@ import (
 	"github.com/bom-attest/bom-attest/internal/sbom"
 )
 
+// modelStage reports whether the model stage runs. When it does, it owns the model components of
+// every document: the sbom stage leaves models out (Syft's model catalogers are off), and
+// mlbom.Build puts its own in.
+func (p *pipeline) modelStage() bool {
+	return p.cfg.ScanModels || p.manifest != nil
+}
+
 // models finds the image's models in the already-read image and reconciles them with the
-// manifest. mlbom.Build rewrites the SBOM's model components so both documents tell one truth;
-// every platform's SBOM gets that, and the ML-BOM itself is written once, from the first
-// platform, about the image as a whole.
+// manifest. mlbom.Build puts the same model components in the SBOM, so both documents tell one
+// truth; every platform's SBOM gets that, and the ML-BOM itself is written once, from the first
+// platform, about the image as a whole. A weight file in a layer the platforms share is read
+// once. The ML-BOM's serial number is set in one place, mlbom.LinkSBOM, derived from the SBOM's.
 func (p *pipeline) models(ctx context.Context, src source.Source, bom *cyclonedx.BOM, first bool) error {
 	res, err := src.FileResolver(source.SquashedScope)
 	if err != nil {
 		return fmt.Errorf("model discovery: %w", err)
 	}
-	found, err := mlbom.Discover(ctx, res, p.manifest, p.cfg.ScanModels)
+	found, err := mlbom.Discover(ctx, res, p.manifest, mlbom.DiscoverOptions{Scan: p.cfg.ScanModels, Hashes: &p.modelHashes})
 	if err != nil {
 		return err
 	}

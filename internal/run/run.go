@@ -16,6 +16,7 @@ import (
 	"github.com/bom-attest/bom-attest/internal/config"
 	"github.com/bom-attest/bom-attest/internal/image"
 	"github.com/bom-attest/bom-attest/internal/mlbom"
+	"github.com/bom-attest/bom-attest/internal/modelmanifest"
 	"github.com/bom-attest/bom-attest/internal/outdir"
 	"github.com/bom-attest/bom-attest/internal/report"
 	"github.com/bom-attest/bom-attest/internal/sbom"
@@ -101,8 +102,9 @@ type pipeline struct {
 	http     *transport.Transport
 	httpOpts []transport.Option
 
-	manifest       *mlbom.Manifest // model-manifest, nil without one
-	ped            *pedigreeState  // patches-dir and constraint-overrides, nil without either
+	manifest       *modelmanifest.Manifest // model-manifest, nil without one
+	modelHashes    mlbom.HashCache         // weight files read once, whatever platforms share them
+	ped            *pedigreeState          // patches-dir and constraint-overrides, nil without either
 	docs           []*document
 	subjectOfImage statement.Subject // the image as a whole: index or single manifest
 	repoURL        string            // where referrers go
@@ -126,7 +128,7 @@ func (p *pipeline) run(ctx context.Context) error {
 	cfg := p.cfg
 	if cfg.ModelManifest != "" {
 		// Read before the image, so a typo in the manifest fails in a second, not after a pull.
-		m, err := mlbom.LoadManifest(cfg.ModelManifest)
+		m, err := modelmanifest.Load(cfg.ModelManifest)
 		if err != nil {
 			return err
 		}
@@ -241,6 +243,7 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string, firs
 			Namespace:   p.cfg.PropertyNamespace,
 			Supplier:    owner,
 			SupplierURL: ownerURL,
+			SkipModels:  p.modelStage(),
 		})
 		if err == nil {
 			p.log.Infof("%d components", report.Count(gen.BOM).Total)
@@ -256,7 +259,7 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string, firs
 			return "", report.Stats{}, err
 		}
 	}
-	if p.cfg.ScanModels || p.manifest != nil {
+	if p.modelStage() {
 		err = p.stage("models "+plat, func() error { return p.models(ctx, src, gen.BOM, first) })
 		if err != nil {
 			return "", report.Stats{}, err

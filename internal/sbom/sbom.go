@@ -13,6 +13,7 @@ import (
 	"github.com/CycloneDX/cyclonedx-go"
 	"github.com/anchore/packageurl-go"
 	"github.com/anchore/syft/syft"
+	"github.com/anchore/syft/syft/cataloging"
 	"github.com/anchore/syft/syft/cataloging/filecataloging"
 	"github.com/anchore/syft/syft/file"
 	"github.com/anchore/syft/syft/format/common/cyclonedxhelpers"
@@ -47,6 +48,9 @@ type Options struct {
 	// Actions), with SupplierURL; empty leaves both out rather than guess.
 	Supplier, SupplierURL string
 	Parallelism           int // Syft cataloger parallelism; 0: Syft's default
+	// SkipModels turns Syft's model catalogers (GGUF, safetensors) off: the model stage
+	// (internal/mlbom) owns model components when it runs, so no model file is parsed twice.
+	SkipModels bool
 }
 
 // Result is a generated SBOM.
@@ -69,6 +73,11 @@ func Generate(ctx context.Context, src source.Source, o Options) (*Result, error
 		WithFilesConfig(files)
 	if o.Parallelism > 0 {
 		cfg = cfg.WithParallelism(o.Parallelism)
+	}
+	if o.SkipModels {
+		// Syft tags every model cataloger "model"; removing the tag keeps the defaults for the
+		// source (image or directory) and takes out the model catalogers, present and future.
+		cfg = cfg.WithCatalogerSelection(cataloging.NewSelectionRequest().WithRemovals("model"))
 	}
 	s, err := syft.CreateSBOM(ctx, src, cfg)
 	if err != nil {

@@ -1,4 +1,4 @@
-package mlbom
+package modelfile
 
 import (
 	"bytes"
@@ -19,13 +19,16 @@ const (
 	maxMetadataValue   = 1024
 )
 
-// safetensorsHeader is what the JSON header of one .safetensors file says.
-type safetensorsHeader struct {
+// Safetensors is what the JSON header of one .safetensors file says.
+type Safetensors struct {
 	Tensors    uint64
 	Parameters uint64
 	DTypes     []string
 	Metadata   map[string]string // __metadata__, string values only
 }
+
+// Format implements Header.
+func (*Safetensors) Format() string { return "safetensors" }
 
 type safetensorsTensor struct {
 	DType       string   `json:"dtype"`
@@ -37,7 +40,7 @@ type safetensorsTensor struct {
 // then N bytes of JSON mapping tensor names to dtype, shape and data offsets. size is the file's
 // size (negative if unknown); N is checked against it and the cap before anything is read, and
 // the header is read incrementally so memory follows the bytes present, not the bytes claimed.
-func parseSafetensors(r io.Reader, size int64) (*safetensorsHeader, error) {
+func parseSafetensors(r io.Reader, size int64) (*Safetensors, error) {
 	var lenBuf [8]byte
 	if _, err := io.ReadFull(r, lenBuf[:]); err != nil {
 		return nil, fmt.Errorf("safetensors: header length: %w", errTruncated)
@@ -72,7 +75,7 @@ func parseSafetensors(r io.Reader, size int64) (*safetensorsHeader, error) {
 	if size >= 0 {
 		dataSize = uint64(size) - 8 - n
 	}
-	h := &safetensorsHeader{}
+	h := &Safetensors{}
 	dtypes := map[string]bool{}
 	names := make([]string, 0, len(entries))
 	for k := range entries {

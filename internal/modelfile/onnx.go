@@ -1,11 +1,9 @@
-package mlbom
+package modelfile
 
 import (
 	"fmt"
 	"io"
-	"path"
 	"slices"
-	"strings"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -41,8 +39,8 @@ const (
 	maxONNXInitHeader = 64 << 10
 )
 
-// onnxHeader is what the top-level ModelProto fields of an .onnx file say.
-type onnxHeader struct {
+// ONNX is what the top-level ModelProto fields of an .onnx file say.
+type ONNX struct {
 	IRVersion       uint64
 	ProducerName    string
 	ProducerVersion string
@@ -54,12 +52,18 @@ type onnxHeader struct {
 	External        []string // external data files, relative to the model file's directory
 }
 
+// Format implements Header.
+func (*ONNX) Format() string { return "onnx" }
+
+// Parts are the model's external data files: weights over 2 GB live outside the .onnx file.
+func (h *ONNX) Parts() []string { return h.External }
+
 // parseONNX walks the protobuf wire format of a ModelProto from a stream. The graph is entered
 // only to read its name and to find initializers whose data lives in external files; tensor
 // bytes are discarded as they stream past, so memory does not grow with the model.
-func parseONNX(r io.Reader, size int64) (*onnxHeader, error) {
+func parseONNX(r io.Reader, size int64) (*ONNX, error) {
 	w := newWireReader(r, size)
-	h := &onnxHeader{}
+	h := &ONNX{}
 	sawGraph, sawIR := false, false
 	for {
 		num, typ, err := onnxTag(w)
@@ -140,7 +144,7 @@ func parseONNX(r io.Reader, size int64) (*onnxHeader, error) {
 	return h, nil
 }
 
-func parseONNXGraph(w *wireReader, end int64, h *onnxHeader) error {
+func parseONNXGraph(w *wireReader, end int64, h *ONNX) error {
 	for w.off < end {
 		num, typ, err := onnxTag(w)
 		if err != nil {
@@ -350,18 +354,4 @@ func onnxSkip(w *wireReader, typ protowire.Type, what string) error {
 		return w.skip(n, what)
 	}
 	return fmt.Errorf("%s: wire type %d is not used by ONNX", what, typ)
-}
-
-// externalDataPath resolves an external data location against the model's directory, refusing
-// one that would leave it (the location comes from the file, so it is not trusted).
-func externalDataPath(modelFile, location string) (string, bool) {
-	if location == "" || strings.HasPrefix(location, "/") || strings.Contains(location, "\\") {
-		return "", false
-	}
-	dir := path.Dir(modelFile)
-	p := path.Join(dir, location)
-	if !within(p, dir) {
-		return "", false
-	}
-	return p, true
 }

@@ -1,4 +1,4 @@
-package mlbom
+package modelfile
 
 import (
 	"bufio"

@@ -1,4 +1,4 @@
-package mlbom
+package modelmanifest
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 
@@ -20,10 +21,12 @@ type nodeDecoder interface {
 
 // decoder walks a yaml.Node tree into manifest structs by their `yaml` tags. yaml.v3's own
 // KnownFields mode reports unknown keys without saying where in the document they are; this
-// walker reports every problem at once with its field path and line.
+// walker reports every problem at once with its field path and line. The tree it walks has no
+// aliases (yamldata refuses them), so the walk is linear in the document.
 type decoder struct {
 	file  string
 	errs  []error
+	more  int            // problems past maxErrors, counted, not kept
 	lines map[string]int // field path → line, for errors found after decoding
 }
 
@@ -32,13 +35,20 @@ func (d *decoder) fail(n *yaml.Node, path string, kind error, format string, arg
 	if n != nil {
 		line = n.Line
 	}
-	d.errs = append(d.errs, &FieldError{File: d.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...), Kind: kind})
+	d.add(&FieldError{File: d.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...), Kind: kind})
+}
+
+// add keeps the first maxErrors problems and counts the rest: thousands of copies of one mistake
+// say no more than the first hundred, and a megabyte-long error would bury them in the log.
+func (d *decoder) add(err error) {
+	if len(d.errs) < maxErrors {
+		d.errs = append(d.errs, err)
+		return
+	}
+	d.more++
 }
 
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
 	if d.lines != nil && path != "" {
 		d.lines[path] = n.Line
 	}
@@ -92,7 +102,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.decodeStruct(n, v, path)
 	default:
 		// Only the kinds above appear in manifest types; reaching here is a programming error.
-		panic(fmt.Sprintf("mlbom: manifest decoder has no case for %s", v.Type()))
+		panic(fmt.Sprintf("modelmanifest: decoder has no case for %s", v.Type()))
 	}
 }
 
@@ -107,6 +117,13 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		}
 		idx, ok := fields[key]
 		if !ok || k.Kind != yaml.ScalarNode {
+			if len(d.errs) >= maxErrors {
+				d.more++ // past the cap, a suggestion nobody reads is not worth computing
+				continue
+			}
+			if len(key) > 64 {
+				sub = fmt.Sprintf("%s%.64s…", strings.TrimSuffix(sub, key), key) // a page-long key would bury the message
+			}
 			msg := "unknown field"
 			if s := didYouMean(key, fields); s != "" {
 				msg += fmt.Sprintf(", did you mean %q?", s)
@@ -120,8 +137,15 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	}
 }
 
+// fieldCache holds yamlFields' answer per type: a manifest of 100,000 models decodes the same
+// few struct types over and over.
+var fieldCache sync.Map // reflect.Type → map[string]int
+
 // yamlFields maps each `yaml` tag name of t to its field index.
 func yamlFields(t reflect.Type) map[string]int {
+	if m, ok := fieldCache.Load(t); ok {
+		return m.(map[string]int)
+	}
 	out := map[string]int{}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
@@ -131,6 +155,7 @@ func yamlFields(t reflect.Type) map[string]int {
 		}
 		out[name] = i
 	}
+	fieldCache.Store(t, out)
 	return out
 }
 
@@ -146,12 +171,11 @@ func sortedKeys(m map[string]int) []string {
 // didYouMean finds the allowed key a typo most likely meant: the same letters ignoring case,
 // '_' and '-' (base_model → baseModel), or at most two edits away (taks → task).
 func didYouMean(key string, fields map[string]int) string {
-	norm := func(s string) string {
-		return strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(s))
-	}
+	norm := func(s string) string { return strings.ToLower(keyNoise.Replace(s)) }
+	want := norm(key)
 	best, bestDist := "", 3
 	for _, f := range sortedKeys(fields) {
-		if norm(f) == norm(key) {
+		if norm(f) == want {
 			return f
 		}
 		// A suggestion for a 64-byte key would not help, and would cost 64×64 steps per field.
@@ -164,6 +188,10 @@ func didYouMean(key string, fields map[string]int) string {
 	}
 	return best
 }
+
+// keyNoise is what didYouMean ignores in a key. A Replacer builds tables when made; made per
+// comparison, it cost a megabyte for every unknown key.
+var keyNoise = strings.NewReplacer("_", "", "-", "")
 
 func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
@@ -187,14 +215,14 @@ func describe(n *yaml.Node) string {
 	return "nothing"
 }
 
-// stringList is a list of strings that may also be written as a single string
+// StringList is a list of strings that may also be written as a single string
 // (baseModel: org/model, or baseModel: [a, b]).
-type stringList []string
+type StringList []string
 
-func (s *stringList) decodeNode(d *decoder, n *yaml.Node, path string) {
+func (s *StringList) decodeNode(d *decoder, n *yaml.Node, path string) {
 	switch n.Kind {
 	case yaml.ScalarNode:
-		*s = stringList{n.Value}
+		*s = StringList{n.Value}
 	case yaml.SequenceNode:
 		var out []string
 		d.decode(n, reflect.ValueOf(&out).Elem(), path)

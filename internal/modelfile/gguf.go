@@ -1,4 +1,4 @@
-package mlbom
+package modelfile
 
 import (
 	"fmt"
@@ -23,8 +23,8 @@ const (
 	maxGGUFKept       = 512
 )
 
-// ggufHeader is what the key/value header and tensor table of one .gguf file say.
-type ggufHeader struct {
+// GGUF is what the key/value header and tensor table of one .gguf file say.
+type GGUF struct {
 	Version       uint32
 	Tensors       uint64
 	Parameters    uint64
@@ -39,6 +39,9 @@ type ggufHeader struct {
 	Datasets      []string
 	DTypes        []string
 }
+
+// Format implements Header.
+func (*GGUF) Format() string { return "gguf" }
 
 // GGUF metadata value types.
 const (
@@ -66,7 +69,7 @@ var ggufFixedSize = map[uint32]uint64{
 // parseGGUF reads a GGUF v2/v3 header: magic, version, tensor count, key/value count, the
 // key/values, then the tensor table (name, dims, ggml type, offset). Arrays (the tokenizer's
 // vocabulary, often 100k strings) are skipped element by element, never buffered.
-func parseGGUF(r io.Reader, size int64) (*ggufHeader, error) {
+func parseGGUF(r io.Reader, size int64) (*GGUF, error) {
 	w := newWireReader(r, size)
 	magic, err := w.u32()
 	if err != nil {
@@ -75,7 +78,7 @@ func parseGGUF(r io.Reader, size int64) (*ggufHeader, error) {
 	if magic != ggufMagic {
 		return nil, fmt.Errorf("gguf: not a GGUF file (magic %#x)", magic)
 	}
-	h := &ggufHeader{}
+	h := &GGUF{}
 	if h.Version, err = w.u32(); err != nil {
 		return nil, fmt.Errorf("gguf: version: %w", err)
 	}

@@ -1,4 +1,4 @@
-package mlbom
+package modelfiletest
 
 import (
 	"encoding/binary"
@@ -9,35 +9,32 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// The writers below produce model files from their format specifications, so the parsers are
-// tested against files laid out the way the format's own writers lay them out.
-
-// stTensor is one tensor of a .safetensors file.
-type stTensor struct {
-	name  string
-	dtype string
-	shape []int
+// Tensor is one tensor of a .safetensors file.
+type Tensor struct {
+	Name  string
+	DType string // F32, F16, BF16, I64, I32, U8, I8, BOOL, F64
+	Shape []int
 }
 
-var stDtypeSize = map[string]int{"F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "U8": 1, "I8": 1, "BOOL": 1, "F64": 8}
+var dtypeSize = map[string]int{"F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "U8": 1, "I8": 1, "BOOL": 1, "F64": 8}
 
-// safetensorsBytes writes a .safetensors file: u64 little-endian header length, the JSON header
+// Safetensors writes a .safetensors file: u64 little-endian header length, the JSON header
 // (padded with spaces to 8-byte alignment, as huggingface/safetensors does), then the tensor
 // data in header order.
-func safetensorsBytes(meta map[string]string, tensors ...stTensor) []byte {
+func Safetensors(meta map[string]string, tensors ...Tensor) []byte {
 	header := map[string]any{}
 	if meta != nil {
 		header["__metadata__"] = meta
 	}
 	var data []byte
 	for _, t := range tensors {
-		n := stDtypeSize[t.dtype]
-		for _, d := range t.shape {
+		n := dtypeSize[t.DType]
+		for _, d := range t.Shape {
 			n *= d
 		}
-		header[t.name] = map[string]any{"dtype": t.dtype, "shape": t.shape, "data_offsets": []int{len(data), len(data) + n}}
+		header[t.Name] = map[string]any{"dtype": t.DType, "shape": t.Shape, "data_offsets": []int{len(data), len(data) + n}}
 		for i := 0; i < n; i++ {
-			data = append(data, byte(i*31+len(t.name)))
+			data = append(data, byte(i*31+len(t.Name)))
 		}
 	}
 	js, err := json.Marshal(header)
@@ -52,34 +49,59 @@ func safetensorsBytes(meta map[string]string, tensors ...stTensor) []byte {
 	return append(out, data...)
 }
 
-// ggufKV is one metadata key/value of a GGUF file; val is a string, uint32, uint64, float32,
+// GGUF value types and ONNX field numbers, from the GGUF spec and onnx.proto3. They are written
+// out here, not shared with the readers, so a reader with a wrong number fails its tests.
+const (
+	ggufU32    = 4
+	ggufF32    = 6
+	ggufBool   = 7
+	ggufString = 8
+	ggufArray  = 9
+	ggufU64    = 10
+
+	onnxIRVersion       = 1
+	onnxProducerName    = 2
+	onnxProducerVersion = 3
+	onnxDomain          = 4
+	onnxModelVersion    = 5
+	onnxDocString       = 6
+	onnxGraph           = 7
+	onnxOpsetImport     = 8
+	graphName           = 2
+	graphInitializer    = 5
+	tensorExternalData  = 13
+	tensorDataLocation  = 14
+	tensorLocExternal   = 1
+)
+
+// KV is one metadata key/value of a GGUF file; Val is a string, uint32, uint64, float32,
 // bool, or []string (an array of strings, like a tokenizer vocabulary).
-type ggufKV struct {
-	key string
-	val any
+type KV struct {
+	Key string
+	Val any
 }
 
-type ggufTensor struct {
-	name string
-	dims []uint64
-	typ  uint32
+type GGUFTensor struct {
+	Name string
+	Dims []uint64
+	Type uint32 // ggml type: 0 F32, 1 F16, 8 Q8_0, 12 Q4_K, …
 }
 
-// ggufBytes writes a GGUF v3 file: magic, version, tensor count, key/value count, the key/values,
+// GGUF writes a GGUF v3 file: magic, version, tensor count, key/value count, the key/values,
 // the tensor infos, padding to general.alignment (32), and the tensor data.
-func ggufBytes(kvs []ggufKV, tensors []ggufTensor) []byte {
+func GGUF(kvs []KV, tensors []GGUFTensor) []byte {
 	le := binary.LittleEndian
 	str := func(b []byte, s string) []byte {
 		b = le.AppendUint64(b, uint64(len(s)))
 		return append(b, s...)
 	}
-	b := le.AppendUint32(nil, ggufMagic)
+	b := []byte("GGUF")
 	b = le.AppendUint32(b, 3)
 	b = le.AppendUint64(b, uint64(len(tensors)))
 	b = le.AppendUint64(b, uint64(len(kvs)))
 	for _, kv := range kvs {
-		b = str(b, kv.key)
-		switch v := kv.val.(type) {
+		b = str(b, kv.Key)
+		switch v := kv.Val.(type) {
 		case string:
 			b = le.AppendUint32(b, ggufString)
 			b = str(b, v)
@@ -114,23 +136,23 @@ func ggufBytes(kvs []ggufKV, tensors []ggufTensor) []byte {
 				b = le.AppendUint32(b, x)
 			}
 		default:
-			panic("ggufBytes: unsupported value type")
+			panic("GGUF: unsupported value type")
 		}
 	}
 	offset := uint64(0)
 	sizes := make([]uint64, len(tensors))
 	for i, t := range tensors {
 		n := uint64(4)
-		for _, d := range t.dims {
+		for _, d := range t.Dims {
 			n *= d
 		}
 		sizes[i] = n
-		b = str(b, t.name)
-		b = le.AppendUint32(b, uint32(len(t.dims)))
-		for _, d := range t.dims {
+		b = str(b, t.Name)
+		b = le.AppendUint32(b, uint32(len(t.Dims)))
+		for _, d := range t.Dims {
 			b = le.AppendUint64(b, d)
 		}
-		b = le.AppendUint32(b, t.typ)
+		b = le.AppendUint32(b, t.Type)
 		b = le.AppendUint64(b, offset)
 		offset += (n + 31) / 32 * 32
 	}
@@ -149,23 +171,23 @@ func ggufBytes(kvs []ggufKV, tensors []ggufTensor) []byte {
 	return b
 }
 
-// onnxSpec describes an ONNX model to write.
-type onnxSpec struct {
-	irVersion       uint64
-	producer        string
-	producerVersion string
-	domain          string
-	modelVersion    int64
-	doc             string
-	graphName       string
-	opsets          map[string]int64
-	inlineWeights   int      // bytes of raw_data in an initializer stored inline
-	external        []string // external data locations, one initializer each
+// ONNXSpec describes an ONNX model to write.
+type ONNXSpec struct {
+	IRVersion       uint64
+	Producer        string
+	ProducerVersion string
+	Domain          string
+	ModelVersion    int64
+	Doc             string
+	GraphName       string
+	Opsets          map[string]int64
+	InlineWeights   int      // bytes of raw_data in an initializer stored inline
+	External        []string // external data locations, one initializer each
 }
 
-// onnxBytes writes a ModelProto (onnx.proto3) with protowire: top-level fields in field-number
+// ONNX writes a ModelProto (onnx.proto3) with protowire: top-level fields in field-number
 // order, as protobuf serializers emit them, so opset_import comes after the whole graph.
-func onnxBytes(s onnxSpec) []byte {
+func ONNX(s ONNXSpec) []byte {
 	msg := func(b []byte, num protowire.Number, body []byte) []byte {
 		b = protowire.AppendTag(b, num, protowire.BytesType)
 		return protowire.AppendBytes(b, body)
@@ -188,21 +210,21 @@ func onnxBytes(s onnxSpec) []byte {
 
 	var graph []byte
 	graph = msg(graph, 1, node)
-	graph = strField(graph, graphName, s.graphName)
-	if s.inlineWeights > 0 {
+	graph = strField(graph, graphName, s.GraphName)
+	if s.InlineWeights > 0 {
 		var t []byte
-		dims := protowire.AppendVarint(nil, uint64(s.inlineWeights/4))
+		dims := protowire.AppendVarint(nil, uint64(s.InlineWeights/4))
 		t = msg(t, 1, dims) // packed repeated int64 dims
 		t = varint(t, 2, 1) // FLOAT
 		t = strField(t, 8, "weight")
-		raw := make([]byte, s.inlineWeights)
+		raw := make([]byte, s.InlineWeights)
 		for i := range raw {
 			raw[i] = byte(i * 7)
 		}
 		t = msg(t, 9, raw)
 		graph = msg(graph, graphInitializer, t)
 	}
-	for i, loc := range s.external {
+	for i, loc := range s.External {
 		var t []byte
 		t = msg(t, 1, protowire.AppendVarint(nil, 16))
 		t = varint(t, 2, 1)
@@ -223,21 +245,21 @@ func onnxBytes(s onnxSpec) []byte {
 	graph = msg(graph, 12, out)
 
 	var b []byte
-	b = varint(b, onnxIRVersion, s.irVersion)
-	b = strField(b, onnxProducerName, s.producer)
-	b = strField(b, onnxProducerVersion, s.producerVersion)
-	if s.domain != "" {
-		b = strField(b, onnxDomain, s.domain)
+	b = varint(b, onnxIRVersion, s.IRVersion)
+	b = strField(b, onnxProducerName, s.Producer)
+	b = strField(b, onnxProducerVersion, s.ProducerVersion)
+	if s.Domain != "" {
+		b = strField(b, onnxDomain, s.Domain)
 	}
-	if s.modelVersion != 0 {
-		b = varint(b, onnxModelVersion, uint64(s.modelVersion))
+	if s.ModelVersion != 0 {
+		b = varint(b, onnxModelVersion, uint64(s.ModelVersion))
 	}
-	if s.doc != "" {
-		b = strField(b, onnxDocString, s.doc)
+	if s.Doc != "" {
+		b = strField(b, onnxDocString, s.Doc)
 	}
 	b = msg(b, onnxGraph, graph)
-	domains := make([]string, 0, len(s.opsets))
-	for d := range s.opsets {
+	domains := make([]string, 0, len(s.Opsets))
+	for d := range s.Opsets {
 		domains = append(domains, d)
 	}
 	sort.Strings(domains)
@@ -246,7 +268,7 @@ func onnxBytes(s onnxSpec) []byte {
 		if d != "" {
 			op = strField(op, 1, d)
 		}
-		op = varint(op, 2, uint64(s.opsets[d]))
+		op = varint(op, 2, uint64(s.Opsets[d]))
 		b = msg(b, onnxOpsetImport, op)
 	}
 	return b

@@ -1,12 +1,12 @@
-package mlbom
+package modelmanifest
 
 import (
 	"errors"
 	"fmt"
 )
 
-// inputName is the action input every manifest error is reported against.
-const inputName = "model-manifest"
+// Input is the action input every manifest error is reported against.
+const Input = "model-manifest"
 
 var (
 	// ErrManifest is wrapped by every problem with the model manifest, wherever it is found.
@@ -19,7 +19,7 @@ var (
 	ErrRequired = errors.New("required field missing")
 	// ErrValue: a value has the right type but is not allowed (bad URL, enum, hash, …).
 	ErrValue = errors.New("invalid value")
-	// ErrDuplicate: two models or data sets share a name, or two models share a path.
+	// ErrDuplicate: two models or data sets share a name, or two models' paths overlap.
 	ErrDuplicate = errors.New("duplicate")
 	// ErrReference: a model card names a data set that datasets[] does not declare.
 	ErrReference = errors.New("reference to nothing")
@@ -27,12 +27,10 @@ var (
 	ErrPURL = errors.New("invalid package URL")
 	// ErrPath: a declared path is not a clean absolute path, or is not in the image.
 	ErrPath = errors.New("path not in the image")
-	// ErrHashMismatch: a declared hash differs from the file in the image.
+	// ErrHashMismatch: a declared hash differs from the files in the image, or matches none.
 	ErrHashMismatch = errors.New("hash mismatch")
 	// ErrConflict: two manifest entries claim the same model in the image.
 	ErrConflict = errors.New("conflicting manifest entries")
-	// ErrSpecVersion: Build was asked for a CycloneDX version it does not write.
-	ErrSpecVersion = errors.New("unsupported CycloneDX spec version")
 )
 
 // FieldError is one problem with one field of the manifest. Its message names the field path
@@ -47,7 +45,7 @@ type FieldError struct {
 }
 
 func (e *FieldError) Error() string {
-	s := inputName + ": "
+	s := Input + ": "
 	if e.Path != "" {
 		s += e.Path + ": "
 	}

@@ -1,4 +1,4 @@
-package mlbom
+package modelmanifest
 
 import (
 	"bytes"
@@ -7,20 +7,31 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path"
 	"reflect"
 	"slices"
+	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/anchore/packageurl-go"
 	"gopkg.in/yaml.v3"
+
+	"github.com/bom-attest/bom-attest/internal/yamldata"
 )
 
-// maxManifestSize bounds what LoadManifest reads: a manifest is a hand-written file, and a
-// bigger one is a mistake (or a weights file given by accident).
-const maxManifestSize = 4 << 20
+const (
+	// maxManifestSize bounds what Load reads: a manifest is a hand-written file, and a bigger
+	// one is a mistake (or a weights file given by accident).
+	maxManifestSize = 4 << 20
+	// maxDepth bounds how deep collections nest; the schema itself nests seven levels.
+	maxDepth = 32
+	// maxErrors is how many problems one error reports.
+	maxErrors = 100
+)
 
 // Manifest is the parsed model-manifest input: the models an image ships or calls and the data
 // sets they were trained on. Field names follow schema/model-manifest.schema.json.
@@ -46,7 +57,7 @@ type Model struct {
 	Path        string     `yaml:"path"`
 	Hashes      []Hash     `yaml:"hashes"`
 	ModelCard   *ModelCard `yaml:"modelCard"`
-	BaseModel   stringList `yaml:"baseModel"`
+	BaseModel   StringList `yaml:"baseModel"`
 }
 
 // Supplier is the organisation that supplies a model.
@@ -155,61 +166,93 @@ type Party struct {
 	URL   string `yaml:"url"`
 }
 
-// LoadManifest reads a YAML or JSON model manifest and checks it strictly: unknown fields, wrong
-// types, missing names, duplicate names or paths, data-set references to nothing, bad purls,
-// hashes and paths are all reported together, each naming its field path.
-func LoadManifest(file string) (*Manifest, error) {
-	f, err := os.Open(file)
+// Load reads a YAML or JSON model manifest and checks it strictly: unknown fields, wrong types,
+// missing names, duplicate names, overlapping paths, data-set references to nothing, bad purls,
+// hashes and paths are all reported together, each naming its field path. The file must be a
+// regular file of at most 4 MiB: a FIFO or a device given by mistake fails at once instead of
+// blocking the run or filling its memory.
+func Load(file string) (*Manifest, error) {
+	data, err := readFile(file)
 	if err != nil {
-		return nil, &FieldError{File: file, Msg: fmt.Sprintf("cannot read: %v", err), Kind: ErrValue}
+		return nil, &FieldError{File: file, Msg: err.Error(), Kind: ErrValue}
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxManifestSize+1))
-	if err != nil {
-		return nil, &FieldError{File: file, Msg: fmt.Sprintf("cannot read: %v", err), Kind: ErrValue}
-	}
-	if len(data) > maxManifestSize {
-		return nil, &FieldError{File: file, Msg: fmt.Sprintf("larger than %d MiB; is this really the manifest?", maxManifestSize>>20), Kind: ErrValue}
-	}
-	return parseManifest(data, file)
+	return parse(data, file)
 }
 
-func parseManifest(data []byte, file string) (*Manifest, error) {
-	docErr := func(format string, args ...any) error {
-		return &FieldError{File: file, Msg: fmt.Sprintf(format, args...), Kind: ErrType}
+// readFile reads a regular file of at most maxManifestSize bytes. It opens without blocking and
+// checks the open file, not the name, so nothing can be swapped in between.
+func readFile(file string) ([]byte, error) {
+	f, err := os.OpenFile(file, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s, not a regular file", fileKind(fi.Mode()))
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxManifestSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read: %w", err)
+	}
+	if len(data) > maxManifestSize {
+		return nil, fmt.Errorf("larger than %d MiB; is this really the manifest?", maxManifestSize>>20)
+	}
+	return data, nil
+}
+
+// fileKind names what a path that is not a regular file is.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "a special file"
+}
+
+func parse(data []byte, file string) (*Manifest, error) {
+	docErr := func(line int, kind error, format string, args ...any) error {
+		return &FieldError{File: file, Line: line, Msg: fmt.Sprintf(format, args...), Kind: kind}
 	}
 	trimmed := bytes.TrimLeft(data, " \t\r\n\ufeff")
 	if len(trimmed) == 0 {
-		return nil, &FieldError{File: file, Msg: "the file is empty", Kind: ErrRequired}
+		return nil, docErr(0, ErrRequired, "the file is empty")
 	}
 	if trimmed[0] == '{' || strings.HasSuffix(strings.ToLower(file), ".json") {
-		var syntax any
-		if err := json.Unmarshal(data, &syntax); err != nil {
-			return nil, docErr("not valid JSON: %v", err)
+		var raw json.RawMessage
+		if err := json.Unmarshal(data, &raw); err != nil {
+			return nil, docErr(0, ErrType, "not valid JSON: %v", err)
 		}
 		// JSON is YAML, except that YAML refuses tabs as indentation; a tab in valid JSON is
 		// always whitespace between tokens, so it can become a space.
 		data = bytes.ReplaceAll(data, []byte{'\t'}, []byte{' '})
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
-		return nil, &FieldError{File: file, Msg: "the file is empty", Kind: ErrRequired}
-	} else if err != nil {
-		return nil, docErr("not valid YAML: %v", err)
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		return nil, &FieldError{File: file, Line: extra.Line, Msg: "holds more than one YAML document", Kind: ErrType}
-	} else if !errors.Is(err, io.EOF) {
-		return nil, docErr("not valid YAML: %v", err)
-	}
-	if len(doc.Content) == 0 {
-		return nil, &FieldError{File: file, Msg: "the file is empty", Kind: ErrRequired}
-	}
-	root := doc.Content[0]
-	if root.Kind != yaml.MappingNode {
-		return nil, &FieldError{File: file, Line: root.Line, Msg: fmt.Sprintf("want a mapping with models and datasets, got %s", describe(root)), Kind: ErrType}
+	root, err := yamldata.Decode(data, maxDepth)
+	var ye *yamldata.Error
+	switch {
+	case errors.As(err, &ye) && errors.Is(err, yamldata.ErrSyntax):
+		return nil, docErr(ye.Line, ErrType, "%v", ye.Err)
+	case errors.As(err, &ye) && errors.Is(err, yamldata.ErrMultiple):
+		return nil, docErr(ye.Line, ErrType, "holds more than one YAML document")
+	case errors.As(err, &ye) && errors.Is(err, yamldata.ErrAlias):
+		return nil, docErr(ye.Line, ErrValue, "%v: a manifest is data, so write the value out where it is used", ye.Err)
+	case errors.As(err, &ye):
+		return nil, docErr(ye.Line, ErrType, "%v", ye.Err)
+	case err != nil:
+		return nil, docErr(0, ErrType, "%v", err)
+	case root == nil:
+		return nil, docErr(0, ErrRequired, "the file is empty")
+	case root.Kind != yaml.MappingNode:
+		return nil, docErr(root.Line, ErrType, "want a mapping with models and datasets, got %s", describe(root))
 	}
 	m := &Manifest{file: file, lines: map[string]int{}}
 	d := &decoder{file: file, lines: m.lines}
@@ -217,14 +260,19 @@ func parseManifest(data []byte, file string) (*Manifest, error) {
 	if len(d.errs) == 0 {
 		m.validate(d)
 	}
+	if d.more > 0 {
+		d.errs = append(d.errs, &FieldError{File: file, Msg: fmt.Sprintf("and %d more problems", d.more), Kind: ErrValue})
+	}
 	if len(d.errs) > 0 {
 		return nil, errors.Join(d.errs...)
 	}
 	return m, nil
 }
 
-// fieldError builds an error for a field found after decoding, with the line it was on.
-func (m *Manifest) fieldError(field string, kind error, format string, args ...any) *FieldError {
+// Errorf builds the error for a problem with field (a field path such as models[2].path) found
+// after loading, pointing at the line the field, or the nearest enclosing one, was on. kind is
+// one of the sentinels; the result also wraps ErrManifest.
+func (m *Manifest) Errorf(field string, kind error, format string, args ...any) *FieldError {
 	e := &FieldError{Path: field, Msg: fmt.Sprintf(format, args...), Kind: kind}
 	if m != nil {
 		e.File = m.file
@@ -246,7 +294,7 @@ func parentField(p string) string {
 
 func (m *Manifest) validate(d *decoder) {
 	bad := func(field string, kind error, format string, args ...any) {
-		d.errs = append(d.errs, m.fieldError(field, kind, format, args...))
+		d.add(m.Errorf(field, kind, format, args...))
 	}
 	if len(m.Models) == 0 && len(m.Datasets) == 0 {
 		bad("", ErrRequired, "declares no models and no datasets")
@@ -256,13 +304,7 @@ func (m *Manifest) validate(d *decoder) {
 	for i := range m.Datasets {
 		ds := &m.Datasets[i]
 		at := fmt.Sprintf("datasets[%d]", i)
-		if strings.TrimSpace(ds.Name) == "" {
-			bad(at+".name", ErrRequired, "every data set needs a name")
-		} else if j, dup := datasetIdx[ds.Name]; dup {
-			bad(at+".name", ErrDuplicate, "%q is already the name of datasets[%d]", ds.Name, j)
-		} else {
-			datasetIdx[ds.Name] = i
-		}
+		uniqueName(bad, "datasets", "data set", ds.Name, i, datasetIdx)
 		checkURL(bad, at+".url", ds.URL)
 		ds.Hashes = checkHashes(bad, at+".hashes", ds.Hashes, datasetHashAlgs)
 		if g := ds.Governance; g != nil {
@@ -289,13 +331,7 @@ func (m *Manifest) validate(d *decoder) {
 	for i := range m.Models {
 		md := &m.Models[i]
 		at := fmt.Sprintf("models[%d]", i)
-		if strings.TrimSpace(md.Name) == "" {
-			bad(at+".name", ErrRequired, "every model needs a name")
-		} else if j, dup := modelIdx[md.Name]; dup {
-			bad(at+".name", ErrDuplicate, "%q is already the name of models[%d]", md.Name, j)
-		} else {
-			modelIdx[md.Name] = i
-		}
+		uniqueName(bad, "models", "model", md.Name, i, modelIdx)
 		if md.Supplier != nil {
 			if strings.TrimSpace(md.Supplier.Name) == "" {
 				bad(at+".supplier.name", ErrRequired, "a supplier needs a name")
@@ -345,17 +381,81 @@ func (m *Manifest) validate(d *decoder) {
 		}
 	}
 
-	// Two entries that claim the same directory would both "own" its weights.
-	for i := range m.Models {
-		for j := 0; j < i; j++ {
-			a, b := m.Models[j].Path, m.Models[i].Path
-			if a == "" || b == "" {
-				continue
-			}
-			if a == b || within(b, a) || within(a, b) {
-				bad(fmt.Sprintf("models[%d].path", i), ErrDuplicate, "%s overlaps models[%d].path %s", b, j, a)
-			}
+	for _, o := range overlaps(m.Models) {
+		bad(fmt.Sprintf("models[%d].path", o.later), ErrDuplicate, "%s overlaps models[%d].path %s", m.Models[o.later].Path, o.earlier, m.Models[o.earlier].Path)
+	}
+}
+
+// overlap is a pair of models whose paths are the same or one inside the other.
+type overlap struct{ earlier, later int }
+
+// overlaps finds the models whose paths overlap another's: two entries that claim the same
+// directory would both "own" its weights. Sorting the paths with '/' before every other byte
+// puts everything inside a directory right after it, so one pass with a stack of the enclosing
+// paths finds each overlap: O(n log n), where comparing every pair took minutes for 100,000.
+// Each path that overlaps is reported once, against its nearest enclosing (or equal) path.
+func overlaps(models []Model) []overlap {
+	var idx []int
+	for i := range models {
+		if models[i].Path != "" {
+			idx = append(idx, i)
 		}
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return pathLess(models[idx[a]].Path, models[idx[b]].Path) })
+	var out []overlap
+	var open []int // enclosing paths of the current one, outermost first
+	for _, i := range idx {
+		p := models[i].Path
+		for len(open) > 0 {
+			top := models[open[len(open)-1]].Path
+			if p == top || within(p, top) {
+				break
+			}
+			open = open[:len(open)-1]
+		}
+		if len(open) > 0 {
+			j := open[len(open)-1]
+			out = append(out, overlap{earlier: min(i, j), later: max(i, j)})
+		}
+		open = append(open, i)
+	}
+	sort.Slice(out, func(a, b int) bool {
+		if out[a].later != out[b].later {
+			return out[a].later < out[b].later
+		}
+		return out[a].earlier < out[b].earlier
+	})
+	return out
+}
+
+// pathLess orders paths component by component: '/' sorts before every other byte, so
+// /opt/models/b comes right after /opt/models and before /opt/models-x.
+func pathLess(a, b string) bool {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] == b[i] {
+			continue
+		}
+		if a[i] == '/' {
+			return true
+		}
+		if b[i] == '/' {
+			return false
+		}
+		return a[i] < b[i]
+	}
+	return len(a) < len(b)
+}
+
+// uniqueName checks that list[i] (models[3], say) has a name, and that no earlier entry of the
+// list, whose indexes seen holds by name, has the same one.
+func uniqueName(bad func(string, error, string, ...any), list, what, name string, i int, seen map[string]int) {
+	at := fmt.Sprintf("%s[%d].name", list, i)
+	if strings.TrimSpace(name) == "" {
+		bad(at, ErrRequired, "every %s needs a name", what)
+	} else if j, dup := seen[name]; dup {
+		bad(at, ErrDuplicate, "%q is already the name of %s[%d]", name, list, j)
+	} else {
+		seen[name] = i
 	}
 }
 

@@ -1,4 +1,4 @@
-package mlbom
+package modelmanifest
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 const schemaFile = "../../schema/model-manifest.schema.json"
 
 func TestLoadManifestSeed(t *testing.T) {
-	fromYAML, err := LoadManifest("testdata/manifests/good/seed.yaml")
+	fromYAML, err := Load("testdata/good/seed.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestLoadManifestSeed(t *testing.T) {
 		t.Fatalf("seed.yaml models = %+v, want [%+v]", fromYAML.Models, want)
 	}
 	// The same manifest as JSON, indented with tabs (which YAML refuses as indentation).
-	fromJSON, err := LoadManifest("testdata/manifests/good/seed.json")
+	fromJSON, err := Load("testdata/good/seed.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestLoadManifestFull(t *testing.T) {
 // loadFull writes full.yaml with its ${…} placeholders filled in and loads it.
 func loadFull(t *testing.T, dir string, vars map[string]string) *Manifest {
 	t.Helper()
-	raw, err := os.ReadFile("testdata/manifests/good/full.yaml")
+	raw, err := os.ReadFile("testdata/good/full.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func loadFull(t *testing.T, dir string, vars map[string]string) *Manifest {
 	if err := os.WriteFile(p, []byte(expandVars(string(raw), vars)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	m, err := LoadManifest(p)
+	m, err := Load(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,10 +137,10 @@ var badManifests = []struct {
 func TestLoadManifestBad(t *testing.T) {
 	for _, tt := range badManifests {
 		t.Run(tt.file, func(t *testing.T) {
-			file := filepath.Join("testdata/manifests/bad", tt.file)
-			m, err := LoadManifest(file)
+			file := filepath.Join("testdata/bad", tt.file)
+			m, err := Load(file)
 			if err == nil {
-				t.Fatalf("LoadManifest(%s) = %+v, want an error", tt.file, m)
+				t.Fatalf("Load(%s) = %+v, want an error", tt.file, m)
 			}
 			if !errors.Is(err, ErrManifest) || !errors.Is(err, tt.err) {
 				t.Fatalf("error %v\nis not ErrManifest and %v", err, tt.err)
@@ -160,7 +160,7 @@ func TestLoadManifestBad(t *testing.T) {
 }
 
 func TestLoadManifestLineNumbers(t *testing.T) {
-	_, err := LoadManifest("testdata/manifests/bad/unknown-field.yaml")
+	_, err := Load("testdata/bad/unknown-field.yaml")
 	if err == nil || !strings.Contains(err.Error(), "unknown-field.yaml:6)") {
 		t.Fatalf("error %v does not point at line 6", err)
 	}
@@ -172,7 +172,7 @@ func TestLoadManifestReportsAllProblems(t *testing.T) {
 	if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := LoadManifest(p)
+	_, err := Load(p)
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -186,7 +186,7 @@ func TestLoadManifestReportsAllProblems(t *testing.T) {
 	if err := os.WriteFile(p2, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err = LoadManifest(p2)
+	_, err = Load(p2)
 	for _, want := range []string{"models[0].purl", "models[1].name", "models[1].path"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not report %s", err, want)
@@ -209,9 +209,9 @@ func TestLoadManifestFileProblems(t *testing.T) {
 		{big, ErrValue, "larger than 4 MiB"},
 	}
 	for _, tt := range tests {
-		_, err := LoadManifest(tt.file)
+		_, err := Load(tt.file)
 		if !errors.Is(err, tt.err) || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("LoadManifest(%s) = %v, want %v mentioning %q", tt.file, err, tt.err, tt.want)
+			t.Errorf("Load(%s) = %v, want %v mentioning %q", tt.file, err, tt.err, tt.want)
 		}
 	}
 }
@@ -222,7 +222,7 @@ func TestLoadManifestFileProblems(t *testing.T) {
 func TestSchemaAgreesWithLoader(t *testing.T) {
 	schema := compileSchema(t)
 	for _, f := range []string{"seed.yaml", "seed.json", "full.yaml"} {
-		doc := yamlFileToAny(t, filepath.Join("testdata/manifests/good", f), map[string]string{
+		doc := yamlFileToAny(t, filepath.Join("testdata/good", f), map[string]string{
 			"SENTIMENT_SHA256": strings.Repeat("ab", 32), "SENTIMENT_SHA512": strings.Repeat("cd", 64), "SUMMARIZER_SHARD2_SHA512": strings.Repeat("ef", 64),
 		})
 		if err := schema.Validate(doc); err != nil {
@@ -233,7 +233,7 @@ func TestSchemaAgreesWithLoader(t *testing.T) {
 		if !tt.schema {
 			continue
 		}
-		doc := yamlFileToAny(t, filepath.Join("testdata/manifests/bad", tt.file), nil)
+		doc := yamlFileToAny(t, filepath.Join("testdata/bad", tt.file), nil)
 		if err := schema.Validate(doc); err == nil {
 			t.Errorf("bad/%s validates against the schema; it should not", tt.file)
 		}

@@ -1,4 +1,4 @@
-package mlbom
+package modelfile
 
 import (
 	"bytes"
@@ -13,13 +13,15 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	mft "github.com/bom-attest/bom-attest/internal/modelfile/modelfiletest"
 )
 
 func TestParseSafetensors(t *testing.T) {
-	good := safetensorsBytes(map[string]string{"format": "pt", "producer": "unit-test"},
-		stTensor{"embed.weight", "F16", []int{16, 8}},
-		stTensor{"lm_head.weight", "BF16", []int{8, 4}},
-		stTensor{"norm.bias", "F32", []int{8}},
+	good := mft.Safetensors(map[string]string{"format": "pt", "producer": "unit-test"},
+		mft.Tensor{Name: "embed.weight", DType: "F16", Shape: []int{16, 8}},
+		mft.Tensor{Name: "lm_head.weight", DType: "BF16", Shape: []int{8, 4}},
+		mft.Tensor{Name: "norm.bias", DType: "F32", Shape: []int{8}},
 	)
 	hdrLen := binary.LittleEndian.Uint64(good)
 	withLen := func(n uint64) []byte {
@@ -30,13 +32,13 @@ func TestParseSafetensors(t *testing.T) {
 	tests := []struct {
 		name string
 		data []byte
-		want *safetensorsHeader
+		want *Safetensors
 		err  error // nil: parses; errTruncated or a message match below
 		msg  string
 	}{
-		{"three tensors", good, &safetensorsHeader{Tensors: 3, Parameters: 128 + 32 + 8, DTypes: []string{"BF16", "F16", "F32"}, Metadata: map[string]string{"format": "pt", "producer": "unit-test"}}, nil, ""},
-		{"no metadata", safetensorsBytes(nil, stTensor{"w", "I8", []int{3, 3}}), &safetensorsHeader{Tensors: 1, Parameters: 9, DTypes: []string{"I8"}}, nil, ""},
-		{"scalar tensor", safetensorsBytes(nil, stTensor{"s", "F32", []int{}}), &safetensorsHeader{Tensors: 1, Parameters: 1, DTypes: []string{"F32"}}, nil, ""},
+		{"three tensors", good, &Safetensors{Tensors: 3, Parameters: 128 + 32 + 8, DTypes: []string{"BF16", "F16", "F32"}, Metadata: map[string]string{"format": "pt", "producer": "unit-test"}}, nil, ""},
+		{"no metadata", mft.Safetensors(nil, mft.Tensor{Name: "w", DType: "I8", Shape: []int{3, 3}}), &Safetensors{Tensors: 1, Parameters: 9, DTypes: []string{"I8"}}, nil, ""},
+		{"scalar tensor", mft.Safetensors(nil, mft.Tensor{Name: "s", DType: "F32", Shape: []int{}}), &Safetensors{Tensors: 1, Parameters: 1, DTypes: []string{"F32"}}, nil, ""},
 		{"empty file", nil, nil, errTruncated, ""},
 		{"length past file", withLen(hdrLen + 1<<20), nil, errTruncated, ""},
 		{"length over cap", withLen(1 << 40), nil, nil, "over the"},
@@ -54,7 +56,7 @@ func TestParseSafetensors(t *testing.T) {
 		{"huge shape saturates", func() []byte {
 			js := []byte(`{"w":{"dtype":"F32","shape":[18446744073709551615,18446744073709551615],"data_offsets":[0,0]}}`)
 			return append(binary.LittleEndian.AppendUint64(nil, uint64(len(js))), js...)
-		}(), &safetensorsHeader{Tensors: 1, Parameters: math.MaxUint64, DTypes: []string{"F32"}}, nil, ""},
+		}(), &Safetensors{Tensors: 1, Parameters: math.MaxUint64, DTypes: []string{"F32"}}, nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,43 +71,43 @@ func TestParseGGUF(t *testing.T) {
 	for i := range vocab {
 		vocab[i] = strings.Repeat("t", i%17)
 	}
-	good := ggufBytes([]ggufKV{
-		{"general.architecture", "llama"},
-		{"general.name", "Tiny Llama Chat"},
-		{"general.version", "v1.1"},
-		{"general.license", "apache-2.0"},
-		{"general.file_type", uint32(15)},
-		{"general.base_model.count", uint32(1)},
-		{"general.base_model.0.name", "TinyLlama 1.1B"},
-		{"general.base_model.0.organization", "TinyLlama"},
-		{"general.base_model.0.repo_url", "https://huggingface.co/TinyLlama/TinyLlama-1.1B-intermediate"},
-		{"general.dataset.count", uint32(1)},
-		{"general.dataset.0.name", "SlimPajama"},
-		{"general.dataset.0.repo_url", "https://huggingface.co/datasets/cerebras/SlimPajama-627B"},
-		{"llama.context_length", uint32(2048)},
-		{"llama.rope.freq_base", float32(10000)},
-		{"tokenizer.ggml.tokens", vocab},
-		{"tokenizer.ggml.token_type", []uint32{1, 2, 3}},
-		{"general.quantized", true},
-	}, []ggufTensor{
-		{"token_embd.weight", []uint64{64, 32}, 12},
-		{"output_norm.weight", []uint64{64}, 0},
+	good := mft.GGUF([]mft.KV{
+		{Key: "general.architecture", Val: "llama"},
+		{Key: "general.name", Val: "Tiny Llama Chat"},
+		{Key: "general.version", Val: "v1.1"},
+		{Key: "general.license", Val: "apache-2.0"},
+		{Key: "general.file_type", Val: uint32(15)},
+		{Key: "general.base_model.count", Val: uint32(1)},
+		{Key: "general.base_model.0.name", Val: "TinyLlama 1.1B"},
+		{Key: "general.base_model.0.organization", Val: "TinyLlama"},
+		{Key: "general.base_model.0.repo_url", Val: "https://huggingface.co/TinyLlama/TinyLlama-1.1B-intermediate"},
+		{Key: "general.dataset.count", Val: uint32(1)},
+		{Key: "general.dataset.0.name", Val: "SlimPajama"},
+		{Key: "general.dataset.0.repo_url", Val: "https://huggingface.co/datasets/cerebras/SlimPajama-627B"},
+		{Key: "llama.context_length", Val: uint32(2048)},
+		{Key: "llama.rope.freq_base", Val: float32(10000)},
+		{Key: "tokenizer.ggml.tokens", Val: vocab},
+		{Key: "tokenizer.ggml.token_type", Val: []uint32{1, 2, 3}},
+		{Key: "general.quantized", Val: true},
+	}, []mft.GGUFTensor{
+		{Name: "token_embd.weight", Dims: []uint64{64, 32}, Type: 12},
+		{Name: "output_norm.weight", Dims: []uint64{64}, Type: 0},
 	})
 	tests := []struct {
 		name string
 		data []byte
-		want *ggufHeader
+		want *GGUF
 		err  error
 		msg  string
 	}{
-		{"llama", good, &ggufHeader{
+		{"llama", good, &GGUF{
 			Version: 3, Tensors: 2, Parameters: 64*32 + 64, Architecture: "llama", Name: "Tiny Llama Chat", ModelVersion: "v1.1",
 			License: "apache-2.0", Quantization: "Q4_K_M", ContextLength: 2048,
 			BaseModels: []string{"TinyLlama/TinyLlama-1.1B-intermediate"}, Datasets: []string{"cerebras/SlimPajama-627B"},
 			DTypes: []string{"F32", "Q4_K"},
 		}, nil, ""},
-		{"no file type: dominant tensor type", ggufBytes([]ggufKV{{"general.architecture", "qwen2"}}, []ggufTensor{{"a", []uint64{100}, 8}, {"b", []uint64{10}, 0}}),
-			&ggufHeader{Version: 3, Tensors: 2, Parameters: 110, Architecture: "qwen2", Quantization: "Q8_0", DTypes: []string{"F32", "Q8_0"}}, nil, ""},
+		{"no file type: dominant tensor type", mft.GGUF([]mft.KV{{Key: "general.architecture", Val: "qwen2"}}, []mft.GGUFTensor{{Name: "a", Dims: []uint64{100}, Type: 8}, {Name: "b", Dims: []uint64{10}, Type: 0}}),
+			&GGUF{Version: 3, Tensors: 2, Parameters: 110, Architecture: "qwen2", Quantization: "Q8_0", DTypes: []string{"F32", "Q8_0"}}, nil, ""},
 		{"bad magic", []byte("GGML\x03\x00\x00\x00"), nil, nil, "not a GGUF file"},
 		{"version 1", append([]byte("GGUF"), 1, 0, 0, 0), nil, nil, "version 1"},
 		{"truncated", good[:len(good)/3], nil, errTruncated, ""},
@@ -147,20 +149,20 @@ func ggufOneKV(typ uint32, body []byte) []byte {
 }
 
 func TestParseONNX(t *testing.T) {
-	spec := onnxSpec{
-		irVersion: 9, producer: "pytorch", producerVersion: "2.4.0", domain: "ai.example", modelVersion: 3,
-		doc: "tiny sentiment classifier", graphName: "main_graph", opsets: map[string]int64{"": 17, "com.microsoft": 1},
-		inlineWeights: 4096, external: []string{"model.onnx_data", "../escape.bin"},
+	spec := mft.ONNXSpec{
+		IRVersion: 9, Producer: "pytorch", ProducerVersion: "2.4.0", Domain: "ai.example", ModelVersion: 3,
+		Doc: "tiny sentiment classifier", GraphName: "main_graph", Opsets: map[string]int64{"": 17, "com.microsoft": 1},
+		InlineWeights: 4096, External: []string{"model.onnx_data", "../escape.bin"},
 	}
-	good := onnxBytes(spec)
+	good := mft.ONNX(spec)
 	tests := []struct {
 		name string
 		data []byte
-		want *onnxHeader
+		want *ONNX
 		err  error
 		msg  string
 	}{
-		{"model", good, &onnxHeader{
+		{"model", good, &ONNX{
 			IRVersion: 9, ProducerName: "pytorch", ProducerVersion: "2.4.0", Domain: "ai.example", ModelVersion: 3,
 			DocString: "tiny sentiment classifier", GraphName: "main_graph", Opsets: []string{"ai.onnx=17", "com.microsoft=1"},
 			External: []string{"model.onnx_data", "../escape.bin"},
@@ -265,11 +267,15 @@ func parseST(r io.Reader, size int64) error { _, err := parseSafetensors(r, size
 func parseGG(r io.Reader, size int64) error { _, err := parseGGUF(r, size); return err }
 func parseOX(r io.Reader, size int64) error { _, err := parseONNX(r, size); return err }
 
-// fuzzBudget is the allocation a parser may make for an input: a fixed allowance for buffers
-// plus a multiple of the input (JSON decoding builds maps from what is there), never more.
-func fuzzBudget(data []byte) uint64 { return 1<<20 + 64*uint64(len(data)) }
+// Allocation budgets for fuzzing: a parser may allocate a fixed allowance for buffers plus a
+// multiple of its input, never more. JSON decoding builds maps from what is there; a YAML
+// parser builds a node of a few hundred bytes for a token as short as two.
+const (
+	binaryPerByte = 64
+	yamlPerByte   = 512
+)
 
-func fuzzParser(f *testing.F, parse func(io.Reader, int64) error, seeds ...[]byte) {
+func fuzzParser(f *testing.F, perByte uint64, parse func(io.Reader, int64) error, seeds ...[]byte) {
 	for _, s := range seeds {
 		f.Add(s)
 	}
@@ -284,7 +290,7 @@ func fuzzParser(f *testing.F, parse func(io.Reader, int64) error, seeds ...[]byt
 		for _, size := range []int64{int64(len(data)), -1} {
 			before := allocs()
 			_ = parse(bytes.NewReader(data), size)
-			if n := allocs() - before; n > fuzzBudget(data) {
+			if n := allocs() - before; n > 1<<20+perByte*uint64(len(data)) {
 				t.Fatalf("size %d: allocated %d bytes for %d bytes of input", size, n, len(data))
 			}
 		}
@@ -292,9 +298,9 @@ func fuzzParser(f *testing.F, parse func(io.Reader, int64) error, seeds ...[]byt
 }
 
 func FuzzSafetensorsHeader(f *testing.F) {
-	fuzzParser(f, parseST,
-		safetensorsBytes(map[string]string{"format": "pt"}, stTensor{"a", "F16", []int{4, 4}}, stTensor{"b", "F32", []int{2}}),
-		safetensorsBytes(nil, stTensor{"s", "I8", nil}),
+	fuzzParser(f, binaryPerByte, parseST,
+		mft.Safetensors(map[string]string{"format": "pt"}, mft.Tensor{Name: "a", DType: "F16", Shape: []int{4, 4}}, mft.Tensor{Name: "b", DType: "F32", Shape: []int{2}}),
+		mft.Safetensors(nil, mft.Tensor{Name: "s", DType: "I8", Shape: nil}),
 		le64(math.MaxUint64),
 		append(le64(1<<26), `{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`...),
 		append(le64(60), `{"__metadata__":{"k":[1,2]},"a":{"shape":[99999999999999999999]}}`...),
@@ -302,9 +308,9 @@ func FuzzSafetensorsHeader(f *testing.F) {
 }
 
 func FuzzGGUFHeader(f *testing.F) {
-	fuzzParser(f, parseGG,
-		ggufBytes([]ggufKV{{"general.architecture", "llama"}, {"llama.context_length", uint32(4096)}, {"general.file_type", uint32(7)}, {"tokenizer.ggml.tokens", []string{"a", "bb", ""}}},
-			[]ggufTensor{{"w", []uint64{8, 8}, 8}}),
+	fuzzParser(f, binaryPerByte, parseGG,
+		mft.GGUF([]mft.KV{{Key: "general.architecture", Val: "llama"}, {Key: "llama.context_length", Val: uint32(4096)}, {Key: "general.file_type", Val: uint32(7)}, {Key: "tokenizer.ggml.tokens", Val: []string{"a", "bb", ""}}},
+			[]mft.GGUFTensor{{Name: "w", Dims: []uint64{8, 8}, Type: 8}}),
 		ggufHeaderOnly(math.MaxUint64, math.MaxUint64),
 		ggufOneKV(ggufArray, append(le32(ggufArray), le64(1<<40)...)),
 		ggufOneKV(ggufString, le64(math.MaxUint64)),
@@ -313,8 +319,8 @@ func FuzzGGUFHeader(f *testing.F) {
 }
 
 func FuzzONNXHeader(f *testing.F) {
-	fuzzParser(f, parseOX,
-		onnxBytes(onnxSpec{irVersion: 8, producer: "skl2onnx", graphName: "g", opsets: map[string]int64{"": 13}, inlineWeights: 64, external: []string{"w.bin"}}),
+	fuzzParser(f, binaryPerByte, parseOX,
+		mft.ONNX(mft.ONNXSpec{IRVersion: 8, Producer: "skl2onnx", GraphName: "g", Opsets: map[string]int64{"": 13}, InlineWeights: 64, External: []string{"w.bin"}}),
 		append(protowire.AppendTag(nil, onnxGraph, protowire.BytesType), protowire.AppendVarint(nil, math.MaxUint64)...),
 		append(protowire.AppendTag(nil, onnxOpsetImport, protowire.BytesType), protowire.AppendVarint(nil, 1<<30)...),
 		bytes.Repeat([]byte{0x3a, 0x02, 0x2a, 0x00}, 8),
