@@ -68,7 +68,8 @@ type Config struct {
 	PushToRegistry     bool
 	ReferrersMode      store.ReferrersMode
 
-	// SourceDateEpoch fixes the documents' timestamp (reproducible builds); zero means now.
+	// SourceDateEpoch fixes the documents' timestamp and has their serial numbers derived from
+	// their content (reproducible builds); zero means now, and random serial numbers.
 	SourceDateEpoch time.Time
 
 	GitHub GitHub

@@ -37,7 +37,7 @@ func (p *pipeline) pedigree(bom *cyclonedx.BOM, first bool) error {
 		s.Intro = "No component of the image matched the patches or constraint overrides."
 	}
 	for _, pc := range res.Components {
-		s.Rows = append(s.Rows, []string{pc.Name, pc.Version, strconv.Itoa(pc.Patches), strings.Join(pc.Resolves, ", "), pc.Override})
+		s.Rows = append(s.Rows, report.Texts(pc.Name, pc.Version, strconv.Itoa(pc.Patches), strings.Join(pc.Resolves, ", "), pc.Override))
 	}
 	p.sum.Sections = append(p.sum.Sections, s)
 	return nil
