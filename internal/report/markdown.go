@@ -50,9 +50,11 @@ func Texts(s ...string) []Markdown {
 	return out
 }
 
-// autolinkRE matches what GitHub links without being asked: URLs with a scheme, www. hosts and
-// e-mail addresses (which also catches purls such as pkg:pypi/a@1.2.3, harmlessly).
-var autolinkRE = regexp.MustCompile(`(?i)[a-z][a-z0-9+.-]*://\S*|www\.\S*|[a-z0-9._+-]+@[a-z0-9_-]+(?:\.[a-z0-9_-]+)+`)
+// autolinkRE matches a word (a run without white space) that GitHub, or another renderer, may
+// link without being asked: one with a scheme (https://…), a www. host, or an e-mail address —
+// whose local part renderers read generously, so any word with an "@" and a dot after it. This
+// also catches purls such as pkg:pypi/a@1.2.3, harmlessly.
+var autolinkRE = regexp.MustCompile(`\S*(?:://|(?i:www)\.|@[^\s@]*\.)\S*`)
 
 var textEscaper = strings.NewReplacer(
 	"&", "&amp;", "<", "&lt;", ">", "&gt;",

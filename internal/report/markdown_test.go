@@ -140,7 +140,7 @@ func TestLink(t *testing.T) {
 
 func TestMarkdownf(t *testing.T) {
 	got := Markdownf("%s (%d files) by %s, %s", Code("ab…"), 3, "[x](https://evil.example)", Link("https://github.com/a"))
-	want := Markdown("`ab…` (3 files) by \\[x\\](`https://evil.example)`, https://github.com/a")
+	want := Markdown("`ab…` (3 files) by `[x](https://evil.example)`, https://github.com/a")
 	if got != want {
 		t.Errorf("Markdownf = %q, want %q", got, want)
 	}
