@@ -1,7 +1,6 @@
 package config
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/bom-attest/bom-attest/internal/image"
 	"github.com/bom-attest/bom-attest/internal/pedigree"
+	"github.com/bom-attest/bom-attest/internal/plainhttp"
 	"github.com/bom-attest/bom-attest/internal/sign"
 	"github.com/bom-attest/bom-attest/internal/store"
 )
@@ -73,7 +73,8 @@ type Config struct {
 	CreateStorageRecord bool
 	SubjectVersion      string
 
-	// SourceDateEpoch fixes the documents' timestamp (reproducible builds); zero means now.
+	// SourceDateEpoch fixes the documents' timestamp and has their serial numbers derived from
+	// their content (reproducible builds); zero means now, and random serial numbers.
 	SourceDateEpoch time.Time
 
 	GitHub GitHub
@@ -90,13 +91,8 @@ type GitHub struct {
 	APIURL        string // GITHUB_API_URL
 	Repository    string // GITHUB_REPOSITORY (owner/name)
 	WorkflowRef   string // GITHUB_WORKFLOW_REF
-	EventName     string // GITHUB_EVENT_NAME
-	SHA           string // GITHUB_SHA
-	Ref           string // GITHUB_REF
 	Actor         string // GITHUB_ACTOR
-	RunID         string // GITHUB_RUN_ID
-	RunAttempt    string // GITHUB_RUN_ATTEMPT
-	Visibility    string // repository.visibility from the event payload
+	Visibility    string // repository.visibility from the event payload: public, private, internal or ""
 	IDTokenURL    string // ACTIONS_ID_TOKEN_REQUEST_URL
 	IDTokenSecret string // ACTIONS_ID_TOKEN_REQUEST_TOKEN; a secret
 }
@@ -109,13 +105,16 @@ const PermissionsBlock = `permissions:
   packages: write       # only with push-to-registry: true on ghcr.io
   artifact-metadata: write  # only with push-to-registry: storage records`
 
-// FieldError is one bad input.
+// FieldError is one bad input. Its message is kept as a format, the action's own words, and
+// the values it quotes, which come from the input or the file system, so a log can escape the
+// values and keep the words (and their line breaks) as they are.
 type FieldError struct {
-	Input string
-	Msg   string
+	Input  string
+	Format string
+	Args   []any
 }
 
-func (e FieldError) Error() string { return e.Input + ": " + e.Msg }
+func (e FieldError) Error() string { return e.Input + ": " + fmt.Sprintf(e.Format, e.Args...) }
 
 // Errors collects every bad input so the user fixes them in one go.
 type Errors []FieldError
@@ -181,61 +180,9 @@ func defaultNote(in Input) string {
 	return " (default " + in.Default + ")"
 }
 
-func readGitHub(getenv Getenv) GitHub {
-	g := GitHub{
-		Actions:       getenv("GITHUB_ACTIONS") == "true",
-		OutputPath:    getenv("GITHUB_OUTPUT"),
-		SummaryPath:   getenv("GITHUB_STEP_SUMMARY"),
-		Workspace:     getenv("GITHUB_WORKSPACE"),
-		RunnerTemp:    getenv("RUNNER_TEMP"),
-		ServerURL:     strings.TrimSuffix(getenv("GITHUB_SERVER_URL"), "/"),
-		APIURL:        strings.TrimSuffix(getenv("GITHUB_API_URL"), "/"),
-		Repository:    getenv("GITHUB_REPOSITORY"),
-		WorkflowRef:   getenv("GITHUB_WORKFLOW_REF"),
-		EventName:     getenv("GITHUB_EVENT_NAME"),
-		SHA:           getenv("GITHUB_SHA"),
-		Ref:           getenv("GITHUB_REF"),
-		Actor:         getenv("GITHUB_ACTOR"),
-		RunID:         getenv("GITHUB_RUN_ID"),
-		RunAttempt:    getenv("GITHUB_RUN_ATTEMPT"),
-		IDTokenURL:    getenv("ACTIONS_ID_TOKEN_REQUEST_URL"),
-		IDTokenSecret: getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
-	}
-	if g.ServerURL == "" {
-		g.ServerURL = "https://github.com"
-	}
-	if g.APIURL == "" {
-		g.APIURL = "https://api.github.com"
-	}
-	g.Visibility = eventVisibility(getenv("GITHUB_EVENT_PATH"))
-	return g
-}
-
-// eventVisibility reads repository.visibility from the event payload; an unreadable payload
-// means "unknown", which picks the private (GitHub) Sigstore instance — the safe side, as it
-// never writes to a public log.
-func eventVisibility(path string) string {
-	if path == "" {
-		return ""
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	var ev struct {
-		Repository struct {
-			Visibility string `json:"visibility"`
-			Private    *bool  `json:"private"`
-		} `json:"repository"`
-	}
-	if json.Unmarshal(b, &ev) != nil {
-		return ""
-	}
-	if ev.Repository.Visibility == "" && ev.Repository.Private != nil && !*ev.Repository.Private {
-		return "public"
-	}
-	return ev.Repository.Visibility
-}
+// maxSourceDateEpoch is 9999-12-31T23:59:59Z: RFC 3339 timestamps, as CycloneDX writes
+// them, have four-digit years.
+const maxSourceDateEpoch = 253402300799
 
 var (
 	digestRE    = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
@@ -246,7 +193,17 @@ var (
 type validator struct{ errs Errors }
 
 func (v *validator) add(input, format string, a ...any) {
-	v.errs = append(v.errs, FieldError{Input: input, Msg: fmt.Sprintf(format, a...)})
+	v.errs = append(v.errs, FieldError{Input: input, Format: format, Args: a})
+}
+
+// failed reports whether input has been reported already.
+func (v *validator) failed(input string) bool {
+	for _, e := range v.errs {
+		if e.Input == input {
+			return true
+		}
+	}
+	return false
 }
 
 func (v *validator) boolean(raw map[string]string, input string) bool {
@@ -283,22 +240,18 @@ func (v *validator) httpURL(raw map[string]string, input string) string {
 	return strings.TrimSuffix(s, "/")
 }
 
-// existing checks that a path input names something that exists, of the right kind.
-func (v *validator) existing(raw map[string]string, input string, wantDir bool) string {
-	p := raw[input]
-	if p == "" {
+// endpoint checks a URL the workflow's ID token or signed material is sent to: HTTPS, or
+// plain HTTP only to a loopback host (a test's or the job's own service).
+func (v *validator) endpoint(raw map[string]string, input string) string {
+	s := raw[input]
+	if s == "" {
 		return ""
 	}
-	st, err := os.Stat(p)
-	switch {
-	case err != nil:
-		v.add(input, "%s: %v", p, errors.Unwrap(err))
-	case wantDir && !st.IsDir():
-		v.add(input, "%s is not a directory", p)
-	case !wantDir && st.IsDir():
-		v.add(input, "%s is a directory, want a file", p)
+	if _, err := plainhttp.CheckURL(s); err != nil {
+		v.add(input, "%v", err)
+		return ""
 	}
-	return p
+	return strings.TrimSuffix(s, "/")
 }
 
 // List splits a comma- or newline-separated input, dropping blanks.
@@ -370,10 +323,10 @@ func build(raw map[string]string, gh GitHub, sourceDateEpoch string) (*Config, e
 	if !namespaceRE.MatchString(c.PropertyNamespace) {
 		v.add("property-namespace", "must be letters, digits, '.', '_' or '-' (e.g. bom-attest), got %q", c.PropertyNamespace)
 	}
-	c.PatchesDir = v.existing(raw, "patches-dir", true)
-	c.ConstraintOverrides = v.existing(raw, "constraint-overrides", false)
-	c.ModelManifest = v.existing(raw, "model-manifest", false)
-	c.TrustedRoot = v.existing(raw, "trusted-root", false)
+	c.PatchesDir = v.directory(raw, "patches-dir")
+	c.ConstraintOverrides = v.regularFile(raw, "constraint-overrides")
+	c.ModelManifest = v.regularFile(raw, "model-manifest")
+	c.TrustedRoot = v.trustedRoot(raw)
 	c.PatchesBaseURL = v.httpURL(raw, "patches-base-url")
 	if c.PatchesBaseURL != "" {
 		c.PatchesBaseURL += "/"
@@ -381,10 +334,10 @@ func build(raw map[string]string, gh GitHub, sourceDateEpoch string) (*Config, e
 			v.add("patches-base-url", "is set but patches-dir is not")
 		}
 	}
-	c.FulcioURL = v.httpURL(raw, "fulcio-url")
-	c.RekorURL = v.httpURL(raw, "rekor-url")
-	c.TSAURL = v.httpURL(raw, "tsa-url")
-	c.OIDCIssuer = v.httpURL(raw, "oidc-issuer")
+	c.FulcioURL = v.endpoint(raw, "fulcio-url")
+	c.RekorURL = v.endpoint(raw, "rekor-url")
+	c.TSAURL = v.endpoint(raw, "tsa-url")
+	c.OIDCIssuer = v.endpoint(raw, "oidc-issuer")
 	if c.OIDCIssuer == "" {
 		c.OIDCIssuer = defaultIssuer(gh.ServerURL)
 	}
@@ -416,8 +369,8 @@ func build(raw map[string]string, gh GitHub, sourceDateEpoch string) (*Config, e
 
 	if sourceDateEpoch != "" {
 		sec, err := strconv.ParseInt(sourceDateEpoch, 10, 64)
-		if err != nil || sec < 0 {
-			v.add("SOURCE_DATE_EPOCH", "must be whole seconds since 1970, got %q", sourceDateEpoch)
+		if err != nil || sec < 0 || sec > maxSourceDateEpoch {
+			v.add("SOURCE_DATE_EPOCH", "must be whole seconds since 1970 up to %d (the end of year 9999), got %q", int64(maxSourceDateEpoch), sourceDateEpoch)
 		} else {
 			c.SourceDateEpoch = time.Unix(sec, 0).UTC()
 		}
@@ -434,7 +387,7 @@ func build(raw map[string]string, gh GitHub, sourceDateEpoch string) (*Config, e
 		}
 	case "false":
 		if gh.IDTokenURL == "" {
-			v.add("dry-run", "is false but this job has no OIDC token to sign with; give the job\n%s", PermissionsBlock)
+			v.add("dry-run", "is false but this job has no OIDC token to sign with; give the job\n"+PermissionsBlock)
 		}
 	}
 	if dryRun != "" && !c.DryRun && c.GitHubToken == "" {
@@ -473,54 +426,6 @@ func defaultOutputDir(gh GitHub) string {
 		return filepath.Join(gh.Workspace, "bom-attest-out")
 	}
 	return "bom-attest-out"
-}
-
-func (v *validator) image(c *Config, img string) {
-	if img == "" {
-		switch {
-		case c.SubjectName == "":
-			v.add("image", "required: give image, or subject-name with subject-digest")
-			return
-		case c.SubjectDigest == "":
-			v.add("subject-digest", "required when image is not given (the image is subject-name@subject-digest)")
-			return
-		}
-		img = c.SubjectName + "@" + c.SubjectDigest
-	}
-	for _, kind := range image.LocalKinds {
-		if p, ok := strings.CutPrefix(img, string(kind)+":"); ok {
-			c.ImageKind, c.ImageRef = kind, p
-			st, err := os.Stat(p)
-			switch {
-			case p == "":
-				v.add("image", "%s: needs a path", kind)
-			case err != nil:
-				v.add("image", "%s: %v", kind, err)
-			case kind == image.KindOCIDir && !st.IsDir():
-				v.add("image", "oci-dir:%s is not a directory", p)
-			case kind != image.KindOCIDir && st.IsDir():
-				v.add("image", "%s:%s is a directory; use oci-dir:", kind, p)
-			}
-			return
-		}
-	}
-	img = strings.TrimPrefix(img, "registry:")
-	ref, err := name.ParseReference(img)
-	if err != nil {
-		v.add("image", "not a valid image reference %q: %v", img, err)
-		return
-	}
-	if last := img[strings.LastIndex(img, "/")+1:]; !strings.ContainsAny(last, ":@") {
-		v.add("image", "%q has neither tag nor digest; give image@sha256:... (or a tag, resolved once)", img)
-		return
-	}
-	c.ImageKind, c.ImageRef = image.KindRegistry, ref.String()
-	if d, ok := ref.(name.Digest); ok && c.SubjectDigest != "" && d.DigestStr() != c.SubjectDigest {
-		v.add("subject-digest", "%s differs from the digest in image (%s)", c.SubjectDigest, d.DigestStr())
-	}
-	if c.SubjectName == "" {
-		c.SubjectName = strings.ToLower(ref.Context().Name())
-	}
 }
 
 // defaultIssuer is where GitHub's runners get ID tokens from: one issuer for github.com, and

@@ -3,8 +3,11 @@ package outdir
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -93,4 +96,40 @@ func (d *Dir) Write(name string, data []byte) (string, error) {
 		return cleanup(err)
 	}
 	return dst, nil
+}
+
+// ownName matches the file names the action writes into output-dir — documents, unsigned
+// statements, bundles, the compliance report and the admission policy — and the temporary files
+// of a write that was cut short. A new kind of file the action writes belongs here too.
+var ownName = regexp.MustCompile(`^` + ownNames + `$|^\.` + ownNames + `\.tmp-[0-9]+$`)
+
+const ownNames = `(sbom(\.[^/]+)?\.(cdx|intoto|sigstore)\.json` +
+	`|(mlbom|vulnerabilities)\.(cdx|intoto|sigstore)\.json` +
+	`|provenance\.(intoto|sigstore)\.json` +
+	`|compliance\.json|kyverno-policy\.yaml)`
+
+// RemoveStale removes what an earlier run left in the directory under the action's own file
+// names (and under also's), so that no file from before can be taken for this run's. Only
+// regular files directly in the directory go: it never descends into a subdirectory and leaves
+// symbolic links (and what they point at), named pipes and devices alone, so nothing outside
+// the directory can be reached through it. It returns the names removed.
+func (d *Dir) RemoveStale(also ...string) ([]string, error) {
+	entries, err := os.ReadDir(d.Path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrOutputDir, err)
+	}
+	var removed []string
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() || !(ownName.MatchString(name) || slices.Contains(also, name)) {
+			continue
+		}
+		// os.Remove unlinks the name itself: were it swapped for a link since ReadDir, the
+		// link goes, not its target.
+		if err := os.Remove(filepath.Join(d.Path, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return removed, fmt.Errorf("%w: remove %s left by an earlier run: %v", ErrOutputDir, name, err)
+		}
+		removed = append(removed, name)
+	}
+	return removed, nil
 }

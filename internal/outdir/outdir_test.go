@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 )
@@ -73,5 +74,72 @@ func TestChownToWorkspaceOwner(t *testing.T) {
 		if uid := st.Sys().(*syscall.Stat_t).Uid; uid != 1001 {
 			t.Errorf("%s owned by %d, want the workspace owner 1001", q, uid)
 		}
+	}
+}
+
+func TestRemoveStale(t *testing.T) {
+	base := t.TempDir()
+	outside := filepath.Join(base, "outside.cdx.json")
+	os.WriteFile(outside, []byte("keep"), 0o644)
+	d, err := Open(filepath.Join(base, "out"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(name string) string { return filepath.Join(d.Path, name) }
+	files := map[string]bool{ // name: removed
+		"sbom.cdx.json":                true,
+		"sbom.linux-arm64-v8.cdx.json": true,
+		"sbom.linux-amd64.intoto.json": true,
+		"mlbom.cdx.json":               true,
+		"mlbom.sigstore.json":          true,
+		"provenance.sigstore.json":     true,
+		"vulnerabilities.cdx.json":     true,
+		"compliance.json":              true,
+		"kyverno-policy.yaml":          true,
+		".sbom.cdx.json.tmp-4242":      true,
+		"summary.md":                   true, // asked for by name
+		"notes.md":                     false,
+		"app.cdx.json":                 false,
+		"sbom.cdx.json.bak":            false,
+		"provenance.cdx.json":          false,
+		".sbom.cdx.json.tmp-4242.orig": false,
+		"my-sbom.cdx.json":             false,
+	}
+	for name := range files {
+		if err := os.WriteFile(at(name), []byte("old"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// What is not a regular file directly in the directory stays, whatever its name.
+	os.Symlink(outside, at("provenance.intoto.json"))
+	os.Mkdir(at("sbom.x.cdx.json"), 0o755)
+	os.WriteFile(filepath.Join(at("sbom.x.cdx.json"), "sbom.cdx.json"), []byte("nested"), 0o644)
+	if err := syscall.Mkfifo(at("mlbom.intoto.json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	removed, err := d.RemoveStale("summary.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, gone := range files {
+		_, err := os.Lstat(at(name))
+		if exists := err == nil; exists == gone {
+			t.Errorf("%s: exists=%v after RemoveStale", name, exists)
+		}
+		if gone != slices.Contains(removed, name) {
+			t.Errorf("%s: reported removed=%v", name, !gone)
+		}
+	}
+	for _, name := range []string{"provenance.intoto.json", "sbom.x.cdx.json", "sbom.x.cdx.json/sbom.cdx.json", "mlbom.intoto.json"} {
+		if _, err := os.Lstat(at(name)); err != nil {
+			t.Errorf("%s was removed: %v", name, err)
+		}
+	}
+	if b, _ := os.ReadFile(outside); string(b) != "keep" {
+		t.Error("a file outside output-dir was touched through a link")
+	}
+	if len(removed) != 11 {
+		t.Errorf("removed %d files: %v", len(removed), removed)
 	}
 }

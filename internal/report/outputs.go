@@ -26,6 +26,13 @@ func (o *Outputs) Set(k, v string) {
 	o.vals[k] = v
 }
 
+// Add sets every output of from, in its order.
+func (o *Outputs) Add(from *Outputs) {
+	for _, k := range from.keys {
+		o.Set(k, from.vals[k])
+	}
+}
+
 // Get returns output k.
 func (o *Outputs) Get(k string) string { return o.vals[k] }
 
@@ -34,11 +41,12 @@ func (o *Outputs) Keys() []string { return append([]string(nil), o.keys...) }
 
 // Write appends the outputs to the runner's GITHUB_OUTPUT file, or prints name=value lines to
 // local when there is none. Every value goes through a heredoc whose delimiter is random, so a
-// value (a path, a message from a registry) cannot end it early and inject outputs.
+// value (a path, a message from a registry) cannot end it early and inject outputs. Printed, a
+// value is escaped as a log argument is: it cannot start or break a line.
 func (o *Outputs) Write(path string, local io.Writer) error {
 	if path == "" {
 		for _, k := range o.keys {
-			fmt.Fprintf(local, "%s=%s\n", k, o.vals[k])
+			fmt.Fprintf(local, "%s=%s\n", k, escapeLine(o.vals[k]))
 		}
 		return nil
 	}

@@ -49,6 +49,23 @@ func TestOutputsLocal(t *testing.T) {
 	}
 }
 
+// TestOutputsLocalHostile prints values that try to start lines of their own.
+func TestOutputsLocalHostile(t *testing.T) {
+	var o, held Outputs
+	o.Set("dry-run", "true")
+	held.Set("sbom-path", "out\n::stop-commands::x/sbom.cdx.json")
+	held.Set("mlbom-path", "a\r::warning::y ##[error]z")
+	o.Add(&held)
+	var buf bytes.Buffer
+	if err := o.Write("", &buf); err != nil {
+		t.Fatal(err)
+	}
+	want := "dry-run=true\nsbom-path=out\\n::stop-commands::x/sbom.cdx.json\nmlbom-path=a\\r::warning::y #\\#[error]z\n"
+	if buf.String() != want {
+		t.Errorf("local outputs = %q, want %q", buf.String(), want)
+	}
+}
+
 func TestOutputsUnwritable(t *testing.T) {
 	var o Outputs
 	o.Set("a", "b")
@@ -117,15 +134,23 @@ func sampleRun() *Run {
 				Stats: Stats{Total: 3, ByType: map[string]int{"library": 2, "operating-system": 1}, ByEcosystem: map[string]int{"pypi": 2}, Licenses: map[string]int{"Apache-2.0": 2}}},
 			{Platform: "linux/arm64/v8", Digest: "sha256:" + strings.Repeat("ef", 32), File: "out/sbom.linux-arm64-v8.cdx.json", Stats: Stats{Total: 3}},
 		},
-		Sections: []Section{{Title: "Pedigree", Header: []string{"Component", "Resolves"}, Rows: [][]string{{"nova|<script>", "LP#2099999"}}}},
-		Warnings: []string{"image is a tag <b>"},
+		Sections: []Section{
+			{Title: "Pedigree", Header: []string{"Component", "Resolves"}, Rows: [][]Markdown{Texts("nova|<script>", "LP#2099999")}},
+			// What a model card or a constraints comment could hold, next to what the action links itself.
+			{Title: "Models [x](https://evil.example)", Intro: Markdownf("Declared in %s.", "![t](https://evil.example/p.png)"),
+				Header: []string{"Model", "License", "Attestation"},
+				Rows: [][]Markdown{{Text("voice`intent`"), Text("[MIT](https://evil.example) **bold** www.evil.example me@evil.example"),
+					Link("https://github.com/acme/voice-agent/attestations/42")}}},
+		},
+		Warnings: []string{"image is a tag <b>", "<img src=https://evil.example/p.png> _x_"},
 		Stages:   []Stage{{Name: "scan linux/amd64", Took: 1234 * time.Millisecond}},
 	}
 }
 
-func TestMarkdownGolden(t *testing.T) {
-	got := Markdown(sampleRun())
-	golden := filepath.Join("testdata", "summary.md")
+// checkGolden compares a rendered summary with testdata/name, which -update rewrites.
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	golden := filepath.Join("testdata", name)
 	if *update {
 		os.WriteFile(golden, []byte(got), 0o644)
 	}
@@ -136,17 +161,51 @@ func TestMarkdownGolden(t *testing.T) {
 	if got != string(want) {
 		t.Errorf("summary differs from %s (go test -update):\n%s", golden, got)
 	}
+}
+
+func TestMarkdownGolden(t *testing.T) {
+	got := Summary(sampleRun())
+	checkGolden(t, "summary.md", got)
 	for _, bad := range []string{"<script>", "<b>"} {
 		if strings.Contains(got, bad) {
 			t.Errorf("summary lets %s through unescaped", bad)
 		}
+	}
+	// Rendered, the only link is the one the action made, and no image or HTML got in.
+	out := renderMD(t, got)
+	if links := regexp.MustCompile(`<a href="([^"]*)"`).FindAllStringSubmatch(out, -1); len(links) != 1 || links[0][1] != "https://github.com/acme/voice-agent/attestations/42" {
+		t.Errorf("summary links %v, want only the attestation", links)
+	}
+	for _, bad := range []string{"<img", "<script", "<em>", "evil.example\">"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("rendered summary holds %s", bad)
+		}
+	}
+}
+
+func TestSummaryFailureGolden(t *testing.T) {
+	r := sampleRun()
+	r.Err = errors.New("sign sbom.linux-arm64-v8: fulcio: 503 from [x](https://evil.example)\nsecond line")
+	r.Outcomes = []Outcome{
+		{What: "SBOM for linux/amd64: out/sbom.linux-amd64.cdx.json", Done: true},
+		{What: "SBOM for linux/arm64/v8 <b>", Done: false},
+	}
+	got := Summary(r)
+	checkGolden(t, "summary-failed.md", got)
+	for _, w := range []string{"### Done before the failure", "- ✅ done: SBOM for linux/amd64", "- ❌ not done: SBOM for linux/arm64/v8 &lt;b&gt;"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("failure summary lacks %q", w)
+		}
+	}
+	if strings.Contains(renderMD(t, got), `href="https://evil.example`) {
+		t.Error("the error message became a link")
 	}
 }
 
 func TestMarkdownFailure(t *testing.T) {
 	r := sampleRun()
 	r.Err = errors.New("image: digest mismatch\nsecond line")
-	got := Markdown(r)
+	got := Summary(r)
 	if !strings.Contains(got, "> [!CAUTION]\n> **Failed:** image: digest mismatch\n> second line") {
 		t.Errorf("failure not shown as a quoted alert:\n%s", got)
 	}

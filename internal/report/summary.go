@@ -9,11 +9,12 @@ import (
 	"github.com/CycloneDX/cyclonedx-go"
 )
 
-// Run is what one run did, for the job summary.
+// Run is what one run did, for the job summary. Strings are text from wherever they came and
+// are escaped when rendered; Markdown fields hold what the action wrote itself.
 type Run struct {
 	Version       string
 	DryRun        bool
-	DryRunReason  string
+	DryRunReason  Markdown
 	SubjectName   string
 	SubjectDigest string
 	IsIndex       bool
@@ -24,6 +25,8 @@ type Run struct {
 	Warnings      []string
 	Stages        []Stage
 	Err           error
+	// Outcomes account, after a failure, for each piece of work the run set out to do.
+	Outcomes []Outcome
 }
 
 // Platform is one SBOM written.
@@ -40,12 +43,21 @@ type Stage struct {
 	Took time.Duration
 }
 
-// Section is a titled table a stage contributes.
+// Section is a titled table a stage contributes. Title and Header are text; Intro and the
+// cells are Markdown, so a cell from the image must go through Text (or Texts, Code, Link) to
+// get there, and only the action's own constants go in unescaped.
 type Section struct {
 	Title  string
-	Intro  string
+	Intro  Markdown
 	Header []string
-	Rows   [][]string
+	Rows   [][]Markdown
+}
+
+// Outcome is one piece of work — a document written, signed, published — and whether it got
+// done before the run failed.
+type Outcome struct {
+	What string
+	Done bool
 }
 
 // Stats counts an SBOM's components.
@@ -100,45 +112,56 @@ func purlType(p string) string {
 	return t
 }
 
-// Markdown renders the job summary.
-func Markdown(r *Run) string {
+// Summary renders the job summary.
+func Summary(r *Run) string {
 	var b strings.Builder
 	title := r.SubjectName
 	if title == "" {
 		title = "image"
 	}
-	fmt.Fprintf(&b, "## bom-attest: %s\n\n", cell(title))
+	fmt.Fprintf(&b, "## bom-attest: %s\n\n", Text(title))
 	switch {
 	case r.Err != nil:
 		fmt.Fprintf(&b, "> [!CAUTION]\n> **Failed:** %s\n\n", quoteLines(r.Err.Error()))
 	case r.DryRun:
-		fmt.Fprintf(&b, "> [!NOTE]\n> **Dry run**: documents were written as files; nothing was signed or published. Why: %s.\n\n", quoteLines(r.DryRunReason))
+		fmt.Fprintf(&b, "> [!NOTE]\n> **Dry run**: documents were written as files; nothing was signed or published. Why: %s.\n\n", r.DryRunReason)
 	default:
 		fmt.Fprintf(&b, "> [!TIP]\n> Documents written, signed and published.\n\n")
 	}
+	if r.Err != nil && len(r.Outcomes) > 0 {
+		b.WriteString("### Done before the failure\n\n")
+		for _, o := range r.Outcomes {
+			mark := "❌ not done:"
+			if o.Done {
+				mark = "✅ done:"
+			}
+			fmt.Fprintf(&b, "- %s %s\n", mark, Text(o.What))
+		}
+		b.WriteString("\n")
+	}
 
 	b.WriteString("| | |\n|---|---|\n")
-	row(&b, "Image", code(r.SubjectName))
+	row(&b, "Image", Code(r.SubjectName))
 	if r.SubjectDigest != "" {
 		kind := "image manifest"
 		if r.IsIndex {
 			kind = "multi-platform index"
 		}
-		row(&b, "Subject digest", code(r.SubjectDigest)+" ("+kind+")")
+		row(&b, "Subject digest", Code(r.SubjectDigest)+" ("+Markdown(kind)+")")
 	}
 	if r.ResolvedTag != "" {
-		row(&b, "Resolved from tag", code(r.ResolvedTag)+" ⚠️ pass subject-digest to attest exactly what you built")
+		row(&b, "Resolved from tag", Code(r.ResolvedTag)+" ⚠️ pass subject-digest to attest exactly what you built")
 	}
 	if r.SpecVersion != "" {
-		row(&b, "CycloneDX", r.SpecVersion)
+		row(&b, "CycloneDX", Text(r.SpecVersion))
 	}
-	row(&b, "bom-attest", code(r.Version))
+	row(&b, "bom-attest", Code(r.Version))
 	b.WriteString("\n")
 
 	if len(r.Platforms) > 0 {
 		b.WriteString("### SBOMs\n\n| Platform | Manifest digest | Components | File |\n|---|---|---:|---|\n")
 		for _, p := range r.Platforms {
-			fmt.Fprintf(&b, "| %s | %s | %d | %s |\n", cell(p.Platform), code(short(p.Digest)), p.Stats.Total, code(p.File))
+			fmt.Fprintf(&b, "| %s | %s | %d | %s |\n", Text(p.Platform), Code(short(p.Digest)), p.Stats.Total, Code(p.File))
 		}
 		b.WriteString("\n")
 		st := r.Platforms[0].Stats
@@ -146,35 +169,35 @@ func Markdown(r *Run) string {
 		if len(r.Platforms) > 1 {
 			label = " (" + r.Platforms[0].Platform + ")"
 		}
-		fmt.Fprintf(&b, "### Components%s\n\n| Type | Count |\n|---|---:|\n", cell(label))
+		fmt.Fprintf(&b, "### Components%s\n\n| Type | Count |\n|---|---:|\n", Text(label))
 		for _, kv := range sorted(st.ByType, 0) {
-			fmt.Fprintf(&b, "| %s | %d |\n", cell(kv.k), kv.v)
+			fmt.Fprintf(&b, "| %s | %d |\n", Text(kv.k), kv.v)
 		}
 		b.WriteString("\n| Ecosystem | Count |\n|---|---:|\n")
 		for _, kv := range sorted(st.ByEcosystem, 0) {
-			fmt.Fprintf(&b, "| %s | %d |\n", cell(kv.k), kv.v)
+			fmt.Fprintf(&b, "| %s | %d |\n", Text(kv.k), kv.v)
 		}
 		if len(st.Licenses) > 0 {
 			b.WriteString("\n#### Top licenses\n\n| License | Components |\n|---|---:|\n")
 			for _, kv := range sorted(st.Licenses, 10) {
-				fmt.Fprintf(&b, "| %s | %d |\n", cell(kv.k), kv.v)
+				fmt.Fprintf(&b, "| %s | %d |\n", Text(kv.k), kv.v)
 			}
 		}
 		b.WriteString("\n")
 	}
 
 	for _, s := range r.Sections {
-		fmt.Fprintf(&b, "### %s\n\n", cell(s.Title))
+		fmt.Fprintf(&b, "### %s\n\n", Text(s.Title))
 		if s.Intro != "" {
-			fmt.Fprintf(&b, "%s\n\n", cell(s.Intro))
+			fmt.Fprintf(&b, "%s\n\n", oneLine(string(s.Intro)))
 		}
 		if len(s.Rows) == 0 {
 			continue
 		}
-		b.WriteString("| " + strings.Join(mapCells(s.Header), " | ") + " |\n")
+		tableRow(&b, Texts(s.Header...))
 		b.WriteString(strings.Repeat("|---", len(s.Header)) + "|\n")
 		for _, r := range s.Rows {
-			b.WriteString("| " + strings.Join(mapCells(r), " | ") + " |\n")
+			tableRow(&b, r)
 		}
 		b.WriteString("\n")
 	}
@@ -182,14 +205,14 @@ func Markdown(r *Run) string {
 	if len(r.Warnings) > 0 {
 		b.WriteString("### Warnings\n\n")
 		for _, w := range r.Warnings {
-			fmt.Fprintf(&b, "- %s\n", cell(w))
+			fmt.Fprintf(&b, "- %s\n", Text(w))
 		}
 		b.WriteString("\n")
 	}
 	if len(r.Stages) > 0 {
 		b.WriteString("<details><summary>Timings</summary>\n\n| Stage | Time |\n|---|---:|\n")
 		for _, s := range r.Stages {
-			fmt.Fprintf(&b, "| %s | %s |\n", cell(s.Name), s.Took.Round(time.Millisecond))
+			fmt.Fprintf(&b, "| %s | %s |\n", Text(s.Name), s.Took.Round(time.Millisecond))
 		}
 		b.WriteString("\n</details>\n\n")
 	}
@@ -218,40 +241,18 @@ func sorted(m map[string]int, limit int) []kv {
 	return out
 }
 
-func row(b *strings.Builder, k, v string) { fmt.Fprintf(b, "| %s | %s |\n", k, v) }
-
-// cell makes text from the image or the user safe inside a Markdown table: no HTML, no pipes,
-// no line breaks that would end the row.
-func cell(s string) string {
-	r := strings.NewReplacer("|", `\|`, "\r", " ", "\n", " ", "<", "&lt;", ">", "&gt;")
-	return r.Replace(s)
+func row(b *strings.Builder, k string, v Markdown) {
+	fmt.Fprintf(b, "| %s | %s |\n", k, oneLine(string(v)))
 }
 
-func mapCells(in []string) []string {
-	out := make([]string, len(in))
-	for i, s := range in {
-		if strings.HasPrefix(s, "`") && strings.HasSuffix(s, "`") && len(s) > 1 {
-			out[i] = code(s[1 : len(s)-1])
-			continue
-		}
-		out[i] = cell(s)
+// tableRow writes cells as one row. A Markdown value is one line already; oneLine keeps a
+// careless conversion from ending the row early.
+func tableRow(b *strings.Builder, cells []Markdown) {
+	b.WriteString("|")
+	for _, c := range cells {
+		b.WriteString(" " + oneLine(string(c)) + " |")
 	}
-	return out
-}
-
-// Code marks s as code in a cell; sections use it for digests and paths.
-func Code(s string) string {
-	if s == "" {
-		return ""
-	}
-	return "`" + s + "`"
-}
-
-func code(s string) string {
-	if s == "" {
-		return ""
-	}
-	return "`" + strings.NewReplacer("`", "'", "|", `\|`, "\n", " ").Replace(s) + "`"
+	b.WriteString("\n")
 }
 
 func short(d string) string {
@@ -261,6 +262,11 @@ func short(d string) string {
 	return d
 }
 
-func quoteLines(s string) string { return strings.ReplaceAll(cell2(s), "\n", "\n> ") }
-
-func cell2(s string) string { return strings.NewReplacer("<", "&lt;", ">", "&gt;").Replace(s) }
+// quoteLines renders s as text inside a quote block, one quoted line per line of s.
+func quoteLines(s string) string {
+	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = string(Text(l))
+	}
+	return strings.Join(lines, "\n> ")
+}

@@ -163,12 +163,12 @@ func (p *pipeline) dryRun() error {
 	if signer == "" {
 		signer = "the workflow that runs this step"
 	}
-	intro := fmt.Sprintf("Would be signed by %s (issuer %s) with the %s Sigstore instance (Fulcio %s", signer, plan.Identity.Issuer, plan.Instance, plan.FulcioURL)
+	intro := report.Markdownf("Would be signed by %s (issuer %s) with the %s Sigstore instance (Fulcio %s", report.Link(signer), report.Link(plan.Identity.Issuer), plan.Instance, report.Link(plan.FulcioURL))
 	if plan.RekorURL != "" {
-		intro += ", Rekor " + plan.RekorURL
+		intro += ", Rekor " + report.Link(plan.RekorURL)
 	}
 	if plan.TSAURL != "" {
-		intro += ", TSA " + plan.TSAURL
+		intro += ", TSA " + report.Link(plan.TSAURL)
 	}
 	intro += ")."
 	if p.cfg.Wants("provenance") {
@@ -281,7 +281,7 @@ func (p *pipeline) attestationsSection(dry bool) {
 		s.Title = "Attestations (dry run: what would be signed and published)"
 	}
 	for _, d := range p.docs {
-		att, ref := "", ""
+		var att, ref report.Markdown
 		switch {
 		case dry:
 			att = "would be stored with the GitHub Attestations API"
@@ -289,10 +289,10 @@ func (p *pipeline) attestationsSection(dry bool) {
 				ref = "would be pushed"
 			}
 		default:
-			att = d.attest.URL
+			att = report.Link(d.attest.URL)
 			ref = report.Code(d.referrer)
 		}
-		s.Rows = append(s.Rows, []string{d.name, report.Code(d.predicateType), report.Code(d.subject.Digest), att, ref, report.Code(d.file)})
+		s.Rows = append(s.Rows, []report.Markdown{report.Text(d.name), report.Code(d.predicateType), report.Code(d.subject.Digest), att, ref, report.Code(d.file)})
 	}
 	p.sum.Sections = append(p.sum.Sections, s)
 }

@@ -85,14 +85,14 @@ func modelsSection(r *mlbom.Result) report.Section {
 		case m.Origin == mlbom.OriginFound:
 			src += " (undeclared)"
 		}
-		weights := ""
+		var weights report.Markdown
 		if m.HashPrefix != "" {
 			weights = report.Code(m.HashPrefix + "…")
 			if m.Files > 1 {
-				weights += fmt.Sprintf(" (%d files)", m.Files)
+				weights = report.Markdownf("%s (%d files)", weights, m.Files)
 			}
 		}
-		s.Rows = append(s.Rows, []string{m.Name, m.Version, src, weights, strings.Join(m.Datasets, ", "), m.License})
+		s.Rows = append(s.Rows, []report.Markdown{report.Text(m.Name), report.Text(m.Version), report.Text(src), weights, report.Text(strings.Join(m.Datasets, ", ")), report.Text(m.License)})
 	}
 	return s
 }

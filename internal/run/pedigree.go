@@ -71,7 +71,7 @@ func (p *pipeline) pedigree(bom *cyclonedx.BOM, platform string, first bool) err
 		sec.Intro = "No component of the image matched the patches or constraint overrides."
 	}
 	for _, pc := range res.Components {
-		sec.Rows = append(sec.Rows, []string{pc.Name, pc.Version, strconv.Itoa(pc.Patches), strings.Join(pc.Resolves, ", "), pc.Override})
+		sec.Rows = append(sec.Rows, report.Texts(pc.Name, pc.Version, strconv.Itoa(pc.Patches), strings.Join(pc.Resolves, ", "), pc.Override))
 	}
 	p.sum.Sections = append(p.sum.Sections, sec)
 	return nil

@@ -53,11 +53,12 @@ func Main(ctx context.Context, env Env) int {
 		return ExitOK
 	}
 	if err != nil {
-		log := report.NewLog(env.Stdout, env.Getenv("GITHUB_ACTIONS") == "true")
+		log := report.NewLog(env.Stdout, config.InActions(env.Getenv))
 		var errs config.Errors
 		if errors.As(err, &errs) {
 			for _, fe := range errs {
-				log.Errorf("%s", fe.Error())
+				// The message's words are config's own; the values it quotes are escaped.
+				log.Errorf(fe.Input+": "+fe.Format, fe.Args...)
 			}
 		} else {
 			log.Errorf("%v", err)
@@ -70,8 +71,10 @@ func Main(ctx context.Context, env Env) int {
 	log.Mask(cfg.GitHub.IDTokenSecret)
 
 	p := &pipeline{cfg: cfg, log: log, out: &report.Outputs{}, env: env,
-		sum: &report.Run{Version: config.Version, DryRun: cfg.DryRun, DryRunReason: cfg.DryRunReason,
-			SubjectName: cfg.SubjectName, SubjectDigest: cfg.SubjectDigest, SpecVersion: cfg.SpecVersion.String()}}
+		sum: &report.Run{Version: config.Version, DryRun: cfg.DryRun,
+			// config writes the reason from its own words, with Markdown code spans.
+			DryRunReason: report.Markdown(cfg.DryRunReason),
+			SubjectName:  cfg.SubjectName, SubjectDigest: cfg.SubjectDigest, SpecVersion: cfg.SpecVersion.String()}}
 	p.httpOpts = []transport.Option{transport.WithUserAgent("bom-attest/" + config.Version), transport.WithLogf(log.Infof)}
 	p.http = transport.New(p.httpOpts...)
 	p.http.AddSecret(cfg.GitHubToken)
@@ -80,6 +83,9 @@ func Main(ctx context.Context, env Env) int {
 	}
 	runErr := p.run(ctx)
 	p.sum.Err = runErr
+	if runErr != nil {
+		p.sum.Outcomes = p.outcomes()
+	}
 	p.out.Set("dry-run", strconv.FormatBool(cfg.DryRun))
 	if err := p.finish(); err != nil && runErr == nil {
 		runErr = err
@@ -105,6 +111,8 @@ type pipeline struct {
 	manifest       *modelmanifest.Manifest // model-manifest, nil without one
 	modelHashes    mlbom.HashCache         // weight files read once, whatever platforms share them
 	ped            *pedigreeState          // patches-dir and constraint-overrides, nil without either
+	targets        []image.Target          // the platforms to describe, in order
+	held           *report.Outputs         // outputs of the platform stages, until all are done
 	docs           []*document
 	subjectOfImage statement.Subject // the image as a whole: index or single manifest
 	repoURL        string            // where referrers go
@@ -119,13 +127,15 @@ func (p *pipeline) stage(name string, fn func() error) error {
 }
 
 func (p *pipeline) warn(format string, a ...any) {
-	msg := fmt.Sprintf(format, a...)
-	p.log.Warningf("%s", msg)
-	p.sum.Warnings = append(p.sum.Warnings, msg)
+	p.log.Warningf(format, a...)
+	p.sum.Warnings = append(p.sum.Warnings, fmt.Sprintf(format, a...))
 }
 
 func (p *pipeline) run(ctx context.Context) error {
 	cfg := p.cfg
+	if err := p.openDir(); err != nil {
+		return err
+	}
 	if cfg.ModelManifest != "" {
 		// Read before the image, so a typo in the manifest fails in a second, not after a pull.
 		m, err := modelmanifest.Load(cfg.ModelManifest)
@@ -172,33 +182,66 @@ func (p *pipeline) run(ctx context.Context) error {
 	}
 	p.subjectOfImage = statement.Subject{Name: subjectName, Digest: res.Subject.String()}
 	p.repoURL = res.Targets[0].RepoURL
+	p.targets = res.Targets
 
-	p.dir, err = outdir.Open(cfg.OutputDir, cfg.GitHub.Workspace)
+	// The image's documents are finished together: what the platform stages report as outputs
+	// (SBOM, ML-BOM, counts) is held until every platform is done, as some platforms' SBOMs
+	// would read as the image's.
+	final := p.out
+	p.held = &report.Outputs{}
+	p.out = p.held
+	paths, err := p.platforms(ctx)
+	p.out = final
 	if err != nil {
 		return err
 	}
+	p.pedigreeWarnings()
+	p.out.Set("sbom-path", paths[0])
+	p.out.Set("sbom-paths", jsonList(paths))
+	p.out.Set("component-count", strconv.Itoa(p.sum.Platforms[0].Stats.Total))
+	p.out.Add(p.held)
+	return p.attest(ctx)
+}
 
+// platforms writes the SBOM of every target, in order, and returns their paths as shown.
+func (p *pipeline) platforms(ctx context.Context) ([]string, error) {
 	var paths []string
-	for i, t := range res.Targets {
-		name := "sbom.cdx.json"
-		if res.IsIndex || len(res.Targets) > 1 {
-			name = "sbom." + t.FileSuffix() + ".cdx.json"
-		}
-		path, stats, err := p.target(ctx, t, name, i == 0)
+	for i, t := range p.targets {
+		path, stats, err := p.target(ctx, t, p.sbomFile(t), i == 0)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		shown := p.display(path)
 		paths = append(paths, shown)
 		p.sum.Platforms = append(p.sum.Platforms, report.Platform{Platform: t.PlatformString(), Digest: t.Digest.String(), File: shown, Stats: stats})
-		if i == 0 {
-			p.out.Set("sbom-path", shown)
-			p.out.Set("component-count", strconv.Itoa(stats.Total))
-		}
 	}
-	p.pedigreeWarnings()
-	p.out.Set("sbom-paths", jsonList(paths))
-	return p.attest(ctx)
+	return paths, nil
+}
+
+// openDir opens output-dir and removes what an earlier run left there under the action's own
+// file names, so no file from before can be taken for this run's.
+func (p *pipeline) openDir() error {
+	var err error
+	if p.dir, err = outdir.Open(p.cfg.OutputDir, p.cfg.GitHub.Workspace); err != nil {
+		return err
+	}
+	var also []string
+	if p.writesSummaryFile() {
+		also = append(also, summaryFile)
+	}
+	removed, err := p.dir.RemoveStale(also...)
+	for _, name := range removed {
+		p.log.Infof("removed %s, left in %s by an earlier run", name, p.display(p.dir.Path))
+	}
+	return err
+}
+
+// sbomFile is the SBOM file name of target t: one per platform when there can be several.
+func (p *pipeline) sbomFile(t image.Target) string {
+	if p.sum.IsIndex || len(p.targets) > 1 {
+		return "sbom." + t.FileSuffix() + ".cdx.json"
+	}
+	return "sbom.cdx.json"
 }
 
 // target pulls, scans, encodes and writes the SBOM of one platform manifest. The image is read
@@ -259,6 +302,14 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string, firs
 			return "", report.Stats{}, err
 		}
 	}
+	if !p.cfg.SourceDateEpoch.IsZero() {
+		// Reproducible output: the serial number comes from the content, not chance. It is
+		// derived before the models stage, which reconciles the SBOM's model components with
+		// the ML-BOM and has the ML-BOM point at this serial number.
+		if err := sbom.DeriveSerial(gen.BOM); err != nil {
+			return "", report.Stats{}, err
+		}
+	}
 	if p.modelStage() {
 		err = p.stage("models "+plat, func() error { return p.models(ctx, src, gen.BOM, first) })
 		if err != nil {
@@ -297,12 +348,11 @@ func (p *pipeline) finish() error {
 	switch {
 	case !p.cfg.ShowSummary:
 	case p.cfg.GitHub.SummaryPath != "":
-		if err := report.AppendSummary(p.cfg.GitHub.SummaryPath, report.Markdown(p.sum)); err != nil {
+		if err := report.AppendSummary(p.cfg.GitHub.SummaryPath, report.Summary(p.sum)); err != nil {
 			errs = append(errs, err)
 		}
 	case p.dir != nil:
-		// A local run has no job summary page; the same Markdown goes beside the documents.
-		path, err := p.dir.Write("summary.md", []byte(report.Markdown(p.sum)))
+		path, err := p.dir.Write(summaryFile, []byte(report.Summary(p.sum)))
 		if err != nil {
 			errs = append(errs, err)
 		} else {
@@ -310,6 +360,47 @@ func (p *pipeline) finish() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// summaryFile holds the summary of a local run, which has no job summary page, beside the
+// documents.
+const summaryFile = "summary.md"
+
+func (p *pipeline) writesSummaryFile() bool {
+	return p.cfg.ShowSummary && p.cfg.GitHub.SummaryPath == ""
+}
+
+// outcomes accounts for the work of a failed run, document by document, for the summary.
+func (p *pipeline) outcomes() []report.Outcome {
+	var out []report.Outcome
+	add := func(done bool, format string, a ...any) {
+		out = append(out, report.Outcome{What: fmt.Sprintf(format, a...), Done: done})
+	}
+	for i, t := range p.targets {
+		if i < len(p.sum.Platforms) {
+			add(true, "SBOM for %s written: %s", t.PlatformString(), p.sum.Platforms[i].File)
+		} else {
+			add(false, "SBOM for %s (%s)", t.PlatformString(), p.sbomFile(t))
+		}
+	}
+	if p.held != nil && p.held.Get("mlbom-path") != "" {
+		add(true, "ML-BOM written: %s", p.held.Get("mlbom-path"))
+	} else if p.manifest != nil {
+		add(false, "ML-BOM (mlbom.cdx.json)")
+	}
+	for _, d := range p.docs {
+		if p.cfg.DryRun {
+			add(d.file != "", "%s: unsigned statement written (%s.intoto.json)", d.name, d.name)
+			continue
+		}
+		add(d.bundle != nil, "%s: signed", d.name)
+		add(d.file != "", "%s: bundle written (%s.sigstore.json)", d.name, d.name)
+		add(d.attest.URL != "", "%s: stored with the GitHub Attestations API", d.name)
+		if p.cfg.PushToRegistry {
+			add(d.referrer != "", "%s: pushed to the registry as a referrer", d.name)
+		}
+	}
+	return out
 }
 
 // display is how a written file is named in outputs and the summary: relative to the workspace
