@@ -87,7 +87,10 @@ func TestHostileTextNeverStartsALine(t *testing.T) {
 		if err := os.Symlink(sample, imgDir); err != nil {
 			t.Fatal(err)
 		}
-		seed, _ := os.ReadFile("../mlbom/testdata/manifests/good/seed.yaml")
+		seed, err := os.ReadFile("../modelmanifest/testdata/good/seed.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
 		manifest := hostileText("manifest") + ".yaml"
 		os.WriteFile(filepath.Join(r.workspace, manifest), seed, 0o644)
 		res := r.run(map[string]string{"image": "oci-dir:" + imgDir, "model-manifest": manifest, "output-dir": hostileText("out")})
