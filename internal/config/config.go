@@ -62,6 +62,7 @@ type Config struct {
 	Sigstore           sign.Instance
 	FulcioURL          string
 	RekorURL           string
+	RekorVersion       int // 1 or 2
 	TSAURL             string
 	TrustedRoot        string
 	OIDCIssuer         string
@@ -373,6 +374,7 @@ func build(raw map[string]string, gh GitHub, sourceDateEpoch string) (*Config, e
 	c.FulcioURL = v.httpURL(raw, "fulcio-url")
 	c.RekorURL = v.httpURL(raw, "rekor-url")
 	c.TSAURL = v.httpURL(raw, "tsa-url")
+	c.RekorVersion, _ = strconv.Atoi(v.oneOf(raw, "rekor-version", "1", "2"))
 	c.OIDCIssuer = v.httpURL(raw, "oidc-issuer")
 	if c.OIDCIssuer == "" {
 		c.OIDCIssuer = defaultIssuer(gh.ServerURL)
