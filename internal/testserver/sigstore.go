@@ -174,6 +174,21 @@ func (s *SigningStack) ExpectedSAN() string {
 // RekorV2Entries is how many entries the Rekor v2 log holds.
 func (s *SigningStack) RekorV2Entries() int { return s.rekorV2.size() }
 
+// RekorAnswers are the Rekor v1 log's answers for the entries it holds, as GET
+// /api/v1/log/entries/{uuid} gives them (fuzz targets start from them).
+func (s *SigningStack) RekorAnswers() [][]byte {
+	s.rekorMu.Lock()
+	defer s.rekorMu.Unlock()
+	var out [][]byte
+	for uuid, anon := range s.rekorEntries {
+		b, err := json.Marshal(models.LogEntry{uuid: anon})
+		if err == nil {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
 // RekorEntries is how many entries the log holds.
 func (s *SigningStack) RekorEntries() int {
 	s.rekorMu.Lock()
