@@ -16,24 +16,12 @@ import (
 // API, push-to-registry — and asks for a dry run: not one request may reach any of them, and the
 // registry must not gain a referrer.
 func TestDryRunSendsNothing(t *testing.T) {
-	reg := testserver.StartRegistry(t)
-	repo := reg.Host + "/acme/app"
-	img := debImage(t, "amd64", "")
-	tag, _ := name.NewTag(repo+":main", name.Insecure)
-	if err := remote.Write(tag, img); err != nil {
-		t.Fatal(err)
-	}
-	digest, _ := img.Digest()
+	repo, digest := pushedImage(t, "acme/app")
 	stack := testserver.StartSigningStack(t, testserver.SigningStackOptions{})
 	api := testserver.GitHubAPIStart(t, "acme/app", fakeToken)
 
 	r := newRunner(t)
-	r.extraEnv = map[string]string{
-		"ACTIONS_ID_TOKEN_REQUEST_URL":   stack.OIDC.TokenRequestURL,
-		"ACTIONS_ID_TOKEN_REQUEST_TOKEN": stack.OIDC.TokenRequestToken,
-		"GITHUB_API_URL":                 api.URL,
-		"GITHUB_REPOSITORY":              "acme/app",
-	}
+	r.extraEnv = signingEnv(stack, api)
 	res := r.run(map[string]string{
 		"subject-name": repo, "subject-digest": digest.String(), "dry-run": "true", "push-to-registry": "true",
 		"fulcio-url": stack.FulcioURL, "rekor-url": stack.RekorURL, "trusted-root": stack.TrustedRootPath, "oidc-issuer": stack.OIDC.URL,
@@ -63,6 +51,23 @@ func TestDryRunSendsNothing(t *testing.T) {
 	for _, want := range []string{"Attestations (dry run", "Would be signed by https://github.com/acme/voice-agent/.github/workflows/ci.yml@refs/pull/7/merge", "would be pushed", stack.FulcioURL} {
 		if !strings.Contains(res.summary, want) {
 			t.Errorf("summary lacks %q:\n%s", want, res.summary)
+		}
+	}
+}
+
+// TestDryRunChecksTrustedRoot: a trusted-root that is not a trusted root fails even a dry run,
+// which needs no network to tell, and a FIFO or device there does not hang it.
+func TestDryRunChecksTrustedRoot(t *testing.T) {
+	repo, digest := pushedImage(t, "acme/app")
+	junk := filepath.Join(t.TempDir(), "junk.json")
+	if err := os.WriteFile(junk, []byte(`{"mediaType":"nope"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, root := range []string{junk, os.DevNull} {
+		r := newRunner(t)
+		res := r.run(map[string]string{"subject-name": repo, "subject-digest": digest.String(), "dry-run": "true", "trusted-root": root})
+		if res.code != 1 || !strings.Contains(res.stdout, "::error::trusted-root: ") || !strings.Contains(res.stdout, root) {
+			t.Errorf("trusted-root %s: exit %d\n%s", root, res.code, res.stdout)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
@@ -147,24 +148,11 @@ func TestSignAndPublish(t *testing.T) {
 // signed timestamp, and verifies with sigstore-go's own verifier against the stack's trusted root
 // as well as with `bom-attest verify`.
 func TestSignRekorV2(t *testing.T) {
-	reg := testserver.StartRegistry(t)
-	img := debImage(t, "amd64", "")
-	repo := reg.Host + "/acme/app-rekor2"
-	tag, _ := name.NewTag(repo+":main", name.Insecure)
-	if err := remote.Write(tag, img); err != nil {
-		t.Fatal(err)
-	}
-	digest, _ := img.Digest()
+	repo, digest := pushedImage(t, "acme/app-rekor2")
 	stack := testserver.StartSigningStack(t, testserver.SigningStackOptions{})
-	api := testserver.GitHubAPIStart(t, "acme/app", fakeToken)
 	r := newRunner(t)
-	r.extraEnv = map[string]string{
-		"ACTIONS_ID_TOKEN_REQUEST_URL":   stack.OIDC.TokenRequestURL,
-		"ACTIONS_ID_TOKEN_REQUEST_TOKEN": stack.OIDC.TokenRequestToken,
-		"GITHUB_API_URL":                 api.URL,
-		"GITHUB_REPOSITORY":              "acme/app",
-		"GITHUB_EVENT_NAME":              "push",
-	}
+	r.extraEnv = signingEnv(stack, testserver.GitHubAPIStart(t, "acme/app", fakeToken))
+	r.extraEnv["GITHUB_EVENT_NAME"] = "push"
 	res := r.run(map[string]string{
 		"subject-name": repo, "subject-digest": digest.String(), "rekor-version": "2",
 		"fulcio-url": stack.FulcioURL, "rekor-url": stack.RekorV2URL, "tsa-url": stack.TSAURL,
@@ -227,5 +215,33 @@ func TestSignRekorV2(t *testing.T) {
 		if err := cmd.Run(); err != nil || !strings.Contains(out.String(), "logged in transparency log "+stack.RekorV2URL) {
 			t.Errorf("bom-attest verify %s: %v\n%s", b, err, out.String())
 		}
+	}
+}
+
+// pushedImage pushes a one-platform Debian image to a new loopback registry as repo:main.
+func pushedImage(t *testing.T, repo string) (string, v1.Hash) {
+	t.Helper()
+	reg := testserver.StartRegistry(t)
+	img := debImage(t, "amd64", "")
+	ref := reg.Host + "/" + repo
+	tag, _ := name.NewTag(ref+":main", name.Insecure)
+	if err := remote.Write(tag, img); err != nil {
+		t.Fatal(err)
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref, digest
+}
+
+// signingEnv is what the runner gives a job of acme/app that may sign: the stack's token
+// request and the GitHub API fake.
+func signingEnv(stack *testserver.SigningStack, api *testserver.GitHubAPI) map[string]string {
+	return map[string]string{
+		"ACTIONS_ID_TOKEN_REQUEST_URL":   stack.OIDC.TokenRequestURL,
+		"ACTIONS_ID_TOKEN_REQUEST_TOKEN": stack.OIDC.TokenRequestToken,
+		"GITHUB_API_URL":                 api.URL,
+		"GITHUB_REPOSITORY":              "acme/app",
 	}
 }

@@ -43,6 +43,7 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/merkle/testonly"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 )
 
 // SigningStackOptions configures StartSigningStack.
@@ -402,25 +403,35 @@ func (s *SigningStack) signingConfigs() (map[string][]byte, error) {
 
 // Fulcio
 
-func (s *SigningStack) serveSigningCert(w http.ResponseWriter, r *http.Request) {
-	if s.Fulcio.apply(w, r) {
-		return
-	}
-	fail := func(status int, format string, args ...any) {
-		oidcWriteJSON(w, status, map[string]any{"code": status, "message": fmt.Sprintf(format, args...)})
+// sigstoreFail answers an error the way Sigstore's gRPC gateways do.
+func sigstoreFail(w http.ResponseWriter, status int, format string, args ...any) {
+	oidcWriteJSON(w, status, map[string]any{"code": status, "message": fmt.Sprintf(format, args...)})
+}
+
+// protoRequest applies the service's next fault, then decodes the request into m with protojson,
+// which refuses unknown fields as the gateways of Fulcio and Rekor v2 do: a client that misspells
+// a field fails here as it would against the real service. False means it has answered.
+func protoRequest(f *SigstoreFaults, w http.ResponseWriter, r *http.Request, m proto.Message) bool {
+	if f.apply(w, r) {
+		return false
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err == nil {
+		err = protojson.Unmarshal(body, m)
+	}
 	if err != nil {
-		fail(http.StatusBadRequest, "request body: %v", err)
-		return
+		sigstoreFail(w, http.StatusBadRequest, "request body: %v", err)
+		return false
 	}
-	// Fulcio's gRPC gateway decodes with protojson, which refuses unknown fields: a client
-	// that misspells one fails here as it would against the real service.
+	return true
+}
+
+func (s *SigningStack) serveSigningCert(w http.ResponseWriter, r *http.Request) {
 	var req fulciopb.CreateSigningCertificateRequest
-	if err := protojson.Unmarshal(body, &req); err != nil {
-		fail(http.StatusBadRequest, "request body: %v", err)
+	if !protoRequest(s.Fulcio, w, r, &req) {
 		return
 	}
+	fail := func(status int, format string, args ...any) { sigstoreFail(w, status, format, args...) }
 	if req.GetCertificateSigningRequest() != nil {
 		fail(http.StatusBadRequest, "only public key requests are supported here")
 		return

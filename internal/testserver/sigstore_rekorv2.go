@@ -7,7 +7,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"sync"
@@ -75,22 +74,11 @@ func (l *rekorV2Log) size() int {
 }
 
 func (s *SigningStack) serveRekorV2Create(w http.ResponseWriter, r *http.Request) {
-	if s.RekorV2.apply(w, r) {
-		return
-	}
-	fail := func(status int, format string, args ...any) {
-		oidcWriteJSON(w, status, map[string]any{"code": status, "message": fmt.Sprintf(format, args...)})
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		fail(http.StatusBadRequest, "request body: %v", err)
-		return
-	}
 	var req rekorv2pb.CreateEntryRequest
-	if err := protojson.Unmarshal(body, &req); err != nil {
-		fail(http.StatusBadRequest, "request body: %v", err)
+	if !protoRequest(s.RekorV2, w, r, &req) {
 		return
 	}
+	fail := func(status int, format string, args ...any) { sigstoreFail(w, status, format, args...) }
 	hr := req.GetHashedRekordRequestV002()
 	if hr == nil {
 		fail(http.StatusBadRequest, "only hashedrekord v0.0.2 entries are supported here")

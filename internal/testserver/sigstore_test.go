@@ -220,8 +220,9 @@ func TestSigningStackTSA(t *testing.T) {
 	}
 }
 
-func TestSigningStackRekor(t *testing.T) {
-	s := StartSigningStack(t, SigningStackOptions{})
+// sigstoreLeaf is a fresh key and the stack's Fulcio certificate for it, in PEM.
+func sigstoreLeaf(t *testing.T, s *SigningStack) (*ecdsa.PrivateKey, string) {
+	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tok, _ := s.OIDC.Mint("sigstore")
 	resp, body := sigstoreCertPost(t, s, tok, fmt.Sprint(s.OIDC.Claims()["sub"]), key)
@@ -233,8 +234,15 @@ func TestSigningStackRekor(t *testing.T) {
 			Chain struct{ Certificates []string }
 		}
 	}
-	_ = json.Unmarshal(body, &answer)
-	certPEM := answer.SignedCertificateEmbeddedSct.Chain.Certificates[0]
+	if err := json.Unmarshal(body, &answer); err != nil || len(answer.SignedCertificateEmbeddedSct.Chain.Certificates) == 0 {
+		t.Fatalf("certificate answer %s: %v", body, err)
+	}
+	return key, answer.SignedCertificateEmbeddedSct.Chain.Certificates[0]
+}
+
+func TestSigningStackRekor(t *testing.T) {
+	s := StartSigningStack(t, SigningStackOptions{})
+	key, certPEM := sigstoreLeaf(t, s)
 
 	entry := func(signWith *ecdsa.PrivateKey, payload string) []byte {
 		const pt = "application/vnd.in-toto+json"
@@ -258,7 +266,7 @@ func TestSigningStackRekor(t *testing.T) {
 	}
 
 	first := entry(key, `{"n":1}`)
-	resp, body = post(first)
+	resp, body := post(first)
 	if resp.StatusCode != http.StatusCreated || resp.Header.Get("ETag") == "" {
 		t.Fatalf("create: %s %s", resp.Status, body)
 	}
@@ -351,19 +359,8 @@ func TestSigningStackFulcioSpeaksProtojson(t *testing.T) {
 // answer's checkpoint and inclusion proof with rekor-tiles' verifier and the trusted root's key.
 func TestSigningStackRekorV2(t *testing.T) {
 	s := StartSigningStack(t, SigningStackOptions{})
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tok, _ := s.OIDC.Mint("sigstore")
-	resp, body := sigstoreCertPost(t, s, tok, fmt.Sprint(s.OIDC.Claims()["sub"]), key)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("certificate: %s %s", resp.Status, body)
-	}
-	var answer struct {
-		SignedCertificateEmbeddedSct struct {
-			Chain struct{ Certificates []string }
-		}
-	}
-	_ = json.Unmarshal(body, &answer)
-	block, _ := pem.Decode([]byte(answer.SignedCertificateEmbeddedSct.Chain.Certificates[0]))
+	key, certPEM := sigstoreLeaf(t, s)
+	block, _ := pem.Decode([]byte(certPEM))
 
 	tr, err := root.NewTrustedRootFromPath(s.TrustedRootPath)
 	if err != nil {

@@ -250,42 +250,57 @@ func TestRefusesPlainHTTPOffLoopback(t *testing.T) {
 	}
 }
 
+// TestRedirects: same-host redirects are followed; one to another host is refused, also under an
+// http.Client a library makes around the transport (which follows redirects anywhere), and the
+// other host hears nothing.
 func TestRedirects(t *testing.T) {
-	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "elsewhere") }))
+	var reached atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		io.WriteString(w, "elsewhere")
+	}))
 	defer other.Close()
+	// 127.0.0.1 and localhost are different hosts to a browser and to us.
+	away := strings.Replace(other.URL, "127.0.0.1", "localhost", 1) + "/x"
 	mux := http.NewServeMux()
 	mux.HandleFunc("/same", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/final", http.StatusFound) })
+	mux.HandleFunc("/same307", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/final", http.StatusTemporaryRedirect)
+	})
 	mux.HandleFunc("/final", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "here") })
-	mux.HandleFunc("/away", func(w http.ResponseWriter, r *http.Request) {
-		// 127.0.0.1 and localhost are different hosts to a browser and to us.
-		http.Redirect(w, r, strings.Replace(other.URL, "127.0.0.1", "localhost", 1)+"/x", http.StatusConflict)
-	})
-	mux.HandleFunc("/away307", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, strings.Replace(other.URL, "127.0.0.1", "localhost", 1)+"/x", http.StatusTemporaryRedirect)
-	})
+	mux.HandleFunc("/away", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, away, http.StatusConflict) })
+	mux.HandleFunc("/away307", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, away, http.StatusTemporaryRedirect) })
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	c := fast().Client()
-	resp, err := c.Get(srv.URL + "/same")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if string(b) != "here" {
-		t.Errorf("same-host redirect: %q", b)
-	}
-	if _, err := c.Post(srv.URL+"/away307", "application/json", strings.NewReader("{}")); !errors.Is(err, ErrRedirect) {
-		t.Errorf("cross-host redirect: err = %v", err)
-	}
-	// A 409 with Location (Rekor's "already there") is not a redirect the client follows at all.
-	resp, err = c.Post(srv.URL+"/away", "application/json", strings.NewReader("{}"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusConflict {
-		t.Errorf("409 followed: %d", resp.StatusCode)
+	for name, c := range map[string]*http.Client{"Client": fast().Client(), "a library's client": {Transport: fast()}} {
+		t.Run(name, func(t *testing.T) {
+			for _, path := range []string{"/same", "/same307"} {
+				resp, err := c.Post(srv.URL+path, "application/json", strings.NewReader("{}"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(b) != "here" {
+					t.Errorf("same-host redirect %s: %q", path, b)
+				}
+			}
+			if _, err := c.Post(srv.URL+"/away307", "application/json", strings.NewReader("{}")); !errors.Is(err, ErrRedirect) {
+				t.Errorf("cross-host redirect: err = %v", err)
+			}
+			// A 409 with Location (Rekor's "already there") is not a redirect the client follows at all.
+			resp, err := c.Post(srv.URL+"/away", "application/json", strings.NewReader("{}"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusConflict {
+				t.Errorf("409 followed: %d", resp.StatusCode)
+			}
+			if n := reached.Load(); n != 0 {
+				t.Errorf("the other host got %d requests", n)
+			}
+		})
 	}
 }
 
@@ -368,42 +383,6 @@ func TestErrorOnGiveUp(t *testing.T) {
 				t.Errorf("server saw %d requests, want %d", got, tt.tries)
 			}
 		})
-	}
-}
-
-// TestRedirectsUnderAnyClient: a library that wraps the transport in an http.Client of its own
-// (which follows redirects anywhere) still cannot carry a request to another host.
-func TestRedirectsUnderAnyClient(t *testing.T) {
-	var reached atomic.Int32
-	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Add(1) }))
-	defer other.Close()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/same" {
-			http.Redirect(w, r, "/final", http.StatusTemporaryRedirect)
-			return
-		}
-		if r.URL.Path == "/final" {
-			io.WriteString(w, "here")
-			return
-		}
-		http.Redirect(w, r, strings.Replace(other.URL, "127.0.0.1", "localhost", 1)+"/x", http.StatusTemporaryRedirect)
-	}))
-	defer srv.Close()
-	c := &http.Client{Transport: fast()}
-	resp, err := c.Post(srv.URL+"/same", "application/json", strings.NewReader("{}"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if string(b) != "here" {
-		t.Errorf("same-host redirect: %q", b)
-	}
-	if _, err := c.Post(srv.URL+"/away", "application/json", strings.NewReader("{}")); !errors.Is(err, ErrRedirect) {
-		t.Errorf("cross-host redirect: err = %v", err)
-	}
-	if reached.Load() != 0 {
-		t.Errorf("the other host got %d requests", reached.Load())
 	}
 }
 
