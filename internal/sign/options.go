@@ -89,8 +89,9 @@ type Options struct {
 	// GitHubIssuer in a dry-run plan.
 	Issuer string
 
-	// Transport carries every request (nil: transport.New()); it should bound answers
-	// (transport.WithMaxResponse), since one client of it, Rekor v1's, reads them whole.
+	// Transport carries every request (nil: a transport bounding answers to 16 MiB); it should
+	// bound answers (transport.WithMaxResponse), since one client of it, Rekor v1's, reads them
+	// whole.
 	Transport *transport.Transport
 	// Logf receives progress lines; secrets are already removed from them.
 	Logf func(format string, args ...any)

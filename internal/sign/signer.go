@@ -20,6 +20,9 @@ import (
 	"github.com/bom-attest/bom-attest/internal/transport"
 )
 
+// maxAnswer bounds what a Sigstore service may answer when the caller gives no transport.
+const maxAnswer = 16 << 20
+
 const (
 	// PayloadType is the DSSE payload type of an in-toto statement.
 	PayloadType = "application/vnd.in-toto+json"
@@ -46,7 +49,7 @@ type Signer struct {
 func NewSigner(ctx context.Context, idToken string, opts Options) (*Signer, error) {
 	t := opts.Transport
 	if t == nil {
-		t = transport.New()
+		t = transport.New(transport.WithMaxResponse(maxAnswer))
 	}
 	t.AddSecret(idToken)
 	logf := func(format string, args ...any) {
