@@ -124,3 +124,38 @@ func TestRedirectsOffTheService(t *testing.T) {
 		})
 	}
 }
+
+// TestCancelStopsSigning: a service that never answers does not hold a cancelled run, though
+// sigstore-go's Fulcio and TSA clients make their requests without a context.
+func TestCancelStopsSigning(t *testing.T) {
+	st := testserver.StartSigningStack(t, testserver.SigningStackOptions{})
+	tests := []struct {
+		name string
+		mode string
+		hang *testserver.SigstoreFaults
+		err  error
+	}{
+		{"fulcio", "tsa", st.Fulcio, ErrFulcio},
+		{"tsa", "tsa", st.TSA, ErrTSA},
+		{"rekor", "rekor", st.Rekor, ErrRekor},
+		{"rekor v2", "rekor2", st.RekorV2, ErrRekor},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := stackOptions(st, tt.mode, nil)
+			opts.Transport = testTransport(st, time.Minute, nil)
+			tt.hang.HangNext(1)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			time.AfterFunc(200*time.Millisecond, cancel)
+			start := time.Now()
+			_, err := signOnce(ctx, opts, stackToken(st))
+			if !errors.Is(err, tt.err) || !errors.Is(err, context.Canceled) {
+				t.Fatalf("error = %v, want %v and %v", err, tt.err, context.Canceled)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Fatalf("a cancelled signing took %s to stop", d)
+			}
+		})
+	}
+}
