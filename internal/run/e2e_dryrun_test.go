@@ -54,20 +54,3 @@ func TestDryRunSendsNothing(t *testing.T) {
 		}
 	}
 }
-
-// TestDryRunChecksTrustedRoot: a trusted-root that is not a trusted root fails even a dry run,
-// which needs no network to tell, and a FIFO or device there does not hang it.
-func TestDryRunChecksTrustedRoot(t *testing.T) {
-	repo, digest := pushedImage(t, "acme/app")
-	junk := filepath.Join(t.TempDir(), "junk.json")
-	if err := os.WriteFile(junk, []byte(`{"mediaType":"nope"}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, root := range []string{junk, os.DevNull} {
-		r := newRunner(t)
-		res := r.run(map[string]string{"subject-name": repo, "subject-digest": digest.String(), "dry-run": "true", "trusted-root": root})
-		if res.code != 1 || !strings.Contains(res.stdout, "::error::trusted-root: ") || !strings.Contains(res.stdout, root) {
-			t.Errorf("trusted-root %s: exit %d\n%s", root, res.code, res.stdout)
-		}
-	}
-}
