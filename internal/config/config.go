@@ -63,6 +63,7 @@ type Config struct {
 	Sigstore           sign.Instance
 	FulcioURL          string
 	RekorURL           string
+	RekorVersion       int // 1 or 2
 	TSAURL             string
 	TrustedRoot        string
 	OIDCIssuer         string
@@ -337,6 +338,7 @@ func build(raw map[string]string, gh GitHub, sourceDateEpoch string) (*Config, e
 	c.FulcioURL = v.endpoint(raw, "fulcio-url")
 	c.RekorURL = v.endpoint(raw, "rekor-url")
 	c.TSAURL = v.endpoint(raw, "tsa-url")
+	c.RekorVersion, _ = strconv.Atoi(v.oneOf(raw, "rekor-version", "1", "2"))
 	c.OIDCIssuer = v.endpoint(raw, "oidc-issuer")
 	if c.OIDCIssuer == "" {
 		c.OIDCIssuer = defaultIssuer(gh.ServerURL)

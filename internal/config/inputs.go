@@ -35,6 +35,7 @@ var Inputs = []Input{
 	{Name: "sigstore", Default: "auto", Description: "Sigstore instance: auto (public-good for public repositories, GitHub's otherwise), public-good or github."},
 	{Name: "fulcio-url", Description: "Fulcio URL (overrides sigstore)."},
 	{Name: "rekor-url", Description: "Rekor URL (overrides sigstore)."},
+	{Name: "rekor-version", Default: "1", Description: "Rekor API the transparency log is written with: 1, or 2 (its entries carry no time, so a timestamp authority signs one too: on public-good both come from its signing config; with rekor-url, tsa-url is required). GitHub's instance has no log."},
 	{Name: "tsa-url", Description: "RFC 3161 timestamp authority URL (overrides sigstore)."},
 	{Name: "oidc-issuer", Description: "Expected issuer of the workflow's ID token. Default: https://token.actions.githubusercontent.com on github.com, <server>/_services/token on GitHub Enterprise Server."},
 	{Name: "trusted-root", Description: "Sigstore trusted_root.json used to verify what was signed (overrides sigstore)."},

@@ -17,6 +17,8 @@ import (
 	"github.com/bom-attest/bom-attest/internal/sign"
 	"github.com/bom-attest/bom-attest/internal/statement"
 	"github.com/bom-attest/bom-attest/internal/store"
+	"github.com/bom-attest/bom-attest/internal/transport"
+	"github.com/bom-attest/bom-attest/internal/verify"
 )
 
 // document is one predicate on its way to becoming a published attestation.
@@ -43,7 +45,19 @@ func (p *pipeline) addDocument(d *document) {
 	}
 }
 
-func (p *pipeline) signOptions() sign.Options {
+// maxServiceAnswer bounds what a Sigstore service, the runner's token endpoint or an OIDC
+// issuer may answer.
+const maxServiceAnswer = 16 << 20
+
+// signingTransport carries every request of signing: the ID token, the issuer's keys, TUF and
+// the Sigstore services.
+func (p *pipeline) signingTransport() *transport.Transport {
+	t := transport.New(append(p.httpOpts[:len(p.httpOpts):len(p.httpOpts)], transport.WithMaxResponse(maxServiceAnswer))...)
+	t.AddSecret(p.cfg.GitHubToken)
+	return t
+}
+
+func (p *pipeline) signOptions(t *transport.Transport) sign.Options {
 	c := p.cfg
 	return sign.Options{
 		Instance:             c.Sigstore,
@@ -53,45 +67,55 @@ func (p *pipeline) signOptions() sign.Options {
 		FulcioURL:            c.FulcioURL,
 		RekorURL:             c.RekorURL,
 		TSAURL:               c.TSAURL,
+		RekorVersion:         c.RekorVersion,
 		TrustedRootPath:      c.TrustedRoot,
-		TokenRequestURL:      c.GitHub.IDTokenURL,
-		TokenRequestToken:    c.GitHub.IDTokenSecret,
 		Issuer:               c.OIDCIssuer,
-		Mask:                 p.log.Mask,
+		Transport:            t,
 		Logf:                 p.log.Infof,
 	}
 }
 
-// attest turns the queued documents into statements, then (unless this is a dry run) signs,
-// self-verifies, writes and publishes them.
+// attest turns the queued documents into statements, then (unless this is a dry run) gets the
+// job's ID token, makes build provenance from its verified claims, signs, self-verifies, writes
+// and publishes them.
 func (p *pipeline) attest(ctx context.Context) error {
 	if p.cfg.DryRun {
 		return p.stage("statements (dry run)", p.dryRun)
 	}
-	var signer *sign.Signer
-	var claims *provenance.Claims
-	err := p.stage("sign", func() error {
-		opts := p.signOptions()
-		if p.cfg.Wants("provenance") {
-			// The claims for build provenance come from the same token Fulcio certifies, checked
-			// against the issuer's published keys rather than read as they come.
-			opts.OnToken = func(ctx context.Context, token string) error {
-				var err error
-				claims, err = provenance.VerifyToken(ctx, token, provenance.VerifyOptions{Issuer: p.cfg.OIDCIssuer, Audience: "sigstore"})
-				return err
+	t := p.signingTransport()
+	var token string
+	err := p.stage("ID token", func() (err error) {
+		// Masked, and a secret of the transport, the moment it is read.
+		token, err = sign.RequestIDToken(ctx, t, sign.TokenRequest{URL: p.cfg.GitHub.IDTokenURL, Token: p.cfg.GitHub.IDTokenSecret}, p.log.Mask)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if p.cfg.Wants("provenance") {
+		err = p.stage("provenance", func() error {
+			// The claims come from the token Fulcio certifies, checked against the issuer's
+			// published keys rather than read as they come.
+			claims, err := provenance.VerifyToken(ctx, token, provenance.VerifyOptions{Issuer: p.cfg.OIDCIssuer, Audience: "sigstore", Client: t.Client()})
+			if err != nil {
+				return fmt.Errorf("provenance: %w", err)
 			}
-		}
-		var err error
-		if signer, err = sign.NewSigner(ctx, opts); err != nil {
-			return err
-		}
-		if claims != nil {
 			pred, err := provenance.Build(claims, p.cfg.GitHub.ServerURL)
 			if err != nil {
 				return fmt.Errorf("provenance: %w", err)
 			}
 			p.docs = append(p.docs, &document{name: "provenance", kind: "provenance", predicateType: provenance.PredicateType,
 				predicate: pred, subject: p.subjectOfImage})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	err = p.stage("sign", func() error {
+		signer, err := sign.NewSigner(ctx, token, p.signOptions(t))
+		if err != nil {
+			return err
 		}
 		if err := p.buildStatements(); err != nil {
 			return err
@@ -151,7 +175,7 @@ func (p *pipeline) dryRun() error {
 		d.file = p.display(path)
 		p.log.Infof("wrote %s (unsigned)", d.file)
 	}
-	plan, err := sign.NewPlan(p.signOptions())
+	plan, err := sign.NewPlan(p.signOptions(nil))
 	if err != nil {
 		return err
 	}
@@ -163,14 +187,10 @@ func (p *pipeline) dryRun() error {
 	if signer == "" {
 		signer = "the workflow that runs this step"
 	}
-	intro := report.Markdownf("Would be signed by %s (issuer %s) with the %s Sigstore instance (Fulcio %s", report.Link(signer), report.Link(plan.Identity.Issuer), plan.Instance, report.Link(plan.FulcioURL))
-	if plan.RekorURL != "" {
-		intro += ", Rekor " + report.Link(plan.RekorURL)
+	intro := report.Markdownf("Would be signed by %s (issuer %s) with the %s Sigstore instance (%s).", report.Link(signer), report.Link(plan.Identity.Issuer), plan.Instance, plan.Services())
+	if plan.FromSigningConfig {
+		intro += " These are the instance's usual services: at signing time the signing config its TUF repository publishes chooses them."
 	}
-	if plan.TSAURL != "" {
-		intro += ", TSA " + report.Link(plan.TSAURL)
-	}
-	intro += ")."
 	if p.cfg.Wants("provenance") {
 		intro += " Build provenance is made at signing time from the workflow's verified ID token, so a dry run has none."
 	}
@@ -302,23 +322,27 @@ func jsonList(v []string) string {
 	return string(b)
 }
 
-// verify is the `bom-attest verify` command; --from-registry finds bundles with the same
+// runVerify is the `bom-attest verify` command; --from-registry finds bundles with the same
 // referrer code that pushed them.
-func verify(ctx context.Context, env Env) int {
-	find := func(ctx context.Context, ref string) ([]sign.Found, error) {
-		d, err := name.NewDigest(ref)
-		if err != nil {
-			return nil, err
-		}
-		found, err := store.FindBundles(ctx, d, store.ReferrerOptions{Keychain: image.Keychain("", ""), UserAgent: "bom-attest/" + config.Version})
-		if err != nil {
-			return nil, err
-		}
-		out := make([]sign.Found, len(found))
-		for i, f := range found {
-			out[i] = sign.Found{Name: fmt.Sprintf("%s (referrer %s, %s)", ref, f.Digest, f.PredicateType), Bundle: f.Bundle}
-		}
-		return out, nil
+func runVerify(ctx context.Context, env Env) int {
+	return verify.Main(ctx, env.Args[1:], env.Stdout, env.Stderr, registryFinder{})
+}
+
+// registryFinder finds the bundles pushed as OCI referrers of an image.
+type registryFinder struct{}
+
+func (registryFinder) FindBundles(ctx context.Context, ref string) ([]verify.Found, error) {
+	d, err := name.NewDigest(ref)
+	if err != nil {
+		return nil, err
 	}
-	return sign.RunVerify(ctx, env.Args[1:], env.Stdout, env.Stderr, find)
+	found, err := store.FindBundles(ctx, d, store.ReferrerOptions{Keychain: image.Keychain("", ""), UserAgent: "bom-attest/" + config.Version})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]verify.Found, len(found))
+	for i, f := range found {
+		out[i] = verify.Found{Name: fmt.Sprintf("%s (referrer %s, %s)", ref, f.Digest, f.PredicateType), Bundle: f.Bundle}
+	}
+	return out, nil
 }

@@ -16,24 +16,12 @@ import (
 // API, push-to-registry — and asks for a dry run: not one request may reach any of them, and the
 // registry must not gain a referrer.
 func TestDryRunSendsNothing(t *testing.T) {
-	reg := testserver.StartRegistry(t)
-	repo := reg.Host + "/acme/app"
-	img := debImage(t, "amd64", "")
-	tag, _ := name.NewTag(repo+":main", name.Insecure)
-	if err := remote.Write(tag, img); err != nil {
-		t.Fatal(err)
-	}
-	digest, _ := img.Digest()
+	repo, digest := pushedImage(t, "acme/app")
 	stack := testserver.StartSigningStack(t, testserver.SigningStackOptions{})
 	api := testserver.GitHubAPIStart(t, "acme/app", fakeToken)
 
 	r := newRunner(t)
-	r.extraEnv = map[string]string{
-		"ACTIONS_ID_TOKEN_REQUEST_URL":   stack.OIDC.TokenRequestURL,
-		"ACTIONS_ID_TOKEN_REQUEST_TOKEN": stack.OIDC.TokenRequestToken,
-		"GITHUB_API_URL":                 api.URL,
-		"GITHUB_REPOSITORY":              "acme/app",
-	}
+	r.extraEnv = signingEnv(stack, api)
 	res := r.run(map[string]string{
 		"subject-name": repo, "subject-digest": digest.String(), "dry-run": "true", "push-to-registry": "true",
 		"fulcio-url": stack.FulcioURL, "rekor-url": stack.RekorURL, "trusted-root": stack.TrustedRootPath, "oidc-issuer": stack.OIDC.URL,

@@ -2,6 +2,7 @@ package run_test
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -10,7 +11,11 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/verify"
 
 	"github.com/bom-attest/bom-attest/internal/testimage"
 	"github.com/bom-attest/bom-attest/internal/testserver"
@@ -128,5 +133,108 @@ func TestSignAndPublish(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSignRekorV2 runs the binary with rekor-version: 2 against the loopback stack's Rekor v2 log
+// and timestamp authority: every bundle carries a Rekor v2 entry (inclusion proof, no time) and a
+// signed timestamp, and verifies with sigstore-go's own verifier against the stack's trusted root
+// as well as with `bom-attest verify`.
+func TestSignRekorV2(t *testing.T) {
+	repo, digest := pushedImage(t, "acme/app-rekor2")
+	stack := testserver.StartSigningStack(t, testserver.SigningStackOptions{})
+	r := newRunner(t)
+	r.extraEnv = signingEnv(stack, testserver.GitHubAPIStart(t, "acme/app", fakeToken))
+	r.extraEnv["GITHUB_EVENT_NAME"] = "push"
+	res := r.run(map[string]string{
+		"subject-name": repo, "subject-digest": digest.String(), "rekor-version": "2",
+		"fulcio-url": stack.FulcioURL, "rekor-url": stack.RekorV2URL, "tsa-url": stack.TSAURL,
+		"trusted-root": stack.TrustedRootPath, "oidc-issuer": stack.OIDC.URL,
+	})
+	if res.code != 0 {
+		t.Fatalf("exit %d\n%s", res.code, res.stdout)
+	}
+	var bundles []string
+	if err := json.Unmarshal([]byte(res.outputs["bundle-paths"]), &bundles); err != nil || len(bundles) != 2 {
+		t.Fatalf("bundle-paths = %q (%v), want the SBOM's and the provenance's", res.outputs["bundle-paths"], err)
+	}
+	if n := stack.RekorV2Entries(); n != len(bundles) {
+		t.Errorf("the Rekor v2 log holds %d entries, want %d", n, len(bundles))
+	}
+	if n := stack.Rekor.Requests(); n != 0 {
+		t.Errorf("the Rekor v1 log got %d requests", n)
+	}
+	if !strings.Contains(res.stdout, "Rekor v2 "+stack.RekorV2URL) {
+		t.Errorf("the log does not name the Rekor v2 log:\n%s", res.stdout)
+	}
+
+	trusted, err := root.NewTrustedRootFromPath(stack.TrustedRootPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verify.NewVerifier(trusted, verify.WithTransparencyLog(1), verify.WithSignedTimestamps(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := verify.NewShortCertificateIdentity(stack.OIDC.URL, "", stack.ExpectedSAN(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := hex.DecodeString(digest.Hex)
+	for _, b := range bundles {
+		path := filepath.Join(r.workspace, b)
+		if filepath.IsAbs(b) {
+			path = b
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bundle sgbundle.Bundle
+		if err := bundle.UnmarshalJSON(raw); err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		entries := bundle.GetVerificationMaterial().GetTlogEntries()
+		if len(entries) != 1 || entries[0].GetIntegratedTime() != 0 || entries[0].GetInclusionProof() == nil || entries[0].GetKindVersion().GetVersion() != "0.0.2" {
+			t.Fatalf("%s: tlog entries %v, want one Rekor v2 entry", b, entries)
+		}
+		if _, err := v.Verify(&bundle, verify.NewPolicy(verify.WithArtifactDigest("sha256", d), verify.WithCertificateIdentity(id))); err != nil {
+			t.Errorf("sigstore-go does not verify %s: %v", b, err)
+		}
+		cmd := exec.Command(binary, "verify", "--bundle", path, "--trusted-root", stack.TrustedRootPath,
+			"--subject-digest", digest.String(), "--owner", "acme", "--cert-oidc-issuer", stack.OIDC.URL)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil || !strings.Contains(out.String(), "logged in transparency log "+stack.RekorV2URL) {
+			t.Errorf("bom-attest verify %s: %v\n%s", b, err, out.String())
+		}
+	}
+}
+
+// pushedImage pushes a one-platform Debian image to a new loopback registry as repo:main.
+func pushedImage(t *testing.T, repo string) (string, v1.Hash) {
+	t.Helper()
+	reg := testserver.StartRegistry(t)
+	img := debImage(t, "amd64", "")
+	ref := reg.Host + "/" + repo
+	tag, _ := name.NewTag(ref+":main", name.Insecure)
+	if err := remote.Write(tag, img); err != nil {
+		t.Fatal(err)
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref, digest
+}
+
+// signingEnv is what the runner gives a job of acme/app that may sign: the stack's token
+// request and the GitHub API fake.
+func signingEnv(stack *testserver.SigningStack, api *testserver.GitHubAPI) map[string]string {
+	return map[string]string{
+		"ACTIONS_ID_TOKEN_REQUEST_URL":   stack.OIDC.TokenRequestURL,
+		"ACTIONS_ID_TOKEN_REQUEST_TOKEN": stack.OIDC.TokenRequestToken,
+		"GITHUB_API_URL":                 api.URL,
+		"GITHUB_REPOSITORY":              "acme/app",
 	}
 }

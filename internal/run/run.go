@@ -46,7 +46,7 @@ func OS() Env {
 // Main runs bom-attest and returns the exit code.
 func Main(ctx context.Context, env Env) int {
 	if len(env.Args) > 0 && env.Args[0] == "verify" {
-		return verify(ctx, env)
+		return runVerify(ctx, env)
 	}
 	cfg, err := config.Load(env.Args, env.Getenv, env.Stderr)
 	if errors.Is(err, config.ErrHelp) {

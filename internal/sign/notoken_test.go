@@ -1,7 +1,6 @@
 package sign
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"io/fs"
@@ -25,11 +24,12 @@ func TestNoTokenAnywhere(t *testing.T) {
 	var texts []string
 	ctx := context.Background()
 
-	for _, mode := range []string{"rekor", "tsa"} {
-		s, err := NewSigner(ctx, stackOptions(st, mode, logs))
-		if err != nil {
-			t.Fatal(err)
-		}
+	trusted, err := ReadTrustedRoot(ctx, st.TrustedRootPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{"rekor", "tsa", "rekor2"} {
+		s := newStackSigner(t, st, stackOptions(st, mode, logs))
 		if err := os.MkdirAll(filepath.Join(dir, mode), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -42,27 +42,29 @@ func TestNoTokenAnywhere(t *testing.T) {
 			t.Fatal(err)
 		}
 		texts = append(texts, res.Summary())
-		var stdout, stderr bytes.Buffer
-		RunVerify(ctx, []string{"--bundle", path, "--trusted-root", st.TrustedRootPath, "--subject-digest", imageDigest,
-			"--cert-oidc-issuer", st.OIDC.URL, "--owner", "acme"}, &stdout, &stderr, nil)
-		texts = append(texts, stdout.String(), stderr.String())
+		// What the verify command prints of a bundle.
+		again, err := Verify(bundle, trusted, Policy{SubjectDigest: imageDigest, Issuer: st.OIDC.URL, SANRegex: "^https://github.com/acme/"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts = append(texts, again.Summary())
 	}
 
 	// Failures whose messages carry server answers.
-	fail := func(setup func(o *Options)) {
+	fail := func(setup func(o *Options, r *TokenRequest)) {
 		t.Helper()
-		o := stackOptions(st, "tsa", logs)
-		o.RequestTimeout = 200 * time.Millisecond
-		setup(&o)
-		if _, err := signOnce(ctx, o); err == nil {
+		o, r := stackOptions(st, "tsa", logs), stackToken(st)
+		o.Transport = testTransport(st, 200*time.Millisecond, logs)
+		setup(&o, &r)
+		if _, err := signOnce(ctx, o, r); err == nil {
 			t.Fatal("expected a failure")
 		} else {
 			texts = append(texts, err.Error())
 		}
 	}
-	fail(func(*Options) { st.Fulcio.FailNext(3, http.StatusServiceUnavailable) })
-	fail(func(*Options) { st.TSA.HangNext(3) })
-	fail(func(o *Options) { st.OIDC.Faults.FailNext(1, http.StatusUnauthorized) })
+	fail(func(*Options, *TokenRequest) { st.Fulcio.FailNext(3, http.StatusServiceUnavailable) })
+	fail(func(*Options, *TokenRequest) { st.TSA.HangNext(3) })
+	fail(func(*Options, *TokenRequest) { st.OIDC.Faults.FailNext(1, http.StatusUnauthorized) })
 
 	// A Fulcio and a token endpoint that quote the request back, secrets included.
 	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -72,9 +74,9 @@ func TestNoTokenAnywhere(t *testing.T) {
 	}))
 	defer echo.Close()
 	var echoed []string
-	fail(func(o *Options) { o.FulcioURL = echo.URL })
+	fail(func(o *Options, _ *TokenRequest) { o.FulcioURL = echo.URL })
 	echoed = append(echoed, texts[len(texts)-1])
-	fail(func(o *Options) { o.TokenRequestURL = echo.URL + "/token?api-version=2.0" })
+	fail(func(_ *Options, r *TokenRequest) { r.URL = echo.URL + "/token?api-version=2.0" })
 	echoed = append(echoed, texts[len(texts)-1])
 	for _, e := range echoed {
 		if !strings.Contains(e, "***") {
@@ -83,7 +85,7 @@ func TestNoTokenAnywhere(t *testing.T) {
 	}
 
 	texts = append(texts, logs.String())
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}

@@ -5,10 +5,92 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/bom-attest/bom-attest/internal/transport"
 )
+
+// maxTokenAnswer bounds the runner's answer to a token request; a JWT is a few KB.
+const maxTokenAnswer = 1 << 20
+
+// TokenRequest is how the runner hands out the job's ID token: ACTIONS_ID_TOKEN_REQUEST_URL
+// and ACTIONS_ID_TOKEN_REQUEST_TOKEN.
+type TokenRequest struct {
+	URL, Token string
+}
+
+// RequestIDToken asks the runner for an ID token with audience "sigstore", the one token of a
+// run: Fulcio certifies it and build provenance is made from its verified claims. The token is
+// handed to mask and made a secret of t before anything else happens with it.
+func RequestIDToken(ctx context.Context, t *transport.Transport, r TokenRequest, mask func(secret string)) (string, error) {
+	if r.URL == "" || r.Token == "" {
+		return "", fmt.Errorf("%w: the job has no ID token (ACTIONS_ID_TOKEN_REQUEST_URL is not set): give it `permissions: id-token: write`, or use dry-run on pull requests from forks", ErrToken)
+	}
+	u, err := url.Parse(r.URL)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("%w: ACTIONS_ID_TOKEN_REQUEST_URL is not a URL", ErrToken)
+	}
+	t.AddSecret(r.Token)
+	q := u.Query()
+	q.Set("audience", "sigstore")
+	u.RawQuery = q.Encode()
+	// The request URL carries no secret, but its query is the runner's business: name the host only.
+	where := u.Scheme + "://" + u.Host + u.Path
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrToken, err)
+	}
+	req.Header.Set("Authorization", "bearer "+r.Token)
+	req.Header.Set("Accept", "application/json")
+	resp, err := t.Client().Do(req)
+	if err != nil {
+		return "", t.RedactError(fmt.Errorf("%w: %s", ErrToken, strings.ReplaceAll(err.Error(), u.String(), where)))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenAnswer+1))
+	if err != nil {
+		return "", t.RedactError(fmt.Errorf("%w: GET %s: %w", ErrToken, where, err))
+	}
+	switch {
+	case len(body) > maxTokenAnswer:
+		return "", fmt.Errorf("%w: GET %s: answer larger than %d bytes", ErrToken, where, maxTokenAnswer)
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return "", fmt.Errorf("%w: the runner refused the token request (%d %s): does the job have `permissions: id-token: write`?",
+			ErrToken, resp.StatusCode, http.StatusText(resp.StatusCode))
+	case resp.StatusCode != http.StatusOK:
+		return "", t.RedactError(fmt.Errorf("%w: GET %s: answered %d %s%s", ErrToken, where, resp.StatusCode, http.StatusText(resp.StatusCode), snippet(body)))
+	}
+	var answer struct {
+		Value string `json:"value"`
+	}
+	if err := json.Unmarshal(body, &answer); err != nil {
+		return "", fmt.Errorf("%w: GET %s: answer is not JSON with a token", ErrToken, where)
+	}
+	if answer.Value == "" {
+		return "", fmt.Errorf("%w: GET %s: answer has no token", ErrToken, where)
+	}
+	t.AddSecret(answer.Value)
+	if mask != nil {
+		mask(answer.Value)
+	}
+	return answer.Value, nil
+}
+
+// snippet is the start of an answer for an error message, on one line; the caller redacts it.
+func snippet(body []byte) string {
+	s := strings.Join(strings.Fields(string(body)), " ")
+	if s == "" {
+		return ""
+	}
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return ": " + s
+}
 
 // tokenClaims are the ID token claims signing needs. The token is not verified here: Fulcio
 // does that, and the certificate it issues is checked against these values.
@@ -16,50 +98,6 @@ type tokenClaims struct {
 	Issuer         string `json:"iss"`
 	Subject        string `json:"sub"`
 	JobWorkflowRef string `json:"job_workflow_ref"`
-	Repository     string `json:"repository"`
-}
-
-// fetchToken asks the runner for an ID token with audience "sigstore" and hands it to mask
-// before anything else happens with it.
-func fetchToken(ctx context.Context, r *retrier, requestURL, requestToken string, mask func(string)) (string, error) {
-	if requestURL == "" || requestToken == "" {
-		return "", fmt.Errorf("%w: the job has no ID token (ACTIONS_ID_TOKEN_REQUEST_URL is not set): give it `permissions: id-token: write`, or use dry-run on pull requests from forks", ErrToken)
-	}
-	u, err := url.Parse(requestURL)
-	if err != nil || u.Host == "" {
-		return "", fmt.Errorf("%w: ACTIONS_ID_TOKEN_REQUEST_URL is not a URL", ErrToken)
-	}
-	q := u.Query()
-	q.Set("audience", "sigstore")
-	u.RawQuery = q.Encode()
-	// The request URL carries no secret, but its query is the runner's business: log the host only.
-	where := u.Scheme + "://" + u.Host + u.Path
-
-	header := http.Header{"Authorization": {"bearer " + requestToken}, "Accept": {"application/json"}}
-	resp, err := r.do(ctx, "oidc", http.MethodGet, u.String(), header, nil)
-	if err != nil {
-		return "", fmt.Errorf("%w: %s", ErrToken, strings.Replace(err.Error(), u.String(), where, 1))
-	}
-	switch {
-	case resp.status == http.StatusUnauthorized || resp.status == http.StatusForbidden:
-		return "", fmt.Errorf("%w: the runner refused the token request (%d %s): does the job have `permissions: id-token: write`?",
-			ErrToken, resp.status, http.StatusText(resp.status))
-	case resp.status != http.StatusOK:
-		return "", fmt.Errorf("%w: %s", ErrToken, r.unexpected(http.MethodGet, where, resp))
-	}
-	var body struct {
-		Value string `json:"value"`
-	}
-	if err := json.Unmarshal(resp.body, &body); err != nil {
-		return "", fmt.Errorf("%w: GET %s: answer is not JSON with a token: %w", ErrToken, where, err)
-	}
-	if body.Value == "" {
-		return "", fmt.Errorf("%w: GET %s: answer has no token", ErrToken, where)
-	}
-	if mask != nil {
-		mask(body.Value)
-	}
-	return body.Value, nil
 }
 
 func parseClaims(token string) (tokenClaims, error) {

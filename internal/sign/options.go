@@ -1,15 +1,14 @@
 package sign
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/tuf"
+
+	"github.com/bom-attest/bom-attest/internal/transport"
 )
 
 // Instance names a Sigstore deployment (input `sigstore`).
@@ -30,10 +29,12 @@ const (
 const GitHubIssuer = "https://token.actions.githubusercontent.com"
 
 const (
-	publicGoodFulcio = "https://fulcio.sigstore.dev"
-	publicGoodRekor  = "https://rekor.sigstore.dev"
-	gitHubTUFMirror  = "https://tuf-repo.github.com"
-	tsaPath          = "/api/v1/timestamp"
+	publicGoodFulcio  = "https://fulcio.sigstore.dev"
+	publicGoodRekor   = "https://rekor.sigstore.dev"
+	publicGoodRekorV2 = "https://log2025-1.rekor.sigstore.dev"
+	publicGoodTSA     = "https://timestamp.sigstore.dev/api/v1/timestamp"
+	gitHubTUFMirror   = "https://tuf-repo.github.com"
+	tsaPath           = "/api/v1/timestamp"
 )
 
 var (
@@ -73,35 +74,27 @@ type Options struct {
 	// FulcioURL, RekorURL and TSAURL (inputs fulcio-url, rekor-url, tsa-url) replace the
 	// instance's endpoints; TSAURL without a path gets /api/v1/timestamp.
 	FulcioURL, RekorURL, TSAURL string
+	// RekorVersion (input rekor-version) is the Rekor API a transparency log is written with: 1
+	// (0 means 1) or 2. A Rekor v2 entry carries no time, so version 2 also takes a timestamp.
+	RekorVersion int
 	// TrustedRootPath (input trusted-root) is a trusted_root.json used instead of TUF.
 	TrustedRootPath string
-	// TUFRoot optionally pins the first root.json of the instance's TUF repository; without it
-	// public-good uses the root embedded in sigstore-go and GitHub's is fetched over HTTPS from
-	// tuf-repo.github.com (version 1; TUF checks every later version against it).
-	TUFRoot []byte
+	// TUFMirror replaces the instance's TUF repository (a mirror, or a test's); TUFRoot is the
+	// root.json TUF starts from, required with TUFMirror. Without them public-good starts from
+	// the root embedded in sigstore-go and GitHub's instance from GitHubTUFRoot.
+	TUFMirror string
+	TUFRoot   []byte
 
-	// TokenRequestURL and TokenRequestToken are ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN.
-	TokenRequestURL, TokenRequestToken string
 	// Issuer is the expected OIDC issuer; "" means the token's own iss claim when signing and
 	// GitHubIssuer in a dry-run plan.
 	Issuer string
 
-	// HTTPClient carries every request (nil: a new http.Client).
-	HTTPClient *http.Client
-	// Mask is called with the ID token as soon as it is read (the action prints ::add-mask::).
-	Mask func(secret string)
-	// OnToken, when set, receives the ID token once, before a certificate is requested, so the
-	// caller can verify it against the issuer's keys and read its claims (build provenance)
-	// without a second token request. It must not keep or print the token.
-	OnToken func(ctx context.Context, token string) error
+	// Transport carries every request (nil: a transport bounding answers to 16 MiB); it should
+	// bound answers (transport.WithMaxResponse), since one client of it, Rekor v1's, reads them
+	// whole.
+	Transport *transport.Transport
 	// Logf receives progress lines; secrets are already removed from them.
 	Logf func(format string, args ...any)
-
-	// Attempts per request for 5xx, 429 and timeouts (0: 4); Backoff is the first wait,
-	// doubled each retry (0: 1s); RequestTimeout bounds one attempt (0: 30s).
-	Attempts       int
-	Backoff        time.Duration
-	RequestTimeout time.Duration
 }
 
 // Identity is who signs: the certificate's SAN and OIDC issuer.
@@ -115,10 +108,15 @@ type Identity struct {
 type Plan struct {
 	Instance  Instance
 	FulcioURL string
-	// RekorURL is empty when the instance has no transparency log.
-	RekorURL string
+	// RekorURL is empty when the instance has no transparency log; RekorVersion is then 0.
+	RekorURL     string
+	RekorVersion int
 	// TSAURL is the full timestamp endpoint, empty when the instance uses Rekor's time.
 	TSAURL string
+	// FromSigningConfig says the endpoints above are the instance's defaults: at signing time
+	// the signing config its TUF repository publishes chooses them, so the action follows the
+	// instance when it moves.
+	FromSigningConfig bool
 	// TrustedRootPath is set when the trusted root comes from a file; otherwise TUFMirror says
 	// where TUF fetches it.
 	TrustedRootPath string
@@ -138,16 +136,24 @@ func NewPlan(opts Options) (Plan, error) {
 	if inst == "" {
 		inst = InstanceAuto
 	}
+	rekorVersion := opts.RekorVersion
+	switch rekorVersion {
+	case 0:
+		rekorVersion = 1
+	case 1, 2:
+	default:
+		return Plan{}, fmt.Errorf("%w: rekor-version: %d is not 1 or 2", ErrConfig, opts.RekorVersion)
+	}
 	var p Plan
 	switch inst {
 	case InstanceAuto:
 		if strings.EqualFold(opts.RepositoryVisibility, "public") {
-			p = publicGood()
+			p = publicGood(rekorVersion)
 		} else {
 			p = gitHub(server)
 		}
 	case InstancePublicGood:
-		p = publicGood()
+		p = publicGood(rekorVersion)
 	case InstanceGitHub:
 		p = gitHub(server)
 	default:
@@ -176,11 +182,25 @@ func NewPlan(opts Options) (Plan, error) {
 		if p.TSAURL, err = endpoint("tsa-url", opts.TSAURL, tsaPath); err != nil {
 			return Plan{}, err
 		}
+		if p.RekorURL != "" {
+			p.RekorVersion = rekorVersion
+		}
+		if p.RekorVersion == 2 && p.TSAURL == "" {
+			return Plan{}, fmt.Errorf("%w: tsa-url: required with rekor-version 2, whose log entries carry no time", ErrConfig)
+		}
 	}
-	if opts.TrustedRootPath != "" {
+	switch {
+	case opts.TrustedRootPath != "":
 		p.TrustedRootPath = opts.TrustedRootPath
 		p.TUFMirror = ""
-	} else if p.TUFMirror == "" {
+		// Without TUF there is no signing config to follow.
+		p.FromSigningConfig = false
+	case opts.TUFMirror != "" && p.Instance != InstanceCustom:
+		if opts.TUFRoot == nil {
+			return Plan{}, fmt.Errorf("%w: a TUF mirror needs the root.json to start from", ErrConfig)
+		}
+		p.TUFMirror = strings.TrimSuffix(opts.TUFMirror, "/")
+	case p.TUFMirror == "":
 		return Plan{}, fmt.Errorf("%w: trusted-root: required for GitHub's Sigstore instance on %s (it has no known TUF repository)", ErrConfig, server)
 	}
 
@@ -194,8 +214,31 @@ func NewPlan(opts Options) (Plan, error) {
 	return p, nil
 }
 
-func publicGood() Plan {
-	return Plan{Instance: InstancePublicGood, FulcioURL: publicGoodFulcio, RekorURL: publicGoodRekor, TUFMirror: tuf.DefaultMirror}
+// Services names the plan's endpoints, e.g. "Fulcio https://fulcio.sigstore.dev, Rekor
+// https://rekor.sigstore.dev".
+func (p Plan) Services() string {
+	s := "Fulcio " + p.FulcioURL
+	switch p.RekorVersion {
+	case 1:
+		s += ", Rekor " + p.RekorURL
+	case 2:
+		s += ", Rekor v2 " + p.RekorURL
+	}
+	if p.TSAURL != "" {
+		s += ", TSA " + p.TSAURL
+	}
+	return s
+}
+
+// publicGood is the public-good instance with its endpoints of the day; its signing config has
+// the last word when signing.
+func publicGood(rekorVersion int) Plan {
+	p := Plan{Instance: InstancePublicGood, FulcioURL: publicGoodFulcio, RekorURL: publicGoodRekor, RekorVersion: 1,
+		TUFMirror: tuf.DefaultMirror, FromSigningConfig: true}
+	if rekorVersion == 2 {
+		p.RekorURL, p.RekorVersion, p.TSAURL = publicGoodRekorV2, 2, publicGoodTSA
+	}
+	return p
 }
 
 // gitHub derives GitHub's endpoints from the server host; github.com's live on githubapp.com.

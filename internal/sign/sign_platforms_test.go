@@ -19,10 +19,7 @@ const (
 // predicate type: each bundle is about its own digest and verifies only for it.
 func TestSignPlatforms(t *testing.T) {
 	st := testserver.StartSigningStack(t, testserver.SigningStackOptions{})
-	s, err := NewSigner(context.Background(), stackOptions(st, "rekor", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newStackSigner(t, st, stackOptions(st, "rekor", nil))
 	mk := func(digest, predicateType string) []byte {
 		b, err := statement.New("doc", []statement.Subject{{Name: imageName, Digest: digest}}, predicateType, testBOM)
 		if err != nil {
@@ -40,12 +37,13 @@ func TestSignPlatforms(t *testing.T) {
 	}
 	bundles := make([][]byte, len(docs))
 	results := make([]*VerifyResult, len(docs))
+	var err error
 	for i, d := range docs {
 		if bundles[i], results[i], err = s.Sign(context.Background(), d.stmt); err != nil {
 			t.Fatalf("%s: %v", d.name, err)
 		}
 	}
-	trusted, err := ReadTrustedRoot(st.TrustedRootPath)
+	trusted, err := ReadTrustedRoot(context.Background(), st.TrustedRootPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,10 +68,7 @@ func TestSignPlatforms(t *testing.T) {
 // before anything is sent to the signing services.
 func TestSignRejectsStatement(t *testing.T) {
 	st := testserver.StartSigningStack(t, testserver.SigningStackOptions{})
-	s, err := NewSigner(context.Background(), stackOptions(st, "tsa", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newStackSigner(t, st, stackOptions(st, "tsa", nil))
 	tests := []struct {
 		name string
 		stmt []byte
@@ -121,7 +116,11 @@ func TestNewSignerIdentity(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			o := stackOptions(st, "tsa", nil)
 			tt.edit(&o)
-			_, err := NewSigner(context.Background(), o)
+			tok, err := RequestIDToken(context.Background(), o.Transport, stackToken(st), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = NewSigner(context.Background(), tok, o)
 			if !errors.Is(err, tt.err) {
 				t.Fatalf("NewSigner() error = %v, want %v", err, tt.err)
 			}
@@ -133,11 +132,7 @@ func TestNewSignerCustomClaims(t *testing.T) {
 	claims := testserver.OIDCGitHubClaims()
 	claims["job_workflow_ref"] = "acme/shared/.github/workflows/attest.yml@refs/tags/v1"
 	st := testserver.StartSigningStack(t, testserver.SigningStackOptions{ServerURL: "https://ghes.example.com", Claims: claims})
-	o := stackOptions(st, "rekor", nil)
-	s, err := NewSigner(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newStackSigner(t, st, stackOptions(st, "rekor", nil))
 	// A reusable workflow signs as itself: the SAN comes from job_workflow_ref.
 	if want := "https://ghes.example.com/acme/shared/.github/workflows/attest.yml@refs/tags/v1"; s.Identity().SAN != want {
 		t.Fatalf("SAN = %s, want %s", s.Identity().SAN, want)

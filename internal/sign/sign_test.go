@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/bom-attest/bom-attest/internal/statement"
 	"github.com/bom-attest/bom-attest/internal/testserver"
+	"github.com/bom-attest/bom-attest/internal/transport"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/verify"
@@ -48,19 +48,25 @@ func (l *logSink) String() string {
 	return strings.Join(l.lines, "\n")
 }
 
+// testTransport is the transport of a test run: three tries, quick backoff, attemptTimeout per
+// try, trusting the stack's TUF server.
+func testTransport(st *testserver.SigningStack, attemptTimeout time.Duration, logs *logSink) *transport.Transport {
+	opts := []transport.Option{transport.WithRetries(3), transport.WithBackoff(time.Millisecond, 4*time.Millisecond),
+		transport.WithAttemptTimeout(attemptTimeout), transport.WithMaxResponse(16 << 20), transport.WithBase(st.TUFClient.Transport)}
+	if logs != nil {
+		opts = append(opts, transport.WithLogf(logs.logf))
+	}
+	return transport.New(opts...)
+}
+
 // stackOptions points signing at the loopback stack; mode "rekor" logs in Rekor (public-good
-// shape), "tsa" timestamps (GitHub shape).
+// shape), "tsa" timestamps (GitHub shape), "rekor2" logs in Rekor v2 with a timestamp.
 func stackOptions(st *testserver.SigningStack, mode string, logs *logSink) Options {
 	o := Options{
-		ServerURL:         st.ServerURL,
-		FulcioURL:         st.FulcioURL,
-		TrustedRootPath:   st.TrustedRootPath,
-		TokenRequestURL:   st.OIDC.TokenRequestURL,
-		TokenRequestToken: st.OIDC.TokenRequestToken,
-		HTTPClient:        &http.Client{},
-		Attempts:          3,
-		Backoff:           time.Millisecond,
-		RequestTimeout:    5 * time.Second,
+		ServerURL:       st.ServerURL,
+		FulcioURL:       st.FulcioURL,
+		TrustedRootPath: st.TrustedRootPath,
+		Transport:       testTransport(st, 5*time.Second, logs),
 	}
 	if logs != nil {
 		o.Logf = logs.logf
@@ -70,10 +76,31 @@ func stackOptions(st *testserver.SigningStack, mode string, logs *logSink) Optio
 		o.RekorURL = st.RekorURL
 	case "tsa":
 		o.TSAURL = st.TSAURL
+	case "rekor2":
+		o.RekorURL, o.RekorVersion, o.TSAURL = st.RekorV2URL, 2, st.TSAURL
 	default:
 		panic(mode)
 	}
 	return o
+}
+
+// stackToken is the runner's token request of the stack.
+func stackToken(st *testserver.SigningStack) TokenRequest {
+	return TokenRequest{URL: st.OIDC.TokenRequestURL, Token: st.OIDC.TokenRequestToken}
+}
+
+// newStackSigner gets an ID token from the stack's runner and a signer for it, as a run does.
+func newStackSigner(t testing.TB, st *testserver.SigningStack, opts Options) *Signer {
+	t.Helper()
+	tok, err := RequestIDToken(context.Background(), opts.Transport, stackToken(st), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSigner(context.Background(), tok, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func sbomStatement(t testing.TB) []byte {
@@ -101,13 +128,14 @@ func independentVerify(t *testing.T, st *testserver.SigningStack, bundleJSON []b
 	if err := b.UnmarshalJSON(bundleJSON); err != nil {
 		t.Fatalf("bundle does not parse: %v", err)
 	}
-	opt := verify.WithSignedTimestamps(1)
-	var more []verify.VerifierOption
-	if mode == "rekor" {
-		opt = verify.WithIntegratedTimestamps(1)
-		more = append(more, verify.WithTransparencyLog(1))
+	opts := []verify.VerifierOption{verify.WithSignedTimestamps(1)}
+	switch mode {
+	case "rekor":
+		opts = []verify.VerifierOption{verify.WithIntegratedTimestamps(1), verify.WithTransparencyLog(1)}
+	case "rekor2":
+		opts = append(opts, verify.WithTransparencyLog(1))
 	}
-	v, err := verify.NewVerifier(tr, append(more, opt)...)
+	v, err := verify.NewVerifier(tr, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,17 +153,20 @@ func independentVerify(t *testing.T, st *testserver.SigningStack, bundleJSON []b
 
 func TestSignBothModes(t *testing.T) {
 	st := testserver.StartSigningStack(t, testserver.SigningStackOptions{})
-	for _, mode := range []string{"rekor", "tsa"} {
+	for _, mode := range []string{"rekor", "tsa", "rekor2"} {
 		t.Run(mode, func(t *testing.T) {
 			var masked []string
 			opts := stackOptions(st, mode, &logSink{})
-			opts.Mask = func(s string) { masked = append(masked, s) }
-			s, err := NewSigner(context.Background(), opts)
+			tok, err := RequestIDToken(context.Background(), opts.Transport, stackToken(st), func(s string) { masked = append(masked, s) })
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(masked) != 1 || masked[0] != lastToken(st) {
+			if len(masked) != 1 || masked[0] != lastToken(st) || tok != masked[0] {
 				t.Fatalf("Mask got %d values, want the token once", len(masked))
+			}
+			s, err := NewSigner(context.Background(), tok, opts)
+			if err != nil {
+				t.Fatal(err)
 			}
 			if got := s.Identity(); got.SAN != st.ExpectedSAN() || got.Issuer != st.OIDC.URL {
 				t.Fatalf("identity = %+v", got)
@@ -174,7 +205,7 @@ func TestSignBothModes(t *testing.T) {
 				t.Fatalf("payload is not the statement")
 			}
 			hasTlog, hasTS := len(raw.VerificationMaterial.TlogEntries) == 1, raw.VerificationMaterial.Timestamps != nil
-			if hasTlog != (mode == "rekor") || hasTS != (mode == "tsa") {
+			if hasTlog != (mode != "tsa") || hasTS != (mode != "rekor") {
 				t.Fatalf("mode %s: tlog entries %v, timestamps %v", mode, hasTlog, hasTS)
 			}
 
@@ -182,9 +213,12 @@ func TestSignBothModes(t *testing.T) {
 				len(r.Subjects) != 1 || r.Subjects[0] != (statement.Subject{Name: imageName, Digest: imageDigest}) {
 				t.Fatalf("result = %+v", r)
 			}
-			want := map[string]string{"rekor": TimeSourceLog + " " + st.RekorURL, "tsa": TimeSourceTSA + " " + st.TSAURL}[mode]
+			want := map[string]string{"rekor": TimeSourceLog + " " + st.RekorURL, "tsa": TimeSourceTSA + " " + st.TSAURL, "rekor2": TimeSourceTSA + " " + st.TSAURL}[mode]
 			if !strings.HasPrefix(r.TimeSource(), want) {
 				t.Fatalf("time source = %q, want %q…", r.TimeSource(), want)
+			}
+			if mode == "rekor2" && (!strings.Contains(r.TimeSource(), "logged in transparency log "+st.RekorV2URL+" (log index 0)") || st.RekorV2Entries() != 1) {
+				t.Fatalf("time source = %q, Rekor v2 entries %d", r.TimeSource(), st.RekorV2Entries())
 			}
 		})
 	}

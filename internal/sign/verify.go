@@ -60,15 +60,18 @@ type VerifyResult struct {
 	SourceDigest     string
 	RunURL           string
 	Timestamps       []Timestamp
-	// LogIndex is the Rekor index, or -1 without a log entry.
+	// LogIndex is the Rekor index, or -1 without a log entry; LogURL is the log's, from the
+	// trusted root.
 	LogIndex int64
+	LogURL   string
 	// Statement is the verified payload.
 	Statement []byte
 }
 
 // Verify checks a bundle against trusted material and a policy, offline. A bundle with log
-// entries must prove inclusion and gets its time from the log; one without must carry an
-// RFC 3161 timestamp. When the trusted root lists CT logs, the certificate needs an SCT.
+// entries must prove inclusion and gets its time from the log (Rekor v1) or from an RFC 3161
+// timestamp (Rekor v2, whose entries carry no time); one without must carry a timestamp. When
+// the trusted root lists CT logs, the certificate needs an SCT.
 func Verify(bundleJSON []byte, trusted root.TrustedMaterial, p Policy) (*VerifyResult, error) {
 	if trusted == nil {
 		return nil, fmt.Errorf("%w: no trusted root", ErrTrustedRoot)
@@ -136,6 +139,9 @@ func Verify(bundleJSON []byte, trusted root.TrustedMaterial, p Policy) (*VerifyR
 	}
 	if len(tlogs) > 0 {
 		out.LogIndex = tlogs[0].GetLogIndex()
+		if l, ok := trusted.RekorLogs()[hex.EncodeToString(tlogs[0].GetLogId().GetKeyId())]; ok {
+			out.LogURL = l.BaseURL
+		}
 	}
 
 	if p.OwnerURI != "" && !strings.EqualFold(cert.SourceRepositoryOwnerURI, p.OwnerURI) {
@@ -152,15 +158,21 @@ func Verify(bundleJSON []byte, trusted root.TrustedMaterial, p Policy) (*VerifyR
 }
 
 // TimeSource says where the verified time came from, e.g. "transparency log
-// https://rekor.sigstore.dev at 2025-01-02T03:04:05Z (log index 7)".
+// https://rekor.sigstore.dev at 2025-01-02T03:04:05Z (log index 7)", and names a log entry that
+// gave no time (Rekor v2).
 func (r *VerifyResult) TimeSource() string {
 	var parts []string
+	logged := false
 	for _, ts := range r.Timestamps {
 		s := fmt.Sprintf("%s %s at %s", ts.Kind, ts.URI, ts.Time.UTC().Format(time.RFC3339))
 		if ts.Kind == TimeSourceLog && r.LogIndex >= 0 {
 			s += fmt.Sprintf(" (log index %d)", r.LogIndex)
+			logged = true
 		}
 		parts = append(parts, s)
+	}
+	if r.LogIndex >= 0 && !logged {
+		parts = append(parts, fmt.Sprintf("logged in %s %s (log index %d)", TimeSourceLog, orUnknown(r.LogURL), r.LogIndex))
 	}
 	return strings.Join(parts, "; ")
 }

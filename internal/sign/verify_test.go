@@ -16,11 +16,8 @@ import (
 func signedBundles(t *testing.T, st *testserver.SigningStack) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
-	for _, mode := range []string{"rekor", "tsa"} {
-		s, err := NewSigner(context.Background(), stackOptions(st, mode, nil))
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, mode := range []string{"rekor", "tsa", "rekor2"} {
+		s := newStackSigner(t, st, stackOptions(st, mode, nil))
 		b, _, err := s.Sign(context.Background(), sbomStatement(t))
 		if err != nil {
 			t.Fatal(err)
@@ -51,11 +48,11 @@ func TestVerify(t *testing.T) {
 	st := testserver.StartSigningStack(t, testserver.SigningStackOptions{})
 	other := testserver.StartSigningStack(t, testserver.SigningStackOptions{})
 	bundles := signedBundles(t, st)
-	trusted, err := ReadTrustedRoot(st.TrustedRootPath)
+	trusted, err := ReadTrustedRoot(context.Background(), st.TrustedRootPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherRoot, err := ReadTrustedRoot(other.TrustedRootPath)
+	otherRoot, err := ReadTrustedRoot(context.Background(), other.TrustedRootPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +74,13 @@ func TestVerify(t *testing.T) {
 	}{
 		{name: "rekor bundle", mode: "rekor"},
 		{name: "tsa bundle", mode: "tsa"},
+		{name: "rekor v2 bundle", mode: "rekor2"},
+		{name: "rekor v2 without its timestamp", mode: "rekor2", edit: func(m map[string]any) { delete(material(m), "timestampVerificationData") }, err: ErrVerification},
+		{name: "rekor v2 without its inclusion proof", mode: "rekor2", edit: func(m map[string]any) {
+			delete(material(m)["tlogEntries"].([]any)[0].(map[string]any), "inclusionProof")
+		}, err: ErrVerification},
+		{name: "rekor v2 tampered", mode: "rekor2", edit: tamper, err: ErrVerification},
+		{name: "another stack's root rekor v2", mode: "rekor2", other: true, err: ErrVerification},
 		{name: "exact SAN", mode: "tsa", policy: func(p *Policy) { p.SAN, p.SANRegex = st.ExpectedSAN(), "" }},
 		{name: "repository", mode: "rekor", policy: func(p *Policy) { p.RepositoryURI = "https://github.com/ACME/app" }},
 		{name: "predicate type", mode: "rekor", policy: func(p *Policy) { p.PredicateType = statement.PredicateCycloneDX }},

@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"net/http"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/bom-attest/bom-attest/internal/statement"
 	"github.com/bom-attest/bom-attest/internal/store"
 	"github.com/bom-attest/bom-attest/internal/testserver"
+	"github.com/bom-attest/bom-attest/internal/transport"
 )
 
 // TestPublishedBundlesVerify signs real bundles with the loopback Sigstore stack (an SBOM and a
@@ -18,11 +18,11 @@ import (
 // and as referrers on both registries, finds them again and verifies what was found.
 func TestPublishedBundlesVerify(t *testing.T) {
 	stack := testserver.StartSigningStack(t, testserver.SigningStackOptions{})
-	trusted, err := sign.ReadTrustedRoot(stack.TrustedRootPath)
+	ctx := context.Background()
+	trusted, err := sign.ReadTrustedRoot(ctx, stack.TrustedRootPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
 
 	// Provenance claims come from a token verified against the issuer's JWKS.
 	tok, err := stack.OIDC.Mint(provenance.DefaultAudience)
@@ -45,19 +45,21 @@ func TestPublishedBundlesVerify(t *testing.T) {
 		mode := []string{"rekor", "tsa"}[i%2]
 		t.Run(reg.name+"/"+mode, func(t *testing.T) {
 			opts := sign.Options{
-				ServerURL:         stack.ServerURL,
-				FulcioURL:         stack.FulcioURL,
-				TrustedRootPath:   stack.TrustedRootPath,
-				TokenRequestURL:   stack.OIDC.TokenRequestURL,
-				TokenRequestToken: stack.OIDC.TokenRequestToken,
-				HTTPClient:        &http.Client{Timeout: 10 * time.Second},
+				ServerURL:       stack.ServerURL,
+				FulcioURL:       stack.FulcioURL,
+				TrustedRootPath: stack.TrustedRootPath,
+				Transport:       transport.New(transport.WithAttemptTimeout(10 * time.Second)),
 			}
 			if mode == "rekor" {
 				opts.RekorURL = stack.RekorURL
 			} else {
 				opts.TSAURL = stack.TSAURL
 			}
-			signer, err := sign.NewSigner(ctx, opts)
+			idToken, err := sign.RequestIDToken(ctx, opts.Transport, sign.TokenRequest{URL: stack.OIDC.TokenRequestURL, Token: stack.OIDC.TokenRequestToken}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			signer, err := sign.NewSigner(ctx, idToken, opts)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -32,6 +32,8 @@ import (
 	"github.com/go-openapi/runtime"
 	"github.com/go-openapi/strfmt"
 	fulciocert "github.com/sigstore/fulcio/pkg/certificate"
+	fulciopb "github.com/sigstore/fulcio/pkg/generated/protobuf"
+	prototrustroot "github.com/sigstore/protobuf-specs/gen/pb-go/trustroot/v1"
 	"github.com/sigstore/rekor/pkg/generated/models"
 	"github.com/sigstore/rekor/pkg/types"
 	_ "github.com/sigstore/rekor/pkg/types/dsse/v0.0.1" // registers the dsse kind the log accepts
@@ -40,6 +42,8 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/merkle/testonly"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 )
 
 // SigningStackOptions configures StartSigningStack.
@@ -52,25 +56,29 @@ type SigningStackOptions struct {
 }
 
 // SigningStack is a Sigstore deployment on loopback speaking the real protocols: an OIDC issuer,
-// Fulcio (POST /api/v2/signingCert), an RFC 3161 timestamp authority (POST /api/v1/timestamp)
-// and a Rekor v1 log (POST /api/v1/log/entries, GET /api/v1/log/entries/{uuid}), plus a
-// trusted_root.json for all of them (also published through TUF), so bundles can be checked by
-// an independent verifier.
+// Fulcio (POST /api/v2/signingCert, requests decoded with Fulcio's own protobuf types), an
+// RFC 3161 timestamp authority (POST /api/v1/timestamp), a Rekor v1 log (POST
+// /api/v1/log/entries, GET /api/v1/log/entries/{uuid}) and a Rekor v2 log (POST
+// /api/v2/log/entries, entries made by rekor-tiles' own code, checkpoints signed as notes), plus
+// a trusted_root.json for all of them. A TUF repository publishes that trusted root and the
+// stack's signing configs, as the public-good instance does, so bundles can be checked by an
+// independent verifier and signers can find the services the way they find the real ones.
 type SigningStack struct {
 	OIDC *OIDCIssuer
 	// ServerURL is the GitHub server URL identities are built on.
 	ServerURL string
-	// FulcioURL and RekorURL are base URLs; TSAURL is the full timestamp endpoint.
-	FulcioURL, RekorURL, TSAURL string
-	// TrustedRootPath is a trusted_root.json naming the stack's Fulcio CA, TSA and Rekor log.
+	// FulcioURL, RekorURL and RekorV2URL are base URLs; TSAURL is the full timestamp endpoint.
+	FulcioURL, RekorURL, RekorV2URL, TSAURL string
+	// TrustedRootPath is a trusted_root.json naming the stack's Fulcio CA, TSA and both logs.
 	TrustedRootPath string
-	// TUFURL serves the same trusted root through TUF over HTTPS; TUFRoot is the repository's
-	// first root.json and TUFClient trusts the server's certificate.
+	// TUFURL serves the same trusted root through TUF over HTTPS, with signing_config.v0.2.json
+	// (Fulcio, Rekor v1, TSA) and signing_config_rekor_v2.v0.2.json (Rekor v2 before v1);
+	// TUFRoot is the repository's first root.json and TUFClient trusts the server's certificate.
 	TUFURL    string
 	TUFRoot   []byte
 	TUFClient *http.Client
 	// Fault knobs; each counts the requests its service received.
-	Fulcio, Rekor, TSA *SigstoreFaults
+	Fulcio, Rekor, RekorV2, TSA *SigstoreFaults
 
 	client *http.Client
 
@@ -85,6 +93,8 @@ type SigningStack struct {
 	rekorMu      sync.Mutex
 	rekorTree    *testonly.Tree
 	rekorEntries map[string]models.LogEntryAnon
+
+	rekorV2 *rekorV2Log
 }
 
 // StartSigningStack starts every service of the stack and writes its trusted root into a
@@ -96,6 +106,7 @@ func StartSigningStack(t testing.TB, opts SigningStackOptions) *SigningStack {
 		ServerURL:    strings.TrimSuffix(opts.ServerURL, "/"),
 		Fulcio:       &SigstoreFaults{},
 		Rekor:        &SigstoreFaults{},
+		RekorV2:      &SigstoreFaults{},
 		TSA:          &SigstoreFaults{},
 		client:       &http.Client{Timeout: 10 * time.Second},
 		rekorTree:    testonly.New(rfc6962.DefaultHasher),
@@ -104,7 +115,8 @@ func StartSigningStack(t testing.TB, opts SigningStackOptions) *SigningStack {
 	if s.ServerURL == "" {
 		s.ServerURL = "https://github.com"
 	}
-	if err := s.makeKeys(); err != nil {
+	var err error
+	if err = s.makeKeys(); err != nil {
 		t.Fatalf("signing stack keys: %v", err)
 	}
 
@@ -115,11 +127,13 @@ func StartSigningStack(t testing.TB, opts SigningStackOptions) *SigningStack {
 	rekor := http.NewServeMux()
 	rekor.HandleFunc("POST /api/v1/log/entries", s.serveRekorCreate)
 	rekor.HandleFunc("GET /api/v1/log/entries/{uuid}", s.serveRekorGet)
+	rekorV2 := http.NewServeMux()
+	rekorV2.HandleFunc("POST /api/v2/log/entries", s.serveRekorV2Create)
 	for _, srv := range []struct {
 		h   http.Handler
 		url *string
 		f   *SigstoreFaults
-	}{{fulcio, &s.FulcioURL, s.Fulcio}, {tsa, &s.TSAURL, s.TSA}, {rekor, &s.RekorURL, s.Rekor}} {
+	}{{fulcio, &s.FulcioURL, s.Fulcio}, {tsa, &s.TSAURL, s.TSA}, {rekor, &s.RekorURL, s.Rekor}, {rekorV2, &s.RekorV2URL, s.RekorV2}} {
 		ts := httptest.NewServer(srv.h)
 		f := srv.f
 		t.Cleanup(func() {
@@ -129,6 +143,9 @@ func StartSigningStack(t testing.TB, opts SigningStackOptions) *SigningStack {
 		*srv.url = ts.URL
 	}
 	s.TSAURL += "/api/v1/timestamp"
+	if s.rekorV2, err = newRekorV2Log(s.RekorV2URL); err != nil {
+		t.Fatalf("signing stack Rekor v2 log: %v", err)
+	}
 
 	trusted, err := s.trustedRoot()
 	if err != nil {
@@ -138,7 +155,12 @@ func StartSigningStack(t testing.TB, opts SigningStackOptions) *SigningStack {
 	if err := os.WriteFile(s.TrustedRootPath, trusted, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.startTUF(t, trusted); err != nil {
+	configs, err := s.signingConfigs()
+	if err != nil {
+		t.Fatalf("signing stack signing configs: %v", err)
+	}
+	configs["trusted_root.json"] = trusted
+	if err := s.startTUF(t, configs); err != nil {
 		t.Fatalf("signing stack TUF repository: %v", err)
 	}
 	return s
@@ -148,6 +170,24 @@ func StartSigningStack(t testing.TB, opts SigningStackOptions) *SigningStack {
 // and the job_workflow_ref claim.
 func (s *SigningStack) ExpectedSAN() string {
 	return s.ServerURL + "/" + fmt.Sprint(s.OIDC.Claims()["job_workflow_ref"])
+}
+
+// RekorV2Entries is how many entries the Rekor v2 log holds.
+func (s *SigningStack) RekorV2Entries() int { return s.rekorV2.size() }
+
+// RekorAnswers are the Rekor v1 log's answers for the entries it holds, as GET
+// /api/v1/log/entries/{uuid} gives them (fuzz targets start from them).
+func (s *SigningStack) RekorAnswers() [][]byte {
+	s.rekorMu.Lock()
+	defer s.rekorMu.Unlock()
+	var out [][]byte
+	for uuid, anon := range s.rekorEntries {
+		b, err := json.Marshal(models.LogEntry{uuid: anon})
+		if err == nil {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // RekorEntries is how many entries the log holds.
@@ -318,44 +358,85 @@ func (s *SigningStack) trustedRoot() ([]byte, error) {
 			Root: s.tsaChain[1], Intermediates: s.tsaChain[:1], Leaf: s.tsaLeaf,
 			ValidityPeriodStart: start, URI: s.TSAURL,
 		}},
-		map[string]*root.TransparencyLog{s.rekorLogID: {
-			BaseURL: s.RekorURL, ID: logID, ValidityPeriodStart: start,
-			HashFunc: crypto.SHA256, PublicKey: &s.rekorKey.PublicKey, SignatureHashFunc: crypto.SHA256,
-		}})
+		map[string]*root.TransparencyLog{
+			s.rekorLogID: {
+				BaseURL: s.RekorURL, ID: logID, ValidityPeriodStart: start,
+				HashFunc: crypto.SHA256, PublicKey: &s.rekorKey.PublicKey, SignatureHashFunc: crypto.SHA256,
+			},
+			hex.EncodeToString(s.rekorV2.logID): {
+				BaseURL: s.RekorV2URL, ID: s.rekorV2.logID, ValidityPeriodStart: start,
+				HashFunc: crypto.SHA256, PublicKey: &s.rekorV2.key.PublicKey, SignatureHashFunc: crypto.SHA256,
+			},
+		})
 	if err != nil {
 		return nil, err
 	}
 	return tr.MarshalJSON()
 }
 
+// signingConfigs are the stack's two signing configs, shaped as the public-good instance's: the
+// default names Rekor v1 only; the Rekor v2 one names the v2 log first and v1 as the fallback
+// for clients without v2.
+func (s *SigningStack) signingConfigs() (map[string][]byte, error) {
+	start := time.Now().Add(-time.Hour)
+	svc := func(u string, version uint32) root.Service {
+		return root.Service{URL: u, MajorAPIVersion: version, ValidityPeriodStart: start, Operator: "bom-attest test"}
+	}
+	anyOne := root.ServiceConfiguration{Selector: prototrustroot.ServiceSelector_ANY}
+	out := map[string][]byte{}
+	for name, logs := range map[string][]root.Service{
+		"signing_config.v0.2.json":          {svc(s.RekorURL, 1)},
+		"signing_config_rekor_v2.v0.2.json": {svc(s.RekorV2URL, 2), svc(s.RekorURL, 1)},
+	} {
+		sc, err := root.NewSigningConfig(root.SigningConfigMediaType02,
+			[]root.Service{svc(s.FulcioURL, 1)}, []root.Service{svc(s.OIDC.URL, 1)},
+			logs, anyOne, []root.Service{svc(s.TSAURL, 1)}, anyOne)
+		if err != nil {
+			return nil, err
+		}
+		if out[name], err = sc.MarshalJSON(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // Fulcio
 
-type sigstoreCertRequest struct {
-	Credentials struct {
-		OIDCIdentityToken string `json:"oidcIdentityToken"`
-	} `json:"credentials"`
-	PublicKeyRequest struct {
-		PublicKey struct {
-			Algorithm string `json:"algorithm"`
-			Content   string `json:"content"`
-		} `json:"publicKey"`
-		ProofOfPossession string `json:"proofOfPossession"`
-	} `json:"publicKeyRequest"`
+// sigstoreFail answers an error the way Sigstore's gRPC gateways do.
+func sigstoreFail(w http.ResponseWriter, status int, format string, args ...any) {
+	oidcWriteJSON(w, status, map[string]any{"code": status, "message": fmt.Sprintf(format, args...)})
+}
+
+// protoRequest applies the service's next fault, then decodes the request into m with protojson,
+// which refuses unknown fields as the gateways of Fulcio and Rekor v2 do: a client that misspells
+// a field fails here as it would against the real service. False means it has answered.
+func protoRequest(f *SigstoreFaults, w http.ResponseWriter, r *http.Request, m proto.Message) bool {
+	if f.apply(w, r) {
+		return false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err == nil {
+		err = protojson.Unmarshal(body, m)
+	}
+	if err != nil {
+		sigstoreFail(w, http.StatusBadRequest, "request body: %v", err)
+		return false
+	}
+	return true
 }
 
 func (s *SigningStack) serveSigningCert(w http.ResponseWriter, r *http.Request) {
-	if s.Fulcio.apply(w, r) {
+	var req fulciopb.CreateSigningCertificateRequest
+	if !protoRequest(s.Fulcio, w, r, &req) {
 		return
 	}
-	fail := func(status int, format string, args ...any) {
-		oidcWriteJSON(w, status, map[string]any{"code": status, "message": fmt.Sprintf(format, args...)})
-	}
-	var req sigstoreCertRequest
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
-		fail(http.StatusBadRequest, "request body: %v", err)
+	fail := func(status int, format string, args ...any) { sigstoreFail(w, status, format, args...) }
+	if req.GetCertificateSigningRequest() != nil {
+		fail(http.StatusBadRequest, "only public key requests are supported here")
 		return
 	}
-	token := req.Credentials.OIDCIdentityToken
+	token := req.GetCredentials().GetOidcIdentityToken()
 	if scheme, cred, ok := strings.Cut(r.Header.Get("Authorization"), " "); token == "" && ok && strings.EqualFold(scheme, "bearer") {
 		token = cred
 	}
@@ -369,7 +450,11 @@ func (s *SigningStack) serveSigningCert(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 
-	block, _ := pem.Decode([]byte(req.PublicKeyRequest.PublicKey.Content))
+	if alg := req.GetPublicKeyRequest().GetPublicKey().GetAlgorithm(); alg != fulciopb.PublicKeyAlgorithm_ECDSA {
+		fail(http.StatusBadRequest, "only ECDSA keys are supported here, got algorithm %s", alg)
+		return
+	}
+	block, _ := pem.Decode([]byte(req.GetPublicKeyRequest().GetPublicKey().GetContent()))
 	if block == nil {
 		fail(http.StatusBadRequest, "public key is not PEM")
 		return
@@ -384,11 +469,7 @@ func (s *SigningStack) serveSigningCert(w http.ResponseWriter, r *http.Request) 
 		fail(http.StatusBadRequest, "only ECDSA keys are supported here, got %T", pub)
 		return
 	}
-	pop, err := base64.StdEncoding.DecodeString(req.PublicKeyRequest.ProofOfPossession)
-	if err != nil {
-		fail(http.StatusBadRequest, "proof of possession is not base64")
-		return
-	}
+	pop := req.GetPublicKeyRequest().GetProofOfPossession()
 	sub := fmt.Sprint(claims["sub"])
 	digest := sha256.Sum256([]byte(sub))
 	if !ecdsa.VerifyASN1(ecPub, digest[:], pop) {
@@ -405,9 +486,15 @@ func (s *SigningStack) serveSigningCert(w http.ResponseWriter, r *http.Request) 
 	for _, c := range []*x509.Certificate{leaf, s.fulcioInter, s.fulcioRoot} {
 		chain = append(chain, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})))
 	}
-	oidcWriteJSON(w, http.StatusOK, map[string]any{
-		"signedCertificateEmbeddedSct": map[string]any{"chain": map[string]any{"certificates": chain}},
-	})
+	answer, err := protojson.Marshal(&fulciopb.SigningCertificate{Certificate: &fulciopb.SigningCertificate_SignedCertificateEmbeddedSct{
+		SignedCertificateEmbeddedSct: &fulciopb.SigningCertificateEmbeddedSCT{Chain: &fulciopb.CertificateChain{Certificates: chain}},
+	}})
+	if err != nil {
+		fail(http.StatusInternalServerError, "encoding answer: %v", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(answer)
 }
 
 // issueLeaf maps GitHub claims to Fulcio's certificate extensions the way Fulcio's

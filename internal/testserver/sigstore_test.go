@@ -17,8 +17,15 @@ import (
 	"testing"
 
 	"github.com/digitorus/timestamp"
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+	rekorv2note "github.com/sigstore/rekor-tiles/v2/pkg/note"
+	rekorv2verify "github.com/sigstore/rekor-tiles/v2/pkg/verify"
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/tuf"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 func TestOIDCIssuerTokenRequest(t *testing.T) {
@@ -213,8 +220,9 @@ func TestSigningStackTSA(t *testing.T) {
 	}
 }
 
-func TestSigningStackRekor(t *testing.T) {
-	s := StartSigningStack(t, SigningStackOptions{})
+// sigstoreLeaf is a fresh key and the stack's Fulcio certificate for it, in PEM.
+func sigstoreLeaf(t *testing.T, s *SigningStack) (*ecdsa.PrivateKey, string) {
+	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tok, _ := s.OIDC.Mint("sigstore")
 	resp, body := sigstoreCertPost(t, s, tok, fmt.Sprint(s.OIDC.Claims()["sub"]), key)
@@ -226,8 +234,15 @@ func TestSigningStackRekor(t *testing.T) {
 			Chain struct{ Certificates []string }
 		}
 	}
-	_ = json.Unmarshal(body, &answer)
-	certPEM := answer.SignedCertificateEmbeddedSct.Chain.Certificates[0]
+	if err := json.Unmarshal(body, &answer); err != nil || len(answer.SignedCertificateEmbeddedSct.Chain.Certificates) == 0 {
+		t.Fatalf("certificate answer %s: %v", body, err)
+	}
+	return key, answer.SignedCertificateEmbeddedSct.Chain.Certificates[0]
+}
+
+func TestSigningStackRekor(t *testing.T) {
+	s := StartSigningStack(t, SigningStackOptions{})
+	key, certPEM := sigstoreLeaf(t, s)
 
 	entry := func(signWith *ecdsa.PrivateKey, payload string) []byte {
 		const pt = "application/vnd.in-toto+json"
@@ -251,7 +266,7 @@ func TestSigningStackRekor(t *testing.T) {
 	}
 
 	first := entry(key, `{"n":1}`)
-	resp, body = post(first)
+	resp, body := post(first)
 	if resp.StatusCode != http.StatusCreated || resp.Header.Get("ETag") == "" {
 		t.Fatalf("create: %s %s", resp.Status, body)
 	}
@@ -291,5 +306,169 @@ func TestSigningStackRekor(t *testing.T) {
 	}
 	if s.Rekor.Requests() != 6 {
 		t.Fatalf("Rekor counted %d requests, want 6", s.Rekor.Requests())
+	}
+}
+
+// TestSigningStackFulcioSpeaksProtojson: requests are decoded with Fulcio's own types, so a
+// misspelled field or a wrong enum name is refused as the real service refuses it.
+func TestSigningStackFulcioSpeaksProtojson(t *testing.T) {
+	s := StartSigningStack(t, SigningStackOptions{})
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tok, _ := s.OIDC.Mint("sigstore")
+	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	digest := sha256.Sum256([]byte(fmt.Sprint(s.OIDC.Claims()["sub"])))
+	pop, _ := ecdsa.SignASN1(rand.Reader, key, digest[:])
+	pub := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	request := func(publicKeyRequest string, alg string) []byte {
+		b, _ := json.Marshal(map[string]any{publicKeyRequest: map[string]any{
+			"publicKey":         map[string]any{"algorithm": alg, "content": pub},
+			"proofOfPossession": base64.StdEncoding.EncodeToString(pop),
+		}})
+		return b
+	}
+	tests := []struct {
+		name   string
+		body   []byte
+		status int
+	}{
+		{"token in the header, as sigstore-go sends it", request("publicKeyRequest", "ECDSA"), http.StatusOK},
+		{"misspelled field", request("publicKeyRequests", "ECDSA"), http.StatusBadRequest},
+		{"snake case is protojson too", request("public_key_request", "ECDSA"), http.StatusOK},
+		{"unknown algorithm", request("publicKeyRequest", "ECDSA_P256"), http.StatusBadRequest},
+		{"not JSON", []byte("nope"), http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, s.FulcioURL+"/api/v2/signingCert", bytes.NewReader(tt.body))
+			req.Header.Set("Authorization", "Bearer "+tok)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %s, want %d: %s", resp.Status, tt.status, body)
+			}
+		})
+	}
+}
+
+// TestSigningStackRekorV2 logs hashedrekord entries as a Rekor v2 client does and checks each
+// answer's checkpoint and inclusion proof with rekor-tiles' verifier and the trusted root's key.
+func TestSigningStackRekorV2(t *testing.T) {
+	s := StartSigningStack(t, SigningStackOptions{})
+	key, certPEM := sigstoreLeaf(t, s)
+	block, _ := pem.Decode([]byte(certPEM))
+
+	tr, err := root.NewTrustedRootFromPath(s.TrustedRootPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logKey crypto.PublicKey
+	for _, l := range tr.RekorLogs() {
+		if l.BaseURL == s.RekorV2URL {
+			logKey = l.PublicKey
+		}
+	}
+	if logKey == nil {
+		t.Fatal("the trusted root lacks the Rekor v2 log")
+	}
+	verifier, _ := signature.LoadVerifier(logKey, crypto.SHA256)
+	noteVerifier, err := rekorv2note.NewNoteVerifier("127.0.0.1", verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	entry := func(signWith *ecdsa.PrivateKey, data string) []byte {
+		d := sha256.Sum256([]byte(data))
+		sig, _ := ecdsa.SignASN1(rand.Reader, signWith, d[:])
+		b, _ := json.Marshal(map[string]any{"hashedRekordRequestV002": map[string]any{
+			"digest": base64.StdEncoding.EncodeToString(d[:]),
+			"signature": map[string]any{"content": base64.StdEncoding.EncodeToString(sig), "verifier": map[string]any{
+				"x509Certificate": map[string]any{"rawBytes": base64.StdEncoding.EncodeToString(block.Bytes)},
+				"keyDetails":      "PKIX_ECDSA_P256_SHA_256",
+			}},
+		}})
+		return b
+	}
+	post := func(b []byte) (*http.Response, []byte) {
+		resp, err := http.Post(s.RekorV2URL+"/api/v2/log/entries", "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return resp, out
+	}
+	var first []byte
+	for i := range 3 {
+		req := entry(key, fmt.Sprint("artifact ", i))
+		if i == 0 {
+			first = req
+		}
+		resp, body := post(req)
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("entry %d: %s %s", i, resp.Status, body)
+		}
+		var tle protorekor.TransparencyLogEntry
+		if err := protojson.Unmarshal(body, &tle); err != nil {
+			t.Fatalf("entry %d: %v: %s", i, err, body)
+		}
+		if tle.LogIndex != int64(i) || tle.IntegratedTime != 0 || tle.GetKindVersion().GetVersion() != "0.0.2" {
+			t.Fatalf("entry %d: %v", i, &tle)
+		}
+		if err := rekorv2verify.VerifyLogEntry(&tle, noteVerifier); err != nil {
+			t.Fatalf("entry %d does not verify against the log's key: %v", i, err)
+		}
+	}
+	stranger, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if resp, body := post(entry(stranger, "forged")); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("signature by a key the certificate is not for: %s %s", resp.Status, body)
+	}
+	if resp, body := post(first); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("the same entry again: %s %s", resp.Status, body)
+	}
+	if resp, body := post([]byte(`{"hashedRekordRequestV0002":{}}`)); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("misspelled field: %s %s", resp.Status, body)
+	}
+	if s.RekorV2Entries() != 3 {
+		t.Fatalf("log holds %d entries, want 3", s.RekorV2Entries())
+	}
+}
+
+// TestSigningStackTUF fetches the trusted root and both signing configs through sigstore-go's
+// TUF client, as a signer of the public-good instance does.
+func TestSigningStackTUF(t *testing.T) {
+	s := StartSigningStack(t, SigningStackOptions{})
+	f := fetcher.NewDefaultFetcher()
+	f.SetHTTPClient(s.TUFClient)
+	c, err := tuf.New(&tuf.Options{Root: s.TUFRoot, RepositoryBaseURL: s.TUFURL, DisableLocalCache: true, Fetcher: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.GetTrustedRoot(c); err != nil {
+		t.Fatal(err)
+	}
+	for target, logs := range map[string][]string{
+		"signing_config.v0.2.json":          {s.RekorURL},
+		"signing_config_rekor_v2.v0.2.json": {s.RekorV2URL, s.RekorURL},
+	} {
+		raw, err := c.GetTarget(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := root.NewSigningConfigFromJSON(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, l := range sc.RekorLogURLs() {
+			got = append(got, l.URL)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(logs) || sc.FulcioCertificateAuthorityURLs()[0].URL != s.FulcioURL || sc.TimestampAuthorityURLs()[0].URL != s.TSAURL {
+			t.Errorf("%s names logs %v, want %v; %v", target, got, logs, sc)
+		}
 	}
 }

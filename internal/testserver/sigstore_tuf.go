@@ -17,10 +17,10 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
-// startTUF publishes the stack's trusted_root.json through a TUF repository on loopback
-// (HTTPS, consistent snapshots, one key for all roles), the way Sigstore instances hand out
-// their trusted roots.
-func (s *SigningStack) startTUF(t testing.TB, trustedRoot []byte) error {
+// startTUF publishes targets (the stack's trusted_root.json and signing configs) through a TUF
+// repository on loopback (HTTPS, consistent snapshots, one key for all roles), the way Sigstore
+// instances hand out their trusted roots.
+func (s *SigningStack) startTUF(t testing.TB, targetFiles map[string][]byte) error {
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return err
@@ -42,17 +42,18 @@ func (s *SigningStack) startTUF(t testing.TB, trustedRoot []byte) error {
 		}
 	}
 	targets := metadata.Targets(expires)
-	info, err := metadata.TargetFile().FromBytes("trusted_root.json", trustedRoot, "sha256")
-	if err != nil {
-		return err
+	files := map[string][]byte{}
+	for name, data := range targetFiles {
+		info, err := metadata.TargetFile().FromBytes(name, data, "sha256")
+		if err != nil {
+			return err
+		}
+		targets.Signed.Targets[name] = info
+		sum := sha256.Sum256(data)
+		files["/targets/"+hex.EncodeToString(sum[:])+"."+name] = data
 	}
-	targets.Signed.Targets["trusted_root.json"] = info
 	snapshot := metadata.Snapshot(expires)
 	timestamp := metadata.Timestamp(expires)
-
-	files := map[string][]byte{}
-	sum := sha256.Sum256(trustedRoot)
-	files["/targets/"+hex.EncodeToString(sum[:])+".trusted_root.json"] = trustedRoot
 	for path, m := range map[string]interface {
 		Sign(signature.Signer) (*metadata.Signature, error)
 		ToBytes(bool) ([]byte, error)

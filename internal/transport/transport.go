@@ -30,6 +30,9 @@ var (
 	ErrRedirect = errors.New("redirect refused")
 	// ErrInsecure: plain HTTP to a host off loopback.
 	ErrInsecure = plainhttp.ErrRefused
+	// ErrGaveUp: the service kept answering a status worth retrying (5xx, 429) until the transport
+	// stopped trying, for a request marked with ErrorOnGiveUp.
+	ErrGaveUp = errors.New("gave up")
 )
 
 // Transport is bom-attest's http.RoundTripper. The zero value is not usable; make one with New.
@@ -142,12 +145,26 @@ func (t *Transport) Redact(s string) string {
 	return s
 }
 
+// RedactError returns err with every secret t knows removed from its message; errors.Is and
+// errors.As still reach the cause. For errors made above the transport that may quote an answer
+// (a client library's "server returned 400: <body>").
+func (t *Transport) RedactError(err error) error { return t.redact(err) }
+
 type ctxKey int
 
 const (
 	keyIdempotent ctxKey = iota
 	keyResendCheck
+	keyErrorOnGiveUp
 )
+
+// ErrorOnGiveUp marks requests made with ctx as coming from a client with a retry loop of its own
+// (sigstore-go's Fulcio and TSA clients sleep and try again on a 5xx or 429 even when told to make
+// no retries): when the transport gives up on such an answer, the client gets an ErrGaveUp error
+// instead, so retries happen in one place.
+func ErrorOnGiveUp(ctx context.Context) context.Context {
+	return context.WithValue(ctx, keyErrorOnGiveUp, true)
+}
 
 // Idempotent marks requests made with ctx as safe to send again whatever happened to an earlier
 // try (a certificate or timestamp request: a repeat yields another, equally good answer).
@@ -181,6 +198,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme != "https" && !(req.URL.Scheme == "http" && plainhttp.Loopback(req.URL.Host)) {
 		return nil, fmt.Errorf("%w: %s %s (plain HTTP only for loopback hosts)", ErrInsecure, req.Method, req.URL.Redacted())
 	}
+	// Client checks redirects, but a library may wrap t in an http.Client of its own that
+	// follows them anywhere; the redirected request still names the answer that caused it.
+	if via := req.Response; via != nil && via.Request != nil {
+		if err := sameHost(req, []*http.Request{via.Request}); err != nil {
+			return nil, err
+		}
+	}
 	ctx := req.Context()
 	check, _ := ctx.Value(keyResendCheck).(ResendCheck)
 	safe := idempotent(req)
@@ -211,7 +235,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			return nil, t.redact(fmt.Errorf("%s %s: %w", req.Method, req.URL.Redacted(), ctx.Err()))
 		}
-		retry, wait, ambiguous, why := t.decide(resp, err, written.Load(), safe, t.backoffFor(attempt))
+		retryable, wait, ambiguous, why := t.decide(resp, err, written.Load(), safe, t.backoffFor(attempt))
+		retry := retryable
 		if !replayable || ambiguous && check == nil {
 			retry = false
 		}
@@ -223,6 +248,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				return nil, t.redact(fmt.Errorf("%s %s: %w (%d attempts)", req.Method, req.URL.Redacted(), err, attempt))
 			case err != nil:
 				return nil, t.redact(err)
+			case retryable && giveUpWithError(ctx):
+				return nil, t.gaveUp(req, resp, why, attempt)
 			}
 			return resp, nil
 		}
@@ -268,7 +295,7 @@ func (t *Transport) once(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		cancel()
 		if timedOut.Load() {
-			return nil, fmt.Errorf("no answer within %s: %w", t.attemptTime, errTimeout)
+			return nil, fmt.Errorf("%w after %s", errTimeout, t.attemptTime)
 		}
 		return nil, err
 	}
@@ -276,7 +303,28 @@ func (t *Transport) once(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-var errTimeout = errors.New("attempt timed out")
+var errTimeout = errors.New("timed out")
+
+func giveUpWithError(ctx context.Context) bool {
+	v, _ := ctx.Value(keyErrorOnGiveUp).(bool)
+	return v
+}
+
+// gaveUp turns the last answer of a request the transport stopped retrying into an error that
+// quotes the start of the answer, on one line and without secrets.
+func (t *Transport) gaveUp(req *http.Request, resp *http.Response, why string, attempts int) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+	resp.Body.Close()
+	snippet := strings.Join(strings.Fields(t.Redact(string(b))), " ")
+	if snippet != "" {
+		snippet = ": " + snippet
+	}
+	plural := "s"
+	if attempts == 1 {
+		plural = ""
+	}
+	return t.redact(fmt.Errorf("%w: %s %s %s%s (%d attempt%s)", ErrGaveUp, req.Method, req.URL.Redacted(), why, snippet, attempts, plural))
+}
 
 // decide says whether to try again, after how long, and whether the request may have taken
 // effect (ambiguous) — the case a request that is not idempotent must not be blindly re-sent.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -249,42 +250,57 @@ func TestRefusesPlainHTTPOffLoopback(t *testing.T) {
 	}
 }
 
+// TestRedirects: same-host redirects are followed; one to another host is refused, also under an
+// http.Client a library makes around the transport (which follows redirects anywhere), and the
+// other host hears nothing.
 func TestRedirects(t *testing.T) {
-	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "elsewhere") }))
+	var reached atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		io.WriteString(w, "elsewhere")
+	}))
 	defer other.Close()
+	// 127.0.0.1 and localhost are different hosts to a browser and to us.
+	away := strings.Replace(other.URL, "127.0.0.1", "localhost", 1) + "/x"
 	mux := http.NewServeMux()
 	mux.HandleFunc("/same", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/final", http.StatusFound) })
+	mux.HandleFunc("/same307", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/final", http.StatusTemporaryRedirect)
+	})
 	mux.HandleFunc("/final", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "here") })
-	mux.HandleFunc("/away", func(w http.ResponseWriter, r *http.Request) {
-		// 127.0.0.1 and localhost are different hosts to a browser and to us.
-		http.Redirect(w, r, strings.Replace(other.URL, "127.0.0.1", "localhost", 1)+"/x", http.StatusConflict)
-	})
-	mux.HandleFunc("/away307", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, strings.Replace(other.URL, "127.0.0.1", "localhost", 1)+"/x", http.StatusTemporaryRedirect)
-	})
+	mux.HandleFunc("/away", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, away, http.StatusConflict) })
+	mux.HandleFunc("/away307", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, away, http.StatusTemporaryRedirect) })
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	c := fast().Client()
-	resp, err := c.Get(srv.URL + "/same")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if string(b) != "here" {
-		t.Errorf("same-host redirect: %q", b)
-	}
-	if _, err := c.Post(srv.URL+"/away307", "application/json", strings.NewReader("{}")); !errors.Is(err, ErrRedirect) {
-		t.Errorf("cross-host redirect: err = %v", err)
-	}
-	// A 409 with Location (Rekor's "already there") is not a redirect the client follows at all.
-	resp, err = c.Post(srv.URL+"/away", "application/json", strings.NewReader("{}"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusConflict {
-		t.Errorf("409 followed: %d", resp.StatusCode)
+	for name, c := range map[string]*http.Client{"Client": fast().Client(), "a library's client": {Transport: fast()}} {
+		t.Run(name, func(t *testing.T) {
+			for _, path := range []string{"/same", "/same307"} {
+				resp, err := c.Post(srv.URL+path, "application/json", strings.NewReader("{}"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(b) != "here" {
+					t.Errorf("same-host redirect %s: %q", path, b)
+				}
+			}
+			if _, err := c.Post(srv.URL+"/away307", "application/json", strings.NewReader("{}")); !errors.Is(err, ErrRedirect) {
+				t.Errorf("cross-host redirect: err = %v", err)
+			}
+			// A 409 with Location (Rekor's "already there") is not a redirect the client follows at all.
+			resp, err := c.Post(srv.URL+"/away", "application/json", strings.NewReader("{}"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusConflict {
+				t.Errorf("409 followed: %d", resp.StatusCode)
+			}
+			if n := reached.Load(); n != 0 {
+				t.Errorf("the other host got %d requests", n)
+			}
+		})
 	}
 }
 
@@ -319,3 +335,62 @@ func TestSecretsRedacted(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestErrorOnGiveUp: a client with a retry loop of its own gets an error, not the last 5xx, once
+// the transport has spent its tries, and the error quotes the answer without secrets.
+func TestErrorOnGiveUp(t *testing.T) {
+	const secret = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXRoYXQtbWFrZXMtaXQtdXNhYmxl"
+	tests := []struct {
+		name    string
+		ctx     func(context.Context) context.Context
+		replies []reply
+		status  int
+		err     error
+		message string
+		tries   int
+	}{
+		{name: "5xx to the end", ctx: func(c context.Context) context.Context { return ErrorOnGiveUp(Idempotent(c)) },
+			replies: []reply{{status: 503, body: "busy " + secret}, {status: 503, body: "busy " + secret}},
+			err:     ErrGaveUp, message: "answered 503 Service Unavailable: busy *** (2 attempts)", tries: 2},
+		{name: "non-idempotent 502 is not retried", ctx: ErrorOnGiveUp, replies: []reply{{status: 502}},
+			err: ErrGaveUp, message: "(1 attempt)", tries: 1},
+		{name: "heals", ctx: func(c context.Context) context.Context { return ErrorOnGiveUp(Idempotent(c)) },
+			replies: []reply{{status: 503}, {status: 200}}, status: 200, tries: 2},
+		{name: "4xx is the caller's", ctx: ErrorOnGiveUp, replies: []reply{{status: 400}}, status: 400, tries: 1},
+		{name: "unmarked requests get the answer", ctx: Idempotent, replies: []reply{{status: 503}, {status: 503}}, status: 503, tries: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &script{replies: tt.replies}
+			srv := s.serve(t)
+			tr := fast(WithRetries(2))
+			tr.AddSecret(secret)
+			req, _ := http.NewRequestWithContext(tt.ctx(context.Background()), "POST", srv.URL, strings.NewReader("payload"))
+			resp, err := tr.Client().Do(req)
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("err = %v, want %v", err, tt.err)
+			}
+			if err != nil && !strings.Contains(err.Error(), tt.message) {
+				t.Errorf("err = %q, want it to say %q", err, tt.message)
+			}
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode != tt.status {
+					t.Errorf("status = %d, want %d", resp.StatusCode, tt.status)
+				}
+			}
+			if got := len(s.requests()); got != tt.tries {
+				t.Errorf("server saw %d requests, want %d", got, tt.tries)
+			}
+		})
+	}
+}
+
+func TestRedactError(t *testing.T) {
+	tr := New()
+	tr.AddSecret("s3cr3t-value")
+	err := tr.RedactError(fmt.Errorf("%w: server said s3cr3t-value", ErrTooLarge))
+	if strings.Contains(err.Error(), "s3cr3t-value") || !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -1,4 +1,4 @@
-package sign
+package verify
 
 import (
 	"context"
@@ -6,12 +6,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"strings"
+
+	"github.com/bom-attest/bom-attest/internal/sign"
+	"github.com/bom-attest/bom-attest/internal/statement"
 )
 
-const verifyUsage = `usage: bom-attest verify (--bundle B | --from-registry IMAGE@sha256:…) --trusted-root T
+// Exit codes.
+const (
+	ExitOK     = 0 // every bundle verifies (or --help)
+	ExitFailed = 1 // a bundle does not verify, or the command line is wrong
+)
+
+const usageText = `usage: bom-attest verify (--bundle B | --from-registry IMAGE@sha256:…) --trusted-root T
                          [--subject-digest sha256:…] (--owner O | --repo O/R)
                          [--signer-workflow W] [--cert-oidc-issuer I] [--predicate-type P] [--hostname H]
 
@@ -20,23 +28,25 @@ Verifies Sigstore bundles against a trusted root, like gh attestation verify: on
 Exit status 0 when every bundle verifies, 1 otherwise.
 `
 
-// Found is a bundle a BundleFinder fetched, named for the output.
+// Found is a bundle a Finder fetched, named for the output.
 type Found struct {
 	Name   string
 	Bundle []byte
 }
 
-// BundleFinder fetches the bundles stored for an image (IMAGE@sha256:…); the verify command
-// uses it for --from-registry, so this package stays free of registry code.
-type BundleFinder func(ctx context.Context, image string) ([]Found, error)
+// Finder fetches the bundles stored for an image (IMAGE@sha256:…) for --from-registry, so this
+// package stays free of registry code.
+type Finder interface {
+	FindBundles(ctx context.Context, image string) ([]Found, error)
+}
 
-// RunVerify is the `bom-attest verify` command. It reads nothing but its flags and the two
-// files they name, and returns the exit status.
-func RunVerify(ctx context.Context, args []string, stdout, stderr io.Writer, find BundleFinder) int {
+// Main is the `bom-attest verify` command. It reads nothing but its flags and the two files they
+// name (or, with --from-registry, what find fetches), and returns the exit status.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer, find Finder) int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), verifyUsage)
+		fmt.Fprint(fs.Output(), usageText)
 		fs.PrintDefaults()
 	}
 	bundlePath := fs.String("bundle", "", "Sigstore bundle (`file`.sigstore.json)")
@@ -46,19 +56,19 @@ func RunVerify(ctx context.Context, args []string, stdout, stderr io.Writer, fin
 	owner := fs.String("owner", "", "GitHub owner whose repository must have signed")
 	repo := fs.String("repo", "", "GitHub repository (owner/name) that must have signed")
 	signer := fs.String("signer-workflow", "", "workflow that must have signed (owner/repo/.github/workflows/f.yml[@ref])")
-	issuer := fs.String("cert-oidc-issuer", GitHubIssuer, "OIDC issuer of the signing certificate")
+	issuer := fs.String("cert-oidc-issuer", sign.GitHubIssuer, "OIDC issuer of the signing certificate")
 	predicateType := fs.String("predicate-type", "", "predicate type the statement must have")
 	hostname := fs.String("hostname", "github.com", "GitHub host of the identities")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0
+			return ExitOK
 		}
-		return 1
+		return ExitFailed
 	}
 	usage := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "verify: "+format+"\n\n", a...)
 		fs.Usage()
-		return 1
+		return ExitFailed
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -83,40 +93,40 @@ func RunVerify(ctx context.Context, args []string, stdout, stderr io.Writer, fin
 	if err != nil {
 		return usage("%v", err)
 	}
-	trusted, err := ReadTrustedRoot(*rootPath)
+	trusted, err := sign.ReadTrustedRoot(ctx, *rootPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "verify: --trusted-root: %v\n", err)
-		return 1
+		return ExitFailed
 	}
 	var bundles []Found
 	if *bundlePath != "" {
-		data, err := os.ReadFile(*bundlePath)
+		data, err := sign.ReadBundle(ctx, *bundlePath)
 		if err != nil {
 			fmt.Fprintf(stderr, "verify: --bundle: %v\n", err)
-			return 1
+			return ExitFailed
 		}
 		bundles = []Found{{Name: *bundlePath, Bundle: data}}
 	} else {
 		if find == nil {
 			fmt.Fprintf(stderr, "verify: --from-registry is not available in this build\n")
-			return 1
+			return ExitFailed
 		}
-		bundles, err = find(ctx, *fromRegistry)
+		bundles, err = find.FindBundles(ctx, *fromRegistry)
 		if err != nil {
 			fmt.Fprintf(stderr, "verify: --from-registry: %v\n", err)
-			return 1
+			return ExitFailed
 		}
 		if len(bundles) == 0 {
 			fmt.Fprintf(stderr, "✗ no Sigstore bundles are stored as referrers of %s\n", *fromRegistry)
-			return 1
+			return ExitFailed
 		}
 	}
-	code := 0
+	code := ExitOK
 	for _, b := range bundles {
-		res, err := Verify(b.Bundle, trusted, p)
+		res, err := sign.Verify(b.Bundle, trusted, p)
 		if err != nil {
 			fmt.Fprintf(stderr, "✗ %s does not verify\n  %v\n", b.Name, err)
-			code = 1
+			code = ExitFailed
 			continue
 		}
 		fmt.Fprintf(stdout, "✓ %s verified\n%s", b.Name, res.Summary())
@@ -127,27 +137,27 @@ func RunVerify(ctx context.Context, args []string, stdout, stderr io.Writer, fin
 // verifyPolicy builds the policy gh attestation verify would: the SAN must be a workflow of
 // the owner or repository (or exactly the signer workflow), and the certificate's source
 // repository must match.
-func verifyPolicy(host, owner, repo, signer, issuer, digest, predicateType string) (Policy, error) {
+func verifyPolicy(host, owner, repo, signer, issuer, digest, predicateType string) (sign.Policy, error) {
 	host = strings.TrimSuffix(strings.TrimPrefix(host, "https://"), "/")
 	if host == "" || strings.ContainsAny(host, "/ ") {
-		return Policy{}, fmt.Errorf("--hostname %q is not a host name", host)
+		return sign.Policy{}, fmt.Errorf("--hostname %q is not a host name", host)
 	}
 	base := "https://" + host
-	p := Policy{SubjectDigest: digest, Issuer: issuer, PredicateType: predicateType}
-	if _, err := hexDigest(digest); err != nil {
-		return Policy{}, fmt.Errorf("--subject-digest: %q is not sha256:<64 hex digits>", digest)
+	p := sign.Policy{SubjectDigest: digest, Issuer: issuer, PredicateType: predicateType}
+	if _, err := statement.ParseDigest(digest); err != nil {
+		return sign.Policy{}, fmt.Errorf("--subject-digest: %q is not sha256:<64 hex digits>", digest)
 	}
 	if repo != "" {
 		o, r, ok := strings.Cut(repo, "/")
 		if !ok || o == "" || r == "" || strings.Contains(r, "/") {
-			return Policy{}, fmt.Errorf("--repo %q is not owner/name", repo)
+			return sign.Policy{}, fmt.Errorf("--repo %q is not owner/name", repo)
 		}
 		owner = o
 		p.RepositoryURI = base + "/" + repo
 		p.SANRegex = "(?i)^" + regexp.QuoteMeta(p.RepositoryURI+"/")
 	} else {
 		if strings.Contains(owner, "/") {
-			return Policy{}, fmt.Errorf("--owner %q is an owner, not a repository (use --repo)", owner)
+			return sign.Policy{}, fmt.Errorf("--owner %q is an owner, not a repository (use --repo)", owner)
 		}
 		p.SANRegex = "(?i)^" + regexp.QuoteMeta(base+"/"+owner+"/")
 	}
