@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/CycloneDX/cyclonedx-go"
 	"github.com/anchore/syft/syft/source"
 
 	"github.com/bom-attest/bom-attest/internal/check"
@@ -302,17 +303,25 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string, firs
 			return "", report.Stats{}, err
 		}
 	}
+	var mlDoc *cyclonedx.BOM
+	if p.modelStage() {
+		err = p.stage("models "+plat, func() (err error) {
+			mlDoc, err = p.models(ctx, src, gen.BOM, first)
+			return err
+		})
+		if err != nil {
+			return "", report.Stats{}, err
+		}
+	}
 	if !p.cfg.SourceDateEpoch.IsZero() {
-		// Reproducible output: the serial number comes from the content, not chance. It is
-		// derived before the models stage, which reconciles the SBOM's model components with
-		// the ML-BOM and has the ML-BOM point at this serial number.
+		// Reproducible output: the serial number comes from the finished content, not chance.
 		if err := sbom.DeriveSerial(gen.BOM); err != nil {
 			return "", report.Stats{}, err
 		}
 	}
-	if p.modelStage() {
-		err = p.stage("models "+plat, func() error { return p.models(ctx, src, gen.BOM, first) })
-		if err != nil {
+	if mlDoc != nil {
+		// The ML-BOM points at the SBOM by serial number, so it is written once that is final.
+		if err := p.writeMLBOM(mlDoc, gen.BOM); err != nil {
 			return "", report.Stats{}, err
 		}
 	}
