@@ -9,13 +9,13 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
-	"github.com/bom-attest/bom-attest/internal/config"
 	"github.com/bom-attest/bom-attest/internal/image"
 	"github.com/bom-attest/bom-attest/internal/provenance"
 	"github.com/bom-attest/bom-attest/internal/report"
 	"github.com/bom-attest/bom-attest/internal/sign"
 	"github.com/bom-attest/bom-attest/internal/statement"
 	"github.com/bom-attest/bom-attest/internal/store"
+	"github.com/bom-attest/bom-attest/internal/version"
 )
 
 // document is one predicate on its way to becoming a published attestation.
@@ -181,7 +181,7 @@ func (p *pipeline) dryRun() error {
 // the registry as a referrer of the image it is about.
 func (p *pipeline) publish(ctx context.Context) error {
 	c := p.cfg
-	gh, err := store.NewGitHub(c.GitHub.APIURL, c.GitHub.ServerURL, c.GitHub.Repository, c.GitHubToken, "bom-attest/"+config.Version, nil)
+	gh, err := store.NewGitHub(c.GitHub.APIURL, c.GitHub.ServerURL, c.GitHub.Repository, c.GitHubToken, version.UserAgent(), nil)
 	if err != nil {
 		return err
 	}
@@ -204,7 +204,7 @@ func (p *pipeline) publish(ctx context.Context) error {
 	if !c.PushToRegistry {
 		return nil
 	}
-	opts := store.ReferrerOptions{Mode: c.ReferrersMode, Keychain: image.Keychain(c.GitHubToken, c.GitHub.Actor), UserAgent: "bom-attest/" + config.Version}
+	opts := store.ReferrerOptions{Mode: c.ReferrersMode, Keychain: image.Keychain(c.GitHubToken, c.GitHub.Actor), UserAgent: version.UserAgent()}
 	for _, d := range p.docs {
 		ref, err := name.NewDigest(p.repoURL + "@" + d.subject.Digest)
 		if err != nil {
@@ -266,7 +266,7 @@ func verify(ctx context.Context, env Env) int {
 		if err != nil {
 			return nil, err
 		}
-		found, err := store.FindBundles(ctx, d, store.ReferrerOptions{Keychain: image.Keychain("", ""), UserAgent: "bom-attest/" + config.Version})
+		found, err := store.FindBundles(ctx, d, store.ReferrerOptions{Keychain: image.Keychain("", ""), UserAgent: version.UserAgent()})
 		if err != nil {
 			return nil, err
 		}

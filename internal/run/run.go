@@ -20,6 +20,7 @@ import (
 	"github.com/bom-attest/bom-attest/internal/report"
 	"github.com/bom-attest/bom-attest/internal/sbom"
 	"github.com/bom-attest/bom-attest/internal/statement"
+	"github.com/bom-attest/bom-attest/internal/version"
 )
 
 // Exit codes.
@@ -46,6 +47,10 @@ func Main(ctx context.Context, env Env) int {
 	if len(env.Args) > 0 && env.Args[0] == "verify" {
 		return verify(ctx, env)
 	}
+	if len(env.Args) > 0 && (env.Args[0] == "--version" || env.Args[0] == "-version") {
+		fmt.Fprint(env.Stdout, version.Get())
+		return ExitOK
+	}
 	cfg, err := config.Load(env.Args, env.Getenv, env.Stderr)
 	if errors.Is(err, config.ErrHelp) {
 		return ExitOK
@@ -68,7 +73,7 @@ func Main(ctx context.Context, env Env) int {
 	log.Mask(cfg.GitHub.IDTokenSecret)
 
 	p := &pipeline{cfg: cfg, log: log, out: &report.Outputs{}, env: env,
-		sum: &report.Run{Version: config.Version, DryRun: cfg.DryRun, DryRunReason: cfg.DryRunReason,
+		sum: &report.Run{Version: version.Get().Short(), DryRun: cfg.DryRun, DryRunReason: cfg.DryRunReason,
 			SubjectName: cfg.SubjectName, SubjectDigest: cfg.SubjectDigest, SpecVersion: cfg.SpecVersion.String()}}
 	if cfg.DryRun {
 		log.Noticef("bom-attest dry run: %s. Documents are written to %s; nothing is signed or published.", cfg.DryRunReason, cfg.OutputDir)
@@ -129,7 +134,7 @@ func (p *pipeline) run(ctx context.Context) error {
 		var err error
 		res, err = image.Resolve(ctx, cfg.ImageKind, cfg.ImageRef, image.Options{
 			Keychain:      image.Keychain(cfg.GitHubToken, cfg.GitHub.Actor),
-			UserAgent:     "bom-attest/" + config.Version,
+			UserAgent:     version.UserAgent(),
 			Platforms:     cfg.Platforms,
 			SubjectDigest: cfg.SubjectDigest,
 			SubjectName:   cfg.SubjectName,
@@ -222,7 +227,7 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string, firs
 		gen, err = sbom.Generate(ctx, src, sbom.Options{
 			Subject: sbom.Subject{Name: t.Name, RepoURL: t.RepoURL, Digest: t.Digest.String(), IndexDigest: idx,
 				OS: t.Platform.OS, Arch: t.Platform.Architecture, Variant: t.Platform.Variant, Tag: p.sum.ResolvedTag},
-			ToolVersion: config.Version,
+			ToolVersion: version.Get().Version,
 			Timestamp:   p.cfg.SourceDateEpoch,
 			Namespace:   p.cfg.PropertyNamespace,
 			Supplier:    owner,
