@@ -28,7 +28,6 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -111,7 +110,7 @@ func TestImageLayout(t *testing.T) {
 			t.Fatal(err)
 		}
 		res := runAsAction(t, rootfs, cfg, imageRef)
-		if res.code != 1 || !strings.Contains(res.out, "certificate") {
+		if res.code != 1 || !strings.Contains(res.out, "x509: certificate signed by unknown authority") {
 			t.Fatalf("exit %d, want 1 with a certificate error:\n%s", res.code, res.out)
 		}
 		t.Logf("refused as it should be:\n%s", res.out)
@@ -348,23 +347,29 @@ func chrooted(rootfs string, cfg v1.Config, env []string, dir string, args ...st
 // checkVersion runs --version: it must name the stamped version and commit, this Go, and each
 // library exactly as `go version -m` reads the binary's build info.
 func checkVersion(t *testing.T, rootfs string, cfg v1.Config, bin string) {
-	var out []byte
-	var took []time.Duration
+	var (
+		out       []byte
+		wall, cpu []time.Duration
+	)
 	for range 7 {
 		cmd := chrooted(rootfs, cfg, []string{"HOME=/root"}, "/", "--version")
 		start := time.Now()
 		o, err := cmd.Output()
-		took = append(took, time.Since(start))
+		wall = append(wall, time.Since(start))
 		if err != nil {
 			t.Fatalf("--version: %v\n%s", err, o)
 		}
+		cpu = append(cpu, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
 		out = o
 	}
-	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
-	t.Logf("--version in the image (median of %d): %v\n%s", len(took), took[len(took)/2].Round(100*time.Microsecond), out)
-	// A gross bound only: the target (under 100 ms) is measured on a quiet machine, not here.
-	if took[len(took)/2] > time.Second {
-		t.Errorf("--version took %v: something heavy runs before it prints", took[len(took)/2])
+	median := func(d []time.Duration) time.Duration { slices.Sort(d); return d[len(d)/2] }
+	t.Logf("--version in the image, median of %d: %v wall, %v CPU\n%s", len(wall),
+		median(wall).Round(100*time.Microsecond), median(cpu).Round(100*time.Microsecond), out)
+	// CPU time, not wall time: it measures what runs before main (package initialisers) and
+	// barely moves when the machine is busy. The target is under 100 ms; this bound only catches
+	// something heavy creeping in.
+	if median(cpu) > 300*time.Millisecond {
+		t.Errorf("--version used %v of CPU: something heavy runs before it prints", median(cpu))
 	}
 	got := string(out)
 	for _, want := range []string{

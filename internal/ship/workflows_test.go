@@ -360,3 +360,142 @@ func TestPinActionImage(t *testing.T) {
 		}
 	}
 }
+
+// releaseStep is the run script of a step of release.yml's release job.
+func releaseStep(t *testing.T, name string) string {
+	t.Helper()
+	raw, err := os.ReadFile("../../.github/workflows/release.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wf struct {
+		Jobs map[string]struct {
+			Steps []struct{ Name, Run string }
+		}
+	}
+	if err := yaml.Unmarshal(raw, &wf); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range wf.Jobs["release"].Steps {
+		if s.Name == name {
+			return s.Run
+		}
+	}
+	t.Fatalf("release.yml's release job has no step %q", name)
+	return ""
+}
+
+// The release job's tagging script, run as the runner runs it against a scratch origin: the
+// version tag moves to a release commit (the tagged commit plus the pinned action.yml), and the
+// major tag follows only a final release that is the newest of its major version.
+func TestReleaseTagging(t *testing.T) {
+	script := releaseStep(t, "Release commit, version tag, then the major tag")
+	dir := t.TempDir()
+	origin, work := filepath.Join(dir, "origin.git"), filepath.Join(dir, "work")
+	gitEnv := append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
+		"GIT_AUTHOR_NAME=m", "GIT_AUTHOR_EMAIL=m@example.com", "GIT_COMMITTER_NAME=m", "GIT_COMMITTER_EMAIL=m@example.com")
+	git := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir, cmd.Env = work, gitEnv
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if out, err := exec.Command("git", "init", "-q", "--bare", origin).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	os.MkdirAll(filepath.Join(work, "scripts"), 0o755)
+	git("init", "-q")
+	git("remote", "add", "origin", origin)
+	for _, f := range []string{"action.yml", "scripts/pin-action-image.sh"} {
+		b, err := os.ReadFile("../../" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(work, f), b, 0o644)
+	}
+	git("add", ".")
+	git("commit", "-q", "-m", "main")
+
+	const image = "ghcr.io/acme/bom-attest"
+	release := func(tag, digest string) (tagged string, err error) {
+		t.Helper()
+		os.WriteFile(filepath.Join(work, "change"), []byte(tag), 0o644)
+		git("add", "change")
+		git("commit", "-q", "-m", "work for "+tag)
+		git("tag", "-a", tag, "-m", tag)
+		tagged = git("rev-parse", "HEAD")
+		git("push", "-q", "origin", "HEAD:refs/heads/main", "refs/tags/"+tag)
+		git("checkout", "-q", "--detach", tag)
+		cmd := exec.Command("bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script)
+		cmd.Dir = work
+		cmd.Env = append(gitEnv, "IMAGE="+image, "TAG="+tag, "DIGEST="+digest)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			err = fmt.Errorf("%v\n%s", err, out)
+		}
+		git("checkout", "-q", "--detach", tagged) // back on the line of work, as main would be
+		return tagged, err
+	}
+	at := func(ref string) string {
+		out, _ := exec.Command("git", "--git-dir", origin, "rev-parse", "--verify", "-q", ref+"^{commit}").Output()
+		return strings.TrimSpace(string(out))
+	}
+	pinnedAt := func(ref string) string {
+		out, _ := exec.Command("git", "--git-dir", origin, "show", ref+":action.yml").Output()
+		m := regexp.MustCompile(`(?m)^  image: (.*)$`).FindSubmatch(out)
+		if m == nil {
+			return ""
+		}
+		return string(m[1])
+	}
+
+	for i, step := range []struct {
+		tag     string
+		digest  string // "" for a good one
+		majorTo string // the tag v1 must point at afterwards
+	}{
+		{tag: "v1.2.2", majorTo: "v1.2.2"},
+		{tag: "v1.2.3", majorTo: "v1.2.3"},
+		{tag: "v1.1.9", majorTo: "v1.2.3"},                                // a fix to an older minor
+		{tag: "v1.3.0-rc.1", majorTo: "v1.2.3"},                           // a prerelease
+		{tag: "v2.0.0", majorTo: "v1.2.3"},                                // another major: v2 moves, v1 stays
+		{tag: "v1.2.4", digest: "sha256:not-a-digest", majorTo: "v1.2.3"}, // fails: nothing moves
+	} {
+		digest := step.digest
+		if digest == "" {
+			digest = fmt.Sprintf("sha256:%064x", i+1)
+		}
+		tagged, err := release(step.tag, digest)
+		if step.digest != "" {
+			if err == nil {
+				t.Fatalf("%s: released with digest %q", step.tag, digest)
+			}
+			if at(step.tag) != tagged {
+				t.Errorf("%s: a failed release moved the tag", step.tag)
+			}
+		} else {
+			if err != nil {
+				t.Fatalf("%s: %v", step.tag, err)
+			}
+			if parent := at(step.tag + "^"); parent != tagged {
+				t.Errorf("%s: the release commit's parent is %s, want the tagged commit %s", step.tag, parent, tagged)
+			}
+			if want := "docker://" + image + "@" + digest; pinnedAt(step.tag) != want {
+				t.Errorf("%s: action.yml runs %q, want %q", step.tag, pinnedAt(step.tag), want)
+			}
+		}
+		if at("v1") != at(step.majorTo) {
+			t.Errorf("after %s, v1 is at %s, want %s's release commit %s", step.tag, at("v1"), step.majorTo, at(step.majorTo))
+		}
+	}
+	if at("v2") != at("v2.0.0") {
+		t.Errorf("v2 is at %s, want v2.0.0's release commit", at("v2"))
+	}
+	if pinnedAt("main") != "Dockerfile" {
+		t.Errorf("main's action.yml runs %q; the release commit must stay off main", pinnedAt("main"))
+	}
+}
