@@ -19,7 +19,7 @@ var (
 	errFinalWorkdir  = errors.New("final stage sets WORKDIR (GitHub sets the working directory to the workspace)")
 	errEntrypoint    = errors.New("ENTRYPOINT is not the built binary in exec form")
 	errBuildFlags    = errors.New("the binary is not built static, trimmed and stamped")
-	errDockerfileBad = errors.New("Dockerfile does not parse")
+	errDockerfileBad = errors.New("the Dockerfile does not parse")
 )
 
 // instruction is one Dockerfile instruction, continuation lines joined.
