@@ -25,9 +25,6 @@ import (
 	"github.com/bom-attest/bom-attest/internal/store"
 )
 
-// Version is bom-attest's version, set at build time with -ldflags "-X ...config.Version=v1.2.3".
-var Version = "dev"
-
 // ErrInvalid is wrapped by every input error, so callers can tell "the user must fix an input"
 // (exit 1) from a failure further on.
 var ErrInvalid = errors.New("invalid input")

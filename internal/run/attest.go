@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
-	"github.com/bom-attest/bom-attest/internal/config"
 	"github.com/bom-attest/bom-attest/internal/image"
 	"github.com/bom-attest/bom-attest/internal/provenance"
 	"github.com/bom-attest/bom-attest/internal/report"
@@ -19,6 +18,7 @@ import (
 	"github.com/bom-attest/bom-attest/internal/store"
 	"github.com/bom-attest/bom-attest/internal/transport"
 	"github.com/bom-attest/bom-attest/internal/verify"
+	"github.com/bom-attest/bom-attest/internal/version"
 )
 
 // document is one predicate on its way to becoming a published attestation.
@@ -336,7 +336,7 @@ func (registryFinder) FindBundles(ctx context.Context, ref string) ([]verify.Fou
 	if err != nil {
 		return nil, err
 	}
-	found, err := store.FindBundles(ctx, d, store.ReferrerOptions{Keychain: image.Keychain("", ""), UserAgent: "bom-attest/" + config.Version})
+	found, err := store.FindBundles(ctx, d, store.ReferrerOptions{Keychain: image.Keychain("", ""), UserAgent: version.UserAgent()})
 	if err != nil {
 		return nil, err
 	}

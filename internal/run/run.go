@@ -23,6 +23,7 @@ import (
 	"github.com/bom-attest/bom-attest/internal/sbom"
 	"github.com/bom-attest/bom-attest/internal/statement"
 	"github.com/bom-attest/bom-attest/internal/transport"
+	"github.com/bom-attest/bom-attest/internal/version"
 )
 
 // Exit codes.
@@ -49,6 +50,10 @@ func Main(ctx context.Context, env Env) int {
 	if len(env.Args) > 0 && env.Args[0] == "verify" {
 		return runVerify(ctx, env)
 	}
+	if len(env.Args) > 0 && (env.Args[0] == "--version" || env.Args[0] == "-version") {
+		fmt.Fprint(env.Stdout, version.Get())
+		return ExitOK
+	}
 	cfg, err := config.Load(env.Args, env.Getenv, env.Stderr)
 	if errors.Is(err, config.ErrHelp) {
 		return ExitOK
@@ -72,11 +77,11 @@ func Main(ctx context.Context, env Env) int {
 	log.Mask(cfg.GitHub.IDTokenSecret)
 
 	p := &pipeline{cfg: cfg, log: log, out: &report.Outputs{}, env: env,
-		sum: &report.Run{Version: config.Version, DryRun: cfg.DryRun,
+		sum: &report.Run{Version: version.Get().Short(), DryRun: cfg.DryRun,
 			// config writes the reason from its own words, with Markdown code spans.
 			DryRunReason: report.Markdown(cfg.DryRunReason),
 			SubjectName:  cfg.SubjectName, SubjectDigest: cfg.SubjectDigest, SpecVersion: cfg.SpecVersion.String()}}
-	p.httpOpts = []transport.Option{transport.WithUserAgent("bom-attest/" + config.Version), transport.WithLogf(log.Infof)}
+	p.httpOpts = []transport.Option{transport.WithUserAgent(version.UserAgent()), transport.WithLogf(log.Infof)}
 	p.http = transport.New(p.httpOpts...)
 	p.http.AddSecret(cfg.GitHubToken)
 	if cfg.DryRun {
@@ -155,7 +160,7 @@ func (p *pipeline) run(ctx context.Context) error {
 		res, err = image.Resolve(ctx, cfg.ImageKind, cfg.ImageRef, image.Options{
 			Keychain:      image.Keychain(cfg.GitHubToken, cfg.GitHub.Actor),
 			Transport:     p.http,
-			UserAgent:     "bom-attest/" + config.Version,
+			UserAgent:     version.UserAgent(),
 			Platforms:     cfg.Platforms,
 			SubjectDigest: cfg.SubjectDigest,
 			SubjectName:   cfg.SubjectName,
@@ -282,7 +287,7 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string, firs
 		gen, err = sbom.Generate(ctx, src, sbom.Options{
 			Subject: sbom.Subject{Name: t.Name, RepoURL: t.RepoURL, Digest: t.Digest.String(), IndexDigest: idx,
 				OS: t.Platform.OS, Arch: t.Platform.Architecture, Variant: t.Platform.Variant, Tag: p.sum.ResolvedTag},
-			ToolVersion: config.Version,
+			ToolVersion: version.Get().Version,
 			Timestamp:   p.cfg.SourceDateEpoch,
 			Namespace:   p.cfg.PropertyNamespace,
 			Supplier:    owner,
