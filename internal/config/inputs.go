@@ -17,7 +17,7 @@ var Inputs = []Input{
 	{Name: "subject-name", Description: "Image name the attestations are about, without tag (e.g. ghcr.io/acme/app). Defaults to the repository of image."},
 	{Name: "subject-digest", Description: "Digest (sha256:...) of the image or index the attestations are about; the scanned manifest must have this digest."},
 	{Name: "platforms", Default: "all", Description: "For a multi-platform index: all, or a list such as linux/amd64,linux/arm64. One SBOM per platform."},
-	{Name: "max-image-bytes", Default: "32GiB", Description: "Most bytes one image's layers may expand to (a platform's layers are unpacked in the temporary directory while it is scanned): a number of bytes, optionally with KiB, MiB, GiB or TiB."},
+	{Name: "max-image-bytes", Default: "32GiB", Description: "Most bytes one image's layers may expand to: a number of bytes, optionally with KiB, MiB, GiB or TiB. A platform's layers are unpacked in the temporary directory while it is scanned; reading also stops before that disk is full."},
 	{Name: "max-image-entries", Default: "1000000", Description: "Most files one image's layers may hold; each costs about 4 KB of memory while the image is scanned, and one under many layers or with long names counts as more."},
 	{Name: "cyclonedx-version", Default: "1.6", Description: "CycloneDX spec version of the documents: 1.5, 1.6 or 1.7."},
 	{Name: "output-dir", Description: "Directory for the files written. Default: $RUNNER_TEMP/bom-attest in Actions, ./bom-attest-out locally."},

@@ -11,8 +11,9 @@ import (
 )
 
 // guard wraps t's image so that each layer, as stereoscope reads it, is checked against the
-// config's diff_id, counted against t.Limits and stopped when ctx is done.
-func guard(ctx context.Context, t Target) (v1.Image, error) {
+// config's diff_id, counted against t.Limits and the free space of dir, where it is unpacked,
+// and stopped when ctx is done.
+func guard(ctx context.Context, t Target, dir string) (v1.Image, error) {
 	m, err := t.Image.Manifest()
 	if err != nil {
 		return nil, err
@@ -30,6 +31,9 @@ func guard(ctx context.Context, t Target) (v1.Image, error) {
 	}
 	lim := t.Limits.withDefaults()
 	b := blob.NewBudget(lim.MaxBytes, lim.MaxEntries)
+	if free, err := blob.DiskFree(dir); err == nil {
+		b.LimitDisk(dir, free)
+	}
 	g := &guardedImage{Image: t.Image}
 	for i, l := range layers {
 		g.layers = append(g.layers, &guardedLayer{

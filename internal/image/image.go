@@ -59,7 +59,8 @@ type Options struct {
 // defaults. Errors name the action inputs that set them.
 type Limits struct {
 	// MaxBytes bounds the uncompressed bytes of the image's layers (max-image-bytes). Every
-	// layer is unpacked into the temporary directory, so this is also the scan's footprint there.
+	// layer is unpacked into the temporary directory, so this is also the scan's footprint
+	// there; the free space of that disk bounds it too (see blob.Budget.LimitDisk).
 	MaxBytes int64
 	// MaxEntries bounds the file entries of the image's layers (max-image-entries), which is
 	// the scan's memory: stereoscope and Syft hold about 4 KB per entry. An entry under many

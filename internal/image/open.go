@@ -17,14 +17,14 @@ import (
 // Syft source. close releases the unpacked layers. Each layer is checked against the config's
 // diff_id as it is read and counted against t.Limits; an error names the layer at fault.
 func Open(ctx context.Context, t Target) (src source.Source, close func() error, err error) {
-	guarded, err := guard(ctx, t)
-	if err != nil {
-		return nil, nil, fmt.Errorf("image: %w", err)
-	}
 	gen := stfile.NewTempDirGenerator("bom-attest")
 	dir, err := gen.NewDirectory("image")
 	if err != nil {
 		return nil, nil, fmt.Errorf("image: temp dir: %w", err)
+	}
+	guarded, err := guard(ctx, t, dir)
+	if err != nil {
+		return nil, nil, errors.Join(fmt.Errorf("image: %w", err), gen.Cleanup())
 	}
 	meta := []stimage.AdditionalMetadata{
 		stimage.WithManifestDigest(t.Digest.String()),

@@ -23,11 +23,14 @@ import (
 const unitsPerEntry = 8
 
 // Budget is what the layers of one image may spend and have spent: the uncompressed bytes
-// (max-image-bytes) and the file entries (max-image-entries) stereoscope and Syft will hold,
-// about 4 KB each. Layers are read concurrently.
+// (max-image-bytes), which stereoscope writes to the temporary directory, and the file entries
+// (max-image-entries) stereoscope and Syft will hold, about 4 KB each. Layers are read
+// concurrently.
 type Budget struct {
 	maxBytes, maxEntries int64
 	bytes, units         atomic.Int64
+	disk                 string // the temporary directory, when its free space bounds the bytes
+	diskFree, diskBytes  int64
 }
 
 // NewBudget is a budget of maxBytes uncompressed bytes and maxEntries entries.
@@ -35,9 +38,20 @@ func NewBudget(maxBytes, maxEntries int64) *Budget {
 	return &Budget{maxBytes: maxBytes, maxEntries: maxEntries}
 }
 
+// LimitDisk bounds the bytes also by the free space of dir, where the layers are unpacked:
+// reading stops while a tenth of it, at most 1 GiB, is left, rather than when the disk is full
+// and later steps of the job fail too.
+func (b *Budget) LimitDisk(dir string, free int64) {
+	b.disk, b.diskFree, b.diskBytes = dir, free, free-min(free/10, 1<<30)
+}
+
 func (b *Budget) addBytes(n int64) error {
-	if b.bytes.Add(n) > b.maxBytes {
+	total := b.bytes.Add(n)
+	if total > b.maxBytes {
 		return fmt.Errorf("%w: the image's layers expand to more than %d bytes; raise max-image-bytes to read it", ErrLimit, b.maxBytes)
+	}
+	if b.disk != "" && total > b.diskBytes {
+		return fmt.Errorf("%w: the image's layers expand to more than the %d bytes %s can take (%d were free); free space there, or set TMPDIR to a larger disk", ErrLimit, b.diskBytes, b.disk, b.diskFree)
 	}
 	return nil
 }
