@@ -43,22 +43,11 @@ func untar(ctx context.Context, r io.Reader, size int64, dir string, maxEntries 
 		return err
 	}
 	defer root.Close()
-	tr := tar.NewReader(ctxReader{ctx: ctx, r: r})
 	left := size
 	made := map[string]bool{}
-	for entries := 1; ; entries++ {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if entries > maxEntries {
-			return fmt.Errorf("%w: more than %d entries", ErrBadArchive, maxEntries)
-		}
+	return eachEntry(ctxReader{ctx: ctx, r: r}, maxEntries, func(h *tar.Header, r io.Reader) error {
 		if h.Typeflag == tar.TypeXGlobalHeader {
-			continue
+			return nil
 		}
 		rel, err := archivePath(h.Name)
 		if err != nil {
@@ -66,9 +55,7 @@ func untar(ctx context.Context, r io.Reader, size int64, dir string, maxEntries 
 		}
 		switch h.Typeflag {
 		case tar.TypeDir:
-			if err := mkdirs(root, rel, made); err != nil {
-				return err
-			}
+			return mkdirs(root, rel, made)
 		case tar.TypeReg:
 			if h.Size > left {
 				return fmt.Errorf("%w: entry %s claims %d bytes, more than the archive holds", ErrBadArchive, Quote(h.Name), h.Size)
@@ -77,13 +64,11 @@ func untar(ctx context.Context, r io.Reader, size int64, dir string, maxEntries 
 			if err := mkdirs(root, path.Dir(rel), made); err != nil {
 				return err
 			}
-			if err := writeEntry(root, rel, tr); err != nil {
-				return err
-			}
+			return writeEntry(root, rel, r)
 		default:
 			return fmt.Errorf("%w: entry %s is of type %q; an OCI archive holds only files and directories", ErrBadArchive, Quote(h.Name), h.Typeflag)
 		}
-	}
+	})
 }
 
 // archivePath is an entry name as a path inside the archive's directory, or an error for a name
@@ -234,7 +219,18 @@ func (a *DockerArchive) check(maxEntries int) (tarball.Manifest, error) {
 // bytes the archive holds.
 func (a *DockerArchive) walk(maxEntries int, visit func(*tar.Header, io.Reader) error) error {
 	rc, _ := a.Open()
-	tr := tar.NewReader(rc)
+	return eachEntry(rc, maxEntries, func(h *tar.Header, r io.Reader) error {
+		if h.Typeflag == tar.TypeGNUSparse || hasSparseRecords(h) {
+			return fmt.Errorf("%w: entry %s is sparse", ErrBadArchive, Quote(h.Name))
+		}
+		return visit(h, r)
+	})
+}
+
+// eachEntry calls visit with each entry of an archive and its content, refusing more than
+// maxEntries of them.
+func eachEntry(r io.Reader, maxEntries int, visit func(*tar.Header, io.Reader) error) error {
+	tr := tar.NewReader(r)
 	for entries := 1; ; entries++ {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -245,9 +241,6 @@ func (a *DockerArchive) walk(maxEntries int, visit func(*tar.Header, io.Reader) 
 		}
 		if entries > maxEntries {
 			return fmt.Errorf("%w: more than %d entries", ErrBadArchive, maxEntries)
-		}
-		if h.Typeflag == tar.TypeGNUSparse || hasSparseRecords(h) {
-			return fmt.Errorf("%w: entry %s is sparse", ErrBadArchive, Quote(h.Name))
 		}
 		if err := visit(h, tr); err != nil {
 			return err

@@ -58,7 +58,7 @@ func (b *Budget) addBytes(n int64) error {
 
 func (b *Budget) addEntry(units int64) error {
 	if b.units.Add(units) > b.maxEntries*unitsPerEntry {
-		return fmt.Errorf("%w: the image's layers hold more than %d file entries (an entry under many layers or with long names counts as more); raise max-image-entries to read it", ErrLimit, b.maxEntries)
+		return fmt.Errorf("%w: the image's layers hold more than %d file entries (one under many layers, with long names or with parent directories the layer does not list counts as more); raise max-image-entries to read it", ErrLimit, b.maxEntries)
 	}
 	return nil
 }
@@ -120,9 +120,9 @@ type Layer struct {
 	What       string  // names the layer in errors
 }
 
-// Open is l's tar stream. Reads fail, naming the layer, when the stream does not hash to the
-// diff_id, breaks the budget, is not a tar stream, or ctx is done: the first read of a stream
-// that was never going to fit fails at once, not after it was unpacked.
+// Open is l's tar stream. A read fails, naming the layer, when the stream does not hash to the
+// diff_id, breaks the budget, is not a tar stream, or ctx is done: a layer that breaks the
+// budget fails as it does so, before stereoscope has unpacked or indexed the rest of it.
 func (b *Budget) Open(ctx context.Context, l Layer) (io.ReadCloser, error) {
 	src, err := openCtx(ctx, l.Open)
 	if err != nil {
