@@ -39,6 +39,7 @@ type Config struct {
 	SubjectName   string // lowercased, no tag or digest; may be empty for local images
 	SubjectDigest string // sha256:<hex> or empty
 	Platforms     []string
+	ImageLimits   image.Limits
 	SpecVersion   cyclonedx.SpecVersion
 	OutputDir     string
 	DryRun        bool
@@ -238,6 +239,31 @@ func (v *validator) httpURL(raw map[string]string, input string) string {
 	return strings.TrimSuffix(s, "/")
 }
 
+var bytesRE = regexp.MustCompile(`^([0-9]{1,16}) ?(|B|KiB|MiB|GiB|TiB)$`)
+
+// bytes parses a positive byte count such as 32GiB or 500MiB.
+func (v *validator) bytes(raw map[string]string, input string) int64 {
+	m := bytesRE.FindStringSubmatch(raw[input])
+	if m != nil {
+		shift := map[string]uint{"": 0, "B": 0, "KiB": 10, "MiB": 20, "GiB": 30, "TiB": 40}[m[2]]
+		if n, err := strconv.ParseInt(m[1], 10, 64); err == nil && n > 0 && n <= (1<<62)>>shift {
+			return n << shift
+		}
+	}
+	v.add(input, "must be a positive number of bytes, optionally with KiB, MiB, GiB or TiB (e.g. 32GiB), got %q", raw[input])
+	return 0
+}
+
+// count parses a positive whole number of at most a trillion.
+func (v *validator) count(raw map[string]string, input string) int64 {
+	n, err := strconv.ParseInt(raw[input], 10, 64)
+	if err != nil || n <= 0 || n > 1e12 {
+		v.add(input, "must be a positive whole number, got %q", raw[input])
+		return 0
+	}
+	return n
+}
+
 // endpoint checks a URL the workflow's ID token or signed material is sent to: HTTPS, or
 // plain HTTP only to a loopback host (a test's or the job's own service).
 func (v *validator) endpoint(raw map[string]string, input string) string {
@@ -297,6 +323,7 @@ func build(raw map[string]string, gh GitHub, sourceDateEpoch string) (*Config, e
 			seen[pl] = true
 		}
 	}
+	c.ImageLimits = image.Limits{MaxBytes: v.bytes(raw, "max-image-bytes"), MaxEntries: v.count(raw, "max-image-entries")}
 	switch v.oneOf(raw, "cyclonedx-version", "1.5", "1.6", "1.7") {
 	case "1.5":
 		c.SpecVersion = cyclonedx.SpecVersion1_5

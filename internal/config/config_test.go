@@ -44,6 +44,21 @@ func TestLoadValid(t *testing.T) {
 	if c.SpecVersion != cyclonedx.SpecVersion1_6 || !c.ShowSummary || !c.ScanModels || c.OutputDir != "bom-attest-out" || !c.CreateStorageRecord || c.SubjectVersion != "" {
 		t.Errorf("defaults wrong: %+v", c)
 	}
+	if c.ImageLimits != (image.Limits{MaxBytes: image.DefaultMaxBytes, MaxEntries: image.DefaultMaxEntries}) {
+		t.Errorf("image limits = %+v, want the image package's defaults", c.ImageLimits)
+	}
+}
+
+func TestImageLimits(t *testing.T) {
+	for in, want := range map[string]int64{"1": 1, "512 MiB": 512 << 20, "32GiB": 32 << 30, "2TiB": 2 << 40, "100B": 100} {
+		c, err := Load(nil, env(map[string]string{"INPUT_IMAGE": "ghcr.io/a/b@" + digest, "INPUT_MAX-IMAGE-BYTES": in, "INPUT_MAX-IMAGE-ENTRIES": "250000"}), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.ImageLimits.MaxBytes != want || c.ImageLimits.MaxEntries != 250000 {
+			t.Errorf("%s: limits = %+v, want %d bytes", in, c.ImageLimits, want)
+		}
+	}
 }
 
 func TestFlagsOverrideInputs(t *testing.T) {
@@ -113,6 +128,11 @@ func TestLoadInvalid(t *testing.T) {
 		{"platform without arch", map[string]string{"IMAGE": img, "PLATFORMS": "linux"}, nil, "platforms", ErrInvalid},
 		{"platform twice", map[string]string{"IMAGE": img, "PLATFORMS": "linux/amd64,linux/amd64"}, nil, "platforms", ErrInvalid},
 		{"platforms blank", map[string]string{"IMAGE": img, "PLATFORMS": ","}, nil, "platforms", ErrInvalid},
+		{"max-image-bytes in GB", map[string]string{"IMAGE": img, "MAX-IMAGE-BYTES": "32GB"}, nil, "max-image-bytes", ErrInvalid},
+		{"max-image-bytes zero", map[string]string{"IMAGE": img, "MAX-IMAGE-BYTES": "0"}, nil, "max-image-bytes", ErrInvalid},
+		{"max-image-bytes overflows", map[string]string{"IMAGE": img, "MAX-IMAGE-BYTES": "9999999999999999TiB"}, nil, "max-image-bytes", ErrInvalid},
+		{"max-image-entries negative", map[string]string{"IMAGE": img, "MAX-IMAGE-ENTRIES": "-1"}, nil, "max-image-entries", ErrInvalid},
+		{"max-image-entries 1e6", map[string]string{"IMAGE": img, "MAX-IMAGE-ENTRIES": "1e6"}, nil, "max-image-entries", ErrInvalid},
 		{"cyclonedx 1.4", map[string]string{"IMAGE": img, "CYCLONEDX-VERSION": "1.4"}, nil, "cyclonedx-version", ErrInvalid},
 		{"dry-run yes", map[string]string{"IMAGE": img, "DRY-RUN": "yes"}, nil, "dry-run", ErrInvalid},
 		{"dry-run false without token", map[string]string{"IMAGE": img, "DRY-RUN": "false"}, nil, "dry-run", ErrInvalid},

@@ -18,6 +18,8 @@ var Inputs = []Input{
 	{Name: "subject-digest", Description: "Digest (sha256:...) of the image or index the attestations are about; the scanned manifest must have this digest."},
 	{Name: "subject-version", Description: "Version of the image (e.g. v1.2.3), recorded in the storage record; used with push-to-registry and create-storage-record."},
 	{Name: "platforms", Default: "all", Description: "For a multi-platform index: all, or a list such as linux/amd64,linux/arm64. One SBOM per platform."},
+	{Name: "max-image-bytes", Default: "32GiB", Description: "Most bytes one image's layers may expand to: a number of bytes, optionally with KiB, MiB, GiB or TiB. A platform's layers are unpacked in the temporary directory while it is scanned; reading also stops before that disk is full."},
+	{Name: "max-image-entries", Default: "1000000", Description: "Most files one image's layers may hold; each costs about 4 KB of memory while the image is scanned, and one under many layers or with long names counts as more."},
 	{Name: "cyclonedx-version", Default: "1.6", Description: "CycloneDX spec version of the documents: 1.5, 1.6 or 1.7."},
 	{Name: "output-dir", Description: "Directory for the files written. Default: $RUNNER_TEMP/bom-attest in Actions, ./bom-attest-out locally."},
 	{Name: "dry-run", Default: "auto", Description: "auto (dry run when the job has no OIDC token, as in pull requests from forks), true, or false."},

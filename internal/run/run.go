@@ -164,6 +164,7 @@ func (p *pipeline) run(ctx context.Context) error {
 			Platforms:     cfg.Platforms,
 			SubjectDigest: cfg.SubjectDigest,
 			SubjectName:   cfg.SubjectName,
+			Limits:        cfg.ImageLimits,
 		})
 		if err != nil {
 			return inputError("image", err)
