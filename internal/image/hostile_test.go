@@ -128,22 +128,22 @@ func TestNotRegularFiles(t *testing.T) {
 	}{
 		{"docker-archive FIFO", image.KindDockerArchive, func(t *testing.T, dir string) (string, string) {
 			fifo(t, filepath.Join(dir, "d.tar"))
-			return filepath.Join(dir, "d.tar"), "is a named pipe"
+			return filepath.Join(dir, "d.tar"), "not a regular file: a named pipe"
 		}, image.ErrNotRegular},
 		{"oci-archive FIFO", image.KindOCIArchive, func(t *testing.T, dir string) (string, string) {
 			fifo(t, filepath.Join(dir, "o.tar"))
-			return filepath.Join(dir, "o.tar"), "is a named pipe"
+			return filepath.Join(dir, "o.tar"), "not a regular file: a named pipe"
 		}, image.ErrNotRegular},
 		{"docker-archive device", image.KindDockerArchive, func(t *testing.T, dir string) (string, string) {
-			return "/dev/zero", "is a character device"
+			return "/dev/zero", "not a regular file: a device"
 		}, image.ErrNotRegular},
 		{"oci-archive directory", image.KindOCIArchive, func(t *testing.T, dir string) (string, string) {
-			return dir, "is a directory"
+			return dir, "not a regular file: a directory"
 		}, image.ErrNotRegular},
 		{"oci-dir index.json FIFO", image.KindOCIDir, func(t *testing.T, dir string) (string, string) {
 			layout(t, dir)
 			fifo(t, filepath.Join(dir, "index.json"))
-			return dir, "index.json is a named pipe"
+			return dir, "index.json: not a regular file: a named pipe"
 		}, image.ErrNotRegular},
 		{"oci-dir config FIFO", image.KindOCIDir, func(t *testing.T, dir string) (string, string) {
 			p := layout(t, dir)

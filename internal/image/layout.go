@@ -2,6 +2,8 @@ package image
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/bom-attest/bom-attest/internal/image/blob"
+	"github.com/bom-attest/bom-attest/internal/localfile"
 )
 
 // layoutDir reads an OCI image layout. Its index.json is not content-addressed, but every blob
@@ -23,7 +26,7 @@ func (l layoutDir) blob(d v1.Descriptor, what string) (io.ReadCloser, error) {
 	if d.Digest.Algorithm != "sha256" || len(d.Digest.Hex) != 64 {
 		return nil, blob.Named(what, fmt.Errorf("%w: no sha256 digest", ErrBlobDigest))
 	}
-	f, st, err := blob.OpenRegular(filepath.Join(string(l), "blobs", "sha256", d.Digest.Hex))
+	f, st, err := localfile.Open(filepath.Join(string(l), "blobs", "sha256", d.Digest.Hex))
 	if err != nil {
 		return nil, blob.Named(what, err)
 	}
@@ -48,7 +51,10 @@ func (l layoutDir) bytes(d v1.Descriptor, limit int64, what string) ([]byte, err
 
 // openLayout reads the layout's index.json.
 func openLayout(dir string) (*layoutIndex, error) {
-	raw, err := blob.ReadRegular(filepath.Join(dir, "index.json"), blob.MaxManifestBytes)
+	raw, err := localfile.Read(context.Background(), filepath.Join(dir, "index.json"), blob.MaxManifestBytes)
+	if errors.Is(err, localfile.ErrTooLarge) {
+		err = fmt.Errorf("%w: %w", blob.ErrLimit, err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/bom-attest/bom-attest/internal/image/blob"
+	"github.com/bom-attest/bom-attest/internal/localfile"
 	"github.com/bom-attest/bom-attest/internal/plainhttp"
 )
 
@@ -347,7 +348,7 @@ func repoURL(n string) string {
 }
 
 func resolveOCIArchive(ctx context.Context, path string, o Options) (*Resolved, error) {
-	f, st, err := blob.OpenRegular(path)
+	f, st, err := localfile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("image: oci-archive:%s: %w", path, err)
 	}

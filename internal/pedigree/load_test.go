@@ -137,7 +137,7 @@ func TestLoadLimits(t *testing.T) {
 				o.PatchesDir, o.ConstraintsFile = "", filepath.Join(dir, "constraints.txt")
 				fifo(t, o.ConstraintsFile)
 			},
-			err: ErrConstraint, text: "constraints.txt: bad constraint: not a regular file (p",
+			err: ErrConstraint, text: "constraints.txt: bad constraint: not a regular file: a named pipe",
 		},
 		{
 			name: "device as constraint-overrides",
@@ -147,7 +147,7 @@ func TestLoadLimits(t *testing.T) {
 				}
 				o.PatchesDir, o.ConstraintsFile = "", device
 			},
-			err: ErrConstraint, text: "constraint-overrides: " + device + ": bad constraint: not a regular file (Dc",
+			err: ErrConstraint, text: "constraint-overrides: " + device + ": bad constraint: not a regular file: a device",
 		},
 		{
 			name: "named pipe as a series file",
@@ -155,7 +155,7 @@ func TestLoadLimits(t *testing.T) {
 				writeTree(t, o.PatchesDir, map[string]string{"nova/0001-a.patch": good})
 				fifo(t, filepath.Join(o.PatchesDir, "nova", "series"))
 			},
-			err: ErrUnreadable, text: "patches-dir: nova/series: cannot read: not a regular file (p",
+			err: ErrUnreadable, text: "patches-dir: nova/series: cannot read: not a regular file: a named pipe",
 		},
 		{
 			name: "named pipe listed in a series",
@@ -163,7 +163,7 @@ func TestLoadLimits(t *testing.T) {
 				writeTree(t, o.PatchesDir, map[string]string{"nova/series": "0001-a.patch\n0002-pipe.patch\n", "nova/0001-a.patch": good})
 				fifo(t, filepath.Join(o.PatchesDir, "nova", "0002-pipe.patch"))
 			},
-			err: ErrUnreadable, text: "patches-dir: nova/0002-pipe.patch: cannot read: not a regular file (p",
+			err: ErrUnreadable, text: "patches-dir: nova/0002-pipe.patch: cannot read: not a regular file: a named pipe",
 		},
 		{
 			name: "symlink to a named pipe inside the tree",
@@ -171,7 +171,7 @@ func TestLoadLimits(t *testing.T) {
 				writeTree(t, o.PatchesDir, map[string]string{"nova/2025.2/0001-a.patch": "symlink:../../pipe"})
 				fifo(t, filepath.Join(o.PatchesDir, "pipe"))
 			},
-			err: ErrUnreadable, text: "patches-dir: nova/2025.2/0001-a.patch: cannot read: not a regular file (p",
+			err: ErrUnreadable, text: "patches-dir: nova/2025.2/0001-a.patch: cannot read: not a regular file: a named pipe",
 		},
 	}
 	for _, tt := range tests {

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	cyclonedx "github.com/CycloneDX/cyclonedx-go"
+
+	"github.com/bom-attest/bom-attest/internal/localfile"
 )
 
 // Sentinel errors, wrapped with the input and file at fault; callers branch with errors.Is.
@@ -24,7 +26,7 @@ var (
 	ErrUnmatched  = errors.New("matches no component in the image")
 	ErrAmbiguous  = errors.New("matches components in more than one ecosystem")
 	ErrConstraint = errors.New("bad constraint")
-	ErrTooLarge   = errors.New("too large") // a file or tree over its limit; the message says which
+	ErrTooLarge   = localfile.ErrTooLarge // a file or tree over its limit; the message says which
 )
 
 // DefaultMaxInlineDiff is the largest patch embedded as diff.text when no patches-base-url is

@@ -7,6 +7,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/bom-attest/bom-attest/internal/localfile"
 )
 
 // maxSeriesErrors caps the problems reported from one series file, so a wrong file given as a
@@ -53,7 +55,7 @@ func parseSeries(r io.Reader, rel string) ([]seriesEntry, []error) {
 			return nil, []error{tooLargeSeries(rel)}
 		}
 		if len(raw) >= maxLine {
-			fail(fmt.Errorf("patches-dir: %s:%d: %w: line longer than %s", rel, n, ErrSeries, size(maxLine)))
+			fail(fmt.Errorf("patches-dir: %s:%d: %w: line longer than %s", rel, n, ErrSeries, localfile.Size(maxLine)))
 			continue
 		}
 		line, _ := splitComment(string(raw))
@@ -94,5 +96,5 @@ func parseSeries(r io.Reader, rel string) ([]seriesEntry, []error) {
 }
 
 func tooLargeSeries(rel string) error {
-	return fmt.Errorf("patches-dir: %s: %w: larger than %s; a series file lists patches, one a line", rel, ErrTooLarge, size(maxSeriesFile))
+	return fmt.Errorf("patches-dir: %s: %w: larger than %s; a series file lists patches, one a line", rel, ErrTooLarge, localfile.Size(maxSeriesFile))
 }

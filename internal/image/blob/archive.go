@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/bom-attest/bom-attest/internal/localfile"
 )
 
 const (
@@ -45,7 +47,7 @@ func untar(ctx context.Context, r io.Reader, size int64, dir string, maxEntries 
 	defer root.Close()
 	left := size
 	made := map[string]bool{}
-	return eachEntry(ctxReader{ctx: ctx, r: r}, maxEntries, func(h *tar.Header, r io.Reader) error {
+	return eachEntry(localfile.Reader(ctx, r), maxEntries, func(h *tar.Header, r io.Reader) error {
 		if h.Typeflag == tar.TypeXGlobalHeader {
 			return nil
 		}
@@ -148,7 +150,7 @@ func (a *DockerArchive) Close() error { return a.f.Close() }
 // whole: manifest.json and the config it names must be small, and no entry may be sparse.
 // Reads of it stop when ctx is done.
 func OpenDockerArchive(ctx context.Context, p string) (*DockerArchive, error) {
-	f, st, err := OpenRegular(p)
+	f, st, err := localfile.Open(p)
 	if err != nil {
 		return nil, err
 	}

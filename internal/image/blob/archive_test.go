@@ -16,6 +16,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/bom-attest/bom-attest/internal/localfile"
 )
 
 // entry is one member of a test archive. Raw, when set, is written as is (hand-made headers
@@ -254,7 +256,7 @@ func TestDockerArchiveChecks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, st, err := OpenRegular(dockerArchiveFile(t, tt.entries...))
+			f, st, err := localfile.Open(dockerArchiveFile(t, tt.entries...))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,17 +1,16 @@
 package blob
 
 import (
-	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
-	"os"
 	"strconv"
-	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/bom-attest/bom-attest/internal/localfile"
 )
 
 // Sentinel errors callers branch on.
@@ -21,7 +20,7 @@ var (
 	// ErrLimit: reading would cost more than a limit allows.
 	ErrLimit = errors.New("over a limit")
 	// ErrNotRegular: a path is a FIFO, device or other file that is not a regular file.
-	ErrNotRegular = errors.New("not a regular file")
+	ErrNotRegular = localfile.ErrNotRegular
 	// ErrBadArchive: an archive holds an entry no image archive has (a link, a device, a path
 	// outside the archive, more bytes than the archive itself).
 	ErrBadArchive = errors.New("malformed archive")
@@ -106,72 +105,3 @@ func (v *verifyReader) Read(p []byte) (int, error) {
 }
 
 func (v *verifyReader) Close() error { return v.c.Close() }
-
-// OpenRegular opens path for reading only if it is a regular file. The open does not block (a
-// FIFO without a writer would block open(2) itself) and the check is made on the opened file,
-// so the path cannot be swapped between check and read.
-func OpenRegular(path string) (*os.File, os.FileInfo, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, nil, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, nil, err
-	}
-	if !st.Mode().IsRegular() {
-		f.Close()
-		return nil, nil, fmt.Errorf("%w: %s is a %s", ErrNotRegular, path, fileKind(st.Mode()))
-	}
-	return f, st, nil
-}
-
-func fileKind(m os.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "directory"
-	case m&os.ModeNamedPipe != 0:
-		return "named pipe"
-	case m&os.ModeSocket != 0:
-		return "socket"
-	case m&os.ModeCharDevice != 0:
-		return "character device"
-	case m&os.ModeDevice != 0:
-		return "device"
-	case m&os.ModeSymlink != 0:
-		return "symbolic link"
-	}
-	return "special file"
-}
-
-// ReadRegular reads a whole regular file of at most limit bytes.
-func ReadRegular(path string, limit int64) ([]byte, error) {
-	f, st, err := OpenRegular(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if st.Size() > limit {
-		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrLimit, path, limit)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err == nil && int64(len(b)) > limit {
-		err = fmt.Errorf("%w: %s is larger than %d bytes", ErrLimit, path, limit)
-	}
-	return b, err
-}
-
-// ctxReader fails reads once ctx is done. Reads of regular files return promptly, so checking
-// between reads is enough to stop a long read of one.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
