@@ -14,6 +14,11 @@ fi
 # The package's service is not needed (tests start their own registries); stop it if systemd started it.
 command -v systemctl >/dev/null 2>&1 && systemctl stop docker-registry >/dev/null 2>&1 || true
 
+# Image signatures are checked with cosign's own `cosign verify` (internal/sign), cosign v3.
+export PATH="$(go env GOPATH)/bin:$PATH"
+cosign version --json 2>/dev/null | grep -q '"gitVersion": *"v3\.' ||
+  go install github.com/sigstore/cosign/v3/cmd/cosign@v3.1.3
+
 go vet ./...
 log=$(mktemp)
 set +e

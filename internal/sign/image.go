@@ -39,6 +39,10 @@ func (s *Signer) SignImage(ctx context.Context, image statement.Subject) ([]byte
 	return s.Sign(ctx, st)
 }
 
+// Plan is where the signer signs: its instance and services, after following the instance's
+// signing config.
+func (s *Signer) Plan() Plan { return s.plan }
+
 // TrustedRoot is the trusted root the signer verifies its bundles with, as JSON, for a policy
 // that must carry it.
 func (s *Signer) TrustedRoot() ([]byte, error) {
