@@ -176,7 +176,7 @@ func (p *ivpFile) rules() (*Rules, error) {
 		}
 	}
 	if c.TrustedRoot != nil {
-		if c.TrustedRoot.Value == "" {
+		if c.TrustedRoot.Value == "" || c.TrustedRoot.Expression != "" {
 			return nil, fmt.Errorf("%w: spec.attestors[0].cosign.trustedRoot: only an inline value can be evaluated offline", ErrPolicy)
 		}
 		r.Trust.TrustedRoot = []byte(c.TrustedRoot.Value)

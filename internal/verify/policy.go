@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"github.com/bom-attest/bom-attest/internal/admission"
@@ -17,6 +18,9 @@ func policyMain(ctx context.Context, policyPath, rootPath, image string, stdout,
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "verify: "+format+"\n", a...)
 		return ExitFailed
+	}
+	if _, err := name.NewDigest(image); err != nil {
+		return fail("%s is not IMAGE@sha256:<digest>: admission verifies what a digest names", image)
 	}
 	raw, err := sign.ReadFile(ctx, policyPath, admission.MaxPolicy)
 	if err != nil {
