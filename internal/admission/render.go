@@ -320,13 +320,13 @@ func trustComment(r *Rules) []string {
 		return []string{
 			"GitHub's Sigstore instance. A ClusterPolicy has no trust of its own: Kyverno verifies with the",
 			"trusted root of the TUF repository it was started with, so start it with GitHub's (Helm values",
-			"features.tuf: mirror " + sign.GitHubTUFMirror + ", root: the root.json `gh attestation` embeds).",
+			"features.tuf: enabled: true, mirror: " + sign.GitHubTUFMirror + ", rootRaw: the root.json `gh` embeds, base64).",
 			"That replaces public-good trust for the whole cluster; an ImageValidatingPolicy has no such limit.",
 		}
 	case sign.InstanceCustom:
 		return []string{
 			"A custom Sigstore instance. A ClusterPolicy has no trust of its own: Kyverno verifies with the",
-			"trusted root of the TUF repository it was started with (Helm values features.tuf), which must",
+			"trusted root of the TUF repository it was started with (Helm values features.tuf: mirror, rootRaw), which must",
 			"serve this instance's trusted_root.json.",
 		}
 	}
