@@ -79,9 +79,3 @@ func trustedRootJSON(m root.TrustedMaterial) ([]byte, error) {
 	}
 	return out, nil
 }
-
-// ReadFile reads a file a command-line flag names with the same care as a trusted root or a
-// bundle: a regular file only, at most limit bytes, given up when ctx ends.
-func ReadFile(ctx context.Context, path string, limit int64) ([]byte, error) {
-	return readFile(ctx, path, limit)
-}

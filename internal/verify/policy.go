@@ -22,7 +22,8 @@ func policyMain(ctx context.Context, policyPath, rootPath, image string, stdout,
 	if _, err := name.NewDigest(image); err != nil {
 		return fail("%s is not IMAGE@sha256:<digest>: admission verifies what a digest names", image)
 	}
-	raw, err := sign.ReadFile(ctx, policyPath, admission.MaxPolicy)
+	// Read as a bundle file is read (a regular file, bounded); Parse holds it to its own limit.
+	raw, err := sign.ReadBundle(ctx, policyPath)
 	if err != nil {
 		return fail("--policy: %v", err)
 	}
