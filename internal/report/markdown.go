@@ -92,16 +92,7 @@ func codeSpan(s string) string {
 	if s == "" {
 		return ""
 	}
-	longest, run := 0, 0
-	for _, r := range s {
-		if r == '`' {
-			run++
-			longest = max(longest, run)
-		} else {
-			run = 0
-		}
-	}
-	fence := strings.Repeat("`", longest+1)
+	fence := strings.Repeat("`", longestBackticks(s)+1)
 	// CommonMark strips one space from each end of a span that has both, and a backtick next to
 	// the fence would join it: pad in those cases so the span holds exactly s.
 	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") ||
@@ -161,16 +152,7 @@ func (c Collapsed) render() string {
 		}
 		return r
 	}, strings.TrimRight(c.Text, "\n"))
-	longest, run := 0, 0
-	for _, r := range text {
-		if r == '`' {
-			run++
-			longest = max(longest, run)
-		} else {
-			run = 0
-		}
-	}
-	fence := strings.Repeat("`", max(3, longest+1))
+	fence := strings.Repeat("`", max(3, longestBackticks(text)+1))
 	lang := c.Lang
 	if !langRE.MatchString(lang) {
 		lang = ""
@@ -180,3 +162,17 @@ func (c Collapsed) render() string {
 }
 
 var langRE = regexp.MustCompile(`^[a-z0-9]+$`)
+
+// longestBackticks is the longest run of backticks in s: a fence must be longer to hold s.
+func longestBackticks(s string) int {
+	longest, run := 0, 0
+	for _, r := range s {
+		if r == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	return longest
+}
