@@ -142,8 +142,11 @@ func cosignAttestor(r *Rules) *yaml.Node {
 	switch {
 	case t.LogURL != "":
 		ctlog = mapping(kv("url", str(t.LogURL)), kv("insecureIgnoreSCT", boolean(!t.SCT)))
-		ctlogComment = []string{"Every bundle carries an entry of this Rekor log: Kyverno checks its inclusion proof and takes the",
-			"signing time from it."}
+		ctlogComment = []string{"Every bundle carries an entry of this Rekor log: Kyverno checks its inclusion proof, and takes the",
+			"signing time from it (from the bundle's RFC 3161 timestamp for a Rekor v2 entry, which has none)."}
+		if t.TrustedRoot == nil {
+			ctlogComment = append(ctlogComment, "Trust: the public-good trusted root, from Kyverno's default TUF repository.")
+		}
 		if t.SCT {
 			ctlogComment = append(ctlogComment, "The certificate's SCT is checked against the trusted root's CT logs.")
 		} else {
