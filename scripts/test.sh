@@ -26,6 +26,11 @@ if [ ! -x "$ACTIONLINT" ]; then
   install=$!
 fi
 
+# Image signatures are checked with cosign's own `cosign verify` (internal/sign), cosign v3.
+export PATH="$(go env GOPATH)/bin:$PATH"
+cosign version --json 2>/dev/null | grep -q '"gitVersion": *"v3\.' ||
+  go install github.com/sigstore/cosign/v3/cmd/cosign@v3.1.3
+
 go vet ./...
 # The static binary the image ships, compiled once here: internal/run's end-to-end tests and
 # internal/ship's image test build it with these flags at the same moment, and then only link.

@@ -18,6 +18,7 @@ import (
 	"github.com/CycloneDX/cyclonedx-go"
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/bom-attest/bom-attest/internal/admission"
 	"github.com/bom-attest/bom-attest/internal/image"
 	"github.com/bom-attest/bom-attest/internal/pedigree"
 	"github.com/bom-attest/bom-attest/internal/plainhttp"
@@ -71,6 +72,13 @@ type Config struct {
 	// artifact metadata); SubjectVersion is the version recorded, "" for none.
 	CreateStorageRecord bool
 	SubjectVersion      string
+	// SignImage: sign the image digest itself and push the signature as a referrer.
+	SignImage bool
+	// KyvernoPolicy is the kind of admission policy written; KyvernoImageGlobs replace the
+	// image patterns derived from subject-name, KyvernoRefPattern narrows the signer's ref.
+	KyvernoPolicy     admission.Kind
+	KyvernoImageGlobs []string
+	KyvernoRefPattern string
 
 	// SourceDateEpoch fixes the documents' timestamp and has their serial numbers derived from
 	// their content (reproducible builds); zero means now, and random serial numbers.
@@ -384,6 +392,7 @@ func build(raw map[string]string, gh GitHub, sourceDateEpoch string) (*Config, e
 	if c.PushToRegistry && c.ImageKind != "" && c.ImageKind != image.KindRegistry {
 		v.add("push-to-registry", "needs a registry image; image is a local %s", c.ImageKind)
 	}
+	v.admission(c, raw)
 
 	c.OutputDir = raw["output-dir"]
 	if c.OutputDir == "" {
@@ -434,6 +443,39 @@ func inputIndex(name string) int {
 		}
 	}
 	return len(Inputs)
+}
+
+// admission reads sign-image and the kyverno-* inputs.
+func (v *validator) admission(c *Config, raw map[string]string) {
+	switch raw["sign-image"] {
+	case "":
+		// Signing the image only makes sense where the signature is pushed.
+		c.SignImage = c.PushToRegistry
+	default:
+		if c.SignImage = v.boolean(raw, "sign-image"); c.SignImage && !c.PushToRegistry && !v.failed("push-to-registry") {
+			v.add("sign-image", "is true but push-to-registry is not: the image signature is pushed to the registry as a referrer of the image")
+		}
+	}
+	c.KyvernoPolicy = admission.Kind(v.oneOf(raw, "kyverno-policy", string(admission.KindNone), string(admission.KindImageValidating), string(admission.KindClusterPolicy)))
+	c.KyvernoImageGlobs = List(raw["kyverno-image-glob"])
+	for _, g := range c.KyvernoImageGlobs {
+		if err := admission.CheckGlob(g); err != nil {
+			v.add("kyverno-image-glob", "%v", err)
+		}
+	}
+	c.KyvernoRefPattern = raw["kyverno-ref-pattern"]
+	if c.KyvernoRefPattern != "" {
+		if err := admission.CheckRefPattern(c.KyvernoRefPattern); err != nil {
+			v.add("kyverno-ref-pattern", "%v", err)
+		}
+	}
+	if c.KyvernoPolicy == admission.KindNone {
+		for _, in := range []string{"kyverno-image-glob", "kyverno-ref-pattern"} {
+			if raw[in] != "" {
+				v.add(in, "is set but kyverno-policy is none")
+			}
+		}
+	}
 }
 
 // defaultOutputDir keeps files where later steps of the job can read them: RUNNER_TEMP when this

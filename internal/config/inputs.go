@@ -44,6 +44,10 @@ var Inputs = []Input{
 	{Name: "push-to-registry", Default: "false", Description: "Also push each bundle to the registry as an OCI referrer of the image."},
 	{Name: "referrers-mode", Default: "auto", Description: "How referrers are stored: auto, api (OCI 1.1 referrers API) or tag (referrers tag schema)."},
 	{Name: "create-storage-record", Default: "true", Description: "With push-to-registry, record where the image is stored with GitHub's artifact metadata API (organization-owned repositories; needs artifact-metadata: write). A failure is a warning."},
+	{Name: "sign-image", Description: "Also sign the image digest itself, as cosign v3 does, and push the signature as a referrer (needs push-to-registry). Default: true when push-to-registry is true."},
+	{Name: "kyverno-policy", Default: "none", Description: "Write a Kyverno policy admitting the image only when signed by this workflow with this run's attestations: none, image-validating (ImageValidatingPolicy, Kyverno 1.17+) or cluster-policy (ClusterPolicy)."},
+	{Name: "kyverno-image-glob", Description: "Image patterns the policy applies to (Kyverno globs, e.g. ghcr.io/acme/*). Default: subject-name, with any tag or digest."},
+	{Name: "kyverno-ref-pattern", Description: "Regular expression the signing workflow's ref must match in full for the policy to admit (e.g. refs/tags/v.*). Default: any ref of this workflow."},
 }
 
 // Output describes one step output.
@@ -66,4 +70,6 @@ var Outputs = []Output{
 	{"attestation-url", "URL of the (first) attestation."},
 	{"attestation-urls", "JSON list of attestation URLs."},
 	{"storage-record-ids", "JSON list of the IDs of the artifact metadata storage records created (see create-storage-record)."},
+	{"image-signature-bundle-path", "Path of the Sigstore bundle of the image signature (see sign-image)."},
+	{"kyverno-policy-path", "Path of the Kyverno policy written (see kyverno-policy)."},
 }

@@ -105,7 +105,7 @@ var ownName = regexp.MustCompile(`^` + ownNames + `$|^\.` + ownNames + `\.tmp-[0
 
 const ownNames = `(sbom(\.[^/]+)?\.(cdx|intoto|sigstore)\.json` +
 	`|(mlbom|vulnerabilities)\.(cdx|intoto|sigstore)\.json` +
-	`|provenance\.(intoto|sigstore)\.json` +
+	`|(provenance|image-signature)\.(intoto|sigstore)\.json` +
 	`|compliance\.json|kyverno-policy\.yaml)`
 
 // RemoveStale removes what an earlier run left in the directory under the action's own file

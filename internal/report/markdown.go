@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"html"
 	"io"
 	"net/url"
 	"regexp"
@@ -91,16 +92,7 @@ func codeSpan(s string) string {
 	if s == "" {
 		return ""
 	}
-	longest, run := 0, 0
-	for _, r := range s {
-		if r == '`' {
-			run++
-			longest = max(longest, run)
-		} else {
-			run = 0
-		}
-	}
-	fence := strings.Repeat("`", longest+1)
+	fence := strings.Repeat("`", longestBackticks(s)+1)
 	// CommonMark strips one space from each end of a span that has both, and a backtick next to
 	// the fence would join it: pad in those cases so the span holds exactly s.
 	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") ||
@@ -145,4 +137,42 @@ type textArg struct{ v any }
 
 func (t textArg) Format(f fmt.State, verb rune) {
 	io.WriteString(f, string(Text(fmt.Sprintf(fmt.FormatString(f, verb), t.v))))
+}
+
+// render sets the file in a fenced code block inside <details>: the fence is longer than any run
+// of backticks in the text, so no line of it can close the block, and the summary is HTML-escaped
+// text, as Markdown is not read inside the summary element.
+func (c Collapsed) render() string {
+	text := strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' {
+			return r
+		}
+		if r < 0x20 || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029 {
+			return ' '
+		}
+		return r
+	}, strings.TrimRight(c.Text, "\n"))
+	fence := strings.Repeat("`", max(3, longestBackticks(text)+1))
+	lang := c.Lang
+	if !langRE.MatchString(lang) {
+		lang = ""
+	}
+	return "<details><summary>" + html.EscapeString(oneLine(c.Summary)) + "</summary>\n\n" +
+		fence + lang + "\n" + text + "\n" + fence + "\n\n</details>\n\n"
+}
+
+var langRE = regexp.MustCompile(`^[a-z0-9]+$`)
+
+// longestBackticks is the longest run of backticks in s: a fence must be longer to hold s.
+func longestBackticks(s string) int {
+	longest, run := 0, 0
+	for _, r := range s {
+		if r == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	return longest
 }

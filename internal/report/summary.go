@@ -51,6 +51,16 @@ type Section struct {
 	Intro  Markdown
 	Header []string
 	Rows   [][]Markdown
+	// Collapsed are files shown after the table, each in a block the reader opens.
+	Collapsed []Collapsed
+}
+
+// Collapsed is a file shown in a <details> block: Summary is the action's own words for it,
+// Text the file, set as a fenced code block of language Lang (e.g. yaml).
+type Collapsed struct {
+	Summary string
+	Lang    string
+	Text    string
 }
 
 // Outcome is one piece of work — a document written, signed, published — and whether it got
@@ -191,15 +201,17 @@ func Summary(r *Run) string {
 		if s.Intro != "" {
 			fmt.Fprintf(&b, "%s\n\n", oneLine(string(s.Intro)))
 		}
-		if len(s.Rows) == 0 {
-			continue
+		if len(s.Rows) > 0 {
+			tableRow(&b, Texts(s.Header...))
+			b.WriteString(strings.Repeat("|---", len(s.Header)) + "|\n")
+			for _, r := range s.Rows {
+				tableRow(&b, r)
+			}
+			b.WriteString("\n")
 		}
-		tableRow(&b, Texts(s.Header...))
-		b.WriteString(strings.Repeat("|---", len(s.Header)) + "|\n")
-		for _, r := range s.Rows {
-			tableRow(&b, r)
+		for _, c := range s.Collapsed {
+			b.WriteString(c.render())
 		}
-		b.WriteString("\n")
 	}
 
 	if len(r.Warnings) > 0 {

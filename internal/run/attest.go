@@ -80,7 +80,10 @@ func (p *pipeline) signOptions(t *transport.Transport) sign.Options {
 // and publishes them.
 func (p *pipeline) attest(ctx context.Context) error {
 	if p.cfg.DryRun {
-		return p.stage("statements (dry run)", p.dryRun)
+		if err := p.stage("statements (dry run)", p.dryRun); err != nil {
+			return err
+		}
+		return p.writePolicy(ctx)
 	}
 	t := p.signingTransport()
 	var token string
@@ -130,6 +133,9 @@ func (p *pipeline) attest(ctx context.Context) error {
 			d.bundle, d.signedBy, d.timeSource = b, res.SAN, res.TimeSource()
 			p.log.Infof("%s: signed by %s, verified (%s)", d.name, res.SAN, res.TimeSource())
 		}
+		if err := p.signImage(ctx, signer); err != nil {
+			return err
+		}
 		for _, d := range p.docs {
 			path, err := p.dir.Write(d.name+".sigstore.json", d.bundle)
 			if err != nil {
@@ -137,7 +143,7 @@ func (p *pipeline) attest(ctx context.Context) error {
 			}
 			d.file = p.display(path)
 		}
-		return nil
+		return p.writeImageSignature()
 	})
 	if err != nil {
 		return err
@@ -145,7 +151,10 @@ func (p *pipeline) attest(ctx context.Context) error {
 	p.setBundleOutputs()
 	err = p.stage("publish", func() error { return p.publish(ctx) })
 	p.attestationsSection(false)
-	return err
+	if err != nil {
+		return err
+	}
+	return p.writePolicy(ctx)
 }
 
 // kindOrder keeps outputs and the summary in one order: SBOMs, ML-BOM, provenance.
@@ -174,6 +183,9 @@ func (p *pipeline) dryRun() error {
 		}
 		d.file = p.display(path)
 		p.log.Infof("wrote %s (unsigned)", d.file)
+	}
+	if err := p.dryRunImageSignature(); err != nil {
+		return err
 	}
 	plan, err := sign.NewPlan(p.signOptions(nil))
 	if err != nil {
@@ -242,6 +254,9 @@ func (p *pipeline) publish(ctx context.Context) error {
 		if !slices.Contains(images, ref) {
 			images = append(images, ref)
 		}
+	}
+	if err := p.pushImageSignature(ctx, opts); err != nil {
+		return err
 	}
 	if c.CreateStorageRecord {
 		p.storageRecords(ctx, gh, images)

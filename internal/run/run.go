@@ -122,6 +122,7 @@ type pipeline struct {
 	docs           []*document
 	subjectOfImage statement.Subject // the image as a whole: index or single manifest
 	repoURL        string            // where referrers go
+	adm            admissionState    // the image signature and the Kyverno policy
 }
 
 // stage times fn inside a log group and records it for the summary.
@@ -415,7 +416,7 @@ func (p *pipeline) outcomes() []report.Outcome {
 			add(d.referrer != "", "%s: pushed to the registry as a referrer", d.name)
 		}
 	}
-	return out
+	return append(out, p.admissionOutcomes()...)
 }
 
 // display is how a written file is named in outputs and the summary: relative to the workspace

@@ -22,10 +22,16 @@ const (
 const usageText = `usage: bom-attest verify (--bundle B | --from-registry IMAGE@sha256:…) --trusted-root T
                          [--subject-digest sha256:…] (--owner O | --repo O/R)
                          [--signer-workflow W] [--cert-oidc-issuer I] [--predicate-type P] [--hostname H]
+       bom-attest verify --policy kyverno-policy.yaml [--trusted-root T] IMAGE@sha256:…
 
 Verifies Sigstore bundles against a trusted root, like gh attestation verify: one bundle file
 (offline), or every bundle pushed to the registry as an OCI referrer of the image.
 Exit status 0 when every bundle verifies, 1 otherwise.
+
+With --policy, checks the image against the rules of a Kyverno policy bom-attest wrote, from the
+bundles pushed as its referrers, offline, as admission will: exit status 0 when the policy admits
+it. --trusted-root is needed when the policy carries no trusted root of its own (public-good, or a
+ClusterPolicy, which uses the trust Kyverno was started with).
 `
 
 // Found is a bundle a Finder fetched, named for the output.
@@ -59,20 +65,44 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, find Fin
 	issuer := fs.String("cert-oidc-issuer", sign.GitHubIssuer, "OIDC issuer of the signing certificate")
 	predicateType := fs.String("predicate-type", "", "predicate type the statement must have")
 	hostname := fs.String("hostname", "github.com", "GitHub host of the identities")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK
+	policyPath := fs.String("policy", "", "Kyverno policy bom-attest wrote (`kyverno-policy.yaml`): check IMAGE@sha256:… against it")
+	// Flags may follow the image, as in `verify --policy p.yaml IMAGE --trusted-root t.json`.
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return ExitOK
+			}
+			return ExitFailed
 		}
-		return ExitFailed
+		if fs.NArg() == 0 {
+			break
+		}
+		positional, args = append(positional, fs.Arg(0)), fs.Args()[1:]
 	}
 	usage := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "verify: "+format+"\n\n", a...)
 		fs.Usage()
 		return ExitFailed
 	}
+	if *policyPath != "" {
+		var other []string
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name != "policy" && f.Name != "trusted-root" {
+				other = append(other, "--"+f.Name)
+			}
+		})
+		switch {
+		case len(other) > 0:
+			return usage("--policy takes only --trusted-root, not %s", strings.Join(other, " "))
+		case len(positional) != 1:
+			return usage("--policy checks one image: give IMAGE@sha256:…")
+		}
+		return policyMain(ctx, *policyPath, *rootPath, positional[0], stdout, stderr, find)
+	}
 	switch {
-	case fs.NArg() > 0:
-		return usage("unexpected argument %q", fs.Arg(0))
+	case len(positional) > 0:
+		return usage("unexpected argument %q", positional[0])
 	case (*bundlePath == "") == (*fromRegistry == ""):
 		return usage("give exactly one of --bundle and --from-registry")
 	case *rootPath == "":
