@@ -2,21 +2,23 @@ package verify
 
 import (
 	"context"
-	"fmt"
 	"io"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"github.com/bom-attest/bom-attest/internal/admission"
+	"github.com/bom-attest/bom-attest/internal/report"
 	"github.com/bom-attest/bom-attest/internal/sign"
 )
 
 // policyMain checks an image against the rules of a policy bom-attest wrote, with the bundles
 // find fetches from the registry, and prints one line per rule.
 func policyMain(ctx context.Context, policyPath, rootPath, image string, stdout, stderr io.Writer, find Finder) int {
+	// Names, rules and details come from the policy file and the registry: report escapes them.
+	out, errs := report.NewLog(stdout, false), report.NewLog(stderr, false)
 	fail := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "verify: "+format+"\n", a...)
+		errs.Infof("verify: "+format, a...)
 		return ExitFailed
 	}
 	if _, err := name.NewDigest(image); err != nil {
@@ -38,7 +40,7 @@ func policyMain(ctx context.Context, policyPath, rootPath, image string, stdout,
 			return fail("--policy %s: its trusted root: %v", policyPath, err)
 		}
 		if rootPath != "" {
-			fmt.Fprintf(stderr, "verify: the policy carries its own trusted root, as Kyverno will use it; --trusted-root is not used\n")
+			errs.Infof("verify: the policy carries its own trusted root, as Kyverno will use it; --trusted-root is not used")
 		}
 	case rootPath == "":
 		return fail("--trusted-root is required: %s carries no trusted root (Kyverno verifies it with the trust of its TUF repository)", policyPath)
@@ -67,19 +69,20 @@ func policyMain(ctx context.Context, policyPath, rootPath, image string, stdout,
 	if err != nil {
 		return fail("%v", err)
 	}
-	fmt.Fprintf(stdout, "policy %s (%s %s), image %s: %d Sigstore bundles stored as referrers\n", policyPath, rules.Kind, rules.Name, image, len(bundles))
+	out.Infof("policy %s (%s %s), image %s: %d Sigstore bundles stored as referrers", policyPath, rules.Kind, rules.Name, image, len(bundles))
 	failed := 0
 	for _, c := range d.Checks {
 		mark := "✓"
 		if !c.OK {
 			mark, failed = "✗", failed+1
 		}
-		fmt.Fprintf(stdout, "%s %s\n    %s\n", mark, c.Rule, c.Detail)
+		out.Infof(mark+" %s", c.Rule)
+		out.Infof("    %s", c.Detail)
 	}
 	if !d.Admitted {
-		fmt.Fprintf(stdout, "✗ refused: %d of %d rules not met\n", failed, len(d.Checks))
+		out.Infof("✗ refused: %d of %d rules not met", failed, len(d.Checks))
 		return ExitFailed
 	}
-	fmt.Fprintf(stdout, "✓ admitted: every rule of the policy is met\n")
+	out.Infof("✓ admitted: every rule of the policy is met")
 	return ExitOK
 }

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/bom-attest/bom-attest/internal/report"
 	"github.com/bom-attest/bom-attest/internal/sign"
 	"github.com/bom-attest/bom-attest/internal/statement"
 )
@@ -49,6 +50,8 @@ type Finder interface {
 // Main is the `bom-attest verify` command. It reads nothing but its flags and the two files they
 // name (or, with --from-registry, what find fetches), and returns the exit status.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer, find Finder) int {
+	// What a bundle or a registry says (names, identities, errors) is printed escaped by report.
+	out, errs := report.NewLog(stdout, false), report.NewLog(stderr, false)
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -81,7 +84,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, find Fin
 		positional, args = append(positional, fs.Arg(0)), fs.Args()[1:]
 	}
 	usage := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "verify: "+format+"\n\n", a...)
+		errs.Infof("verify: "+format, a...)
+		fmt.Fprintln(stderr)
 		fs.Usage()
 		return ExitFailed
 	}
@@ -125,29 +129,29 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, find Fin
 	}
 	trusted, err := sign.ReadTrustedRoot(ctx, *rootPath)
 	if err != nil {
-		fmt.Fprintf(stderr, "verify: --trusted-root: %v\n", err)
+		errs.Infof("verify: --trusted-root: %v", err)
 		return ExitFailed
 	}
 	var bundles []Found
 	if *bundlePath != "" {
 		data, err := sign.ReadBundle(ctx, *bundlePath)
 		if err != nil {
-			fmt.Fprintf(stderr, "verify: --bundle: %v\n", err)
+			errs.Infof("verify: --bundle: %v", err)
 			return ExitFailed
 		}
 		bundles = []Found{{Name: *bundlePath, Bundle: data}}
 	} else {
 		if find == nil {
-			fmt.Fprintf(stderr, "verify: --from-registry is not available in this build\n")
+			errs.Infof("verify: --from-registry is not available in this build")
 			return ExitFailed
 		}
 		bundles, err = find.FindBundles(ctx, *fromRegistry)
 		if err != nil {
-			fmt.Fprintf(stderr, "verify: --from-registry: %v\n", err)
+			errs.Infof("verify: --from-registry: %v", err)
 			return ExitFailed
 		}
 		if len(bundles) == 0 {
-			fmt.Fprintf(stderr, "✗ no Sigstore bundles are stored as referrers of %s\n", *fromRegistry)
+			errs.Infof("✗ no Sigstore bundles are stored as referrers of %s", *fromRegistry)
 			return ExitFailed
 		}
 	}
@@ -155,11 +159,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, find Fin
 	for _, b := range bundles {
 		res, err := sign.Verify(b.Bundle, trusted, p)
 		if err != nil {
-			fmt.Fprintf(stderr, "✗ %s does not verify\n  %v\n", b.Name, err)
+			errs.Infof("✗ %s does not verify", b.Name)
+			errs.Infof("  %v", err)
 			code = ExitFailed
 			continue
 		}
-		fmt.Fprintf(stdout, "✓ %s verified\n%s", b.Name, res.Summary())
+		out.Infof("✓ %s verified", b.Name)
+		for _, r := range res.Summary() {
+			out.Infof(fmt.Sprintf("  %-16s ", r[0])+"%s", r[1])
+		}
 	}
 	return code
 }

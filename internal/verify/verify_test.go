@@ -111,6 +111,8 @@ func TestRunVerify(t *testing.T) {
 		"ghcr.io/acme/app@" + imageDigest:   {{Name: "rekor referrer", Bundle: bundles["rekor"]}, {Name: "tsa referrer", Bundle: bundles["tsa"]}},
 		"ghcr.io/acme/bad@" + imageDigest:   {{Name: "rekor referrer", Bundle: bundles["rekor"]}, {Name: "unsigned referrer", Bundle: []byte(`{}`)}},
 		"ghcr.io/acme/empty@" + imageDigest: nil,
+		// A registry names its referrers; a hostile one tries to start workflow commands.
+		"ghcr.io/acme/evil@" + imageDigest: {{Name: "x\n::stop-commands::evil\r\n::warning::evil", Bundle: []byte(`{}`)}},
 	}
 	tests := []struct {
 		name   string
@@ -159,6 +161,8 @@ func TestRunVerify(t *testing.T) {
 		{"unknown flag", []string{"--frobnicate"}, 1, nil, []string{"frobnicate"}},
 		{"stray argument", base(tsa, "--owner", "acme", "extra"), 1, nil, []string{`unexpected argument "extra"`}},
 		{"help", []string{"-h"}, 0, nil, []string{"usage: bom-attest verify"}},
+		{"hostile referrer name", []string{"--from-registry", "ghcr.io/acme/evil@" + imageDigest, "--trusted-root", st.TrustedRootPath,
+			"--cert-oidc-issuer", st.OIDC.URL, "--owner", "acme"}, 1, nil, []string{`x\n::stop-commands::evil\r\n::warning::evil does not verify`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -175,6 +179,11 @@ func TestRunVerify(t *testing.T) {
 			for _, want := range tt.stderr {
 				if !strings.Contains(stderr.String(), want) {
 					t.Errorf("stderr lacks %q:\n%s", want, &stderr)
+				}
+			}
+			for _, line := range strings.Split(stdout.String()+stderr.String(), "\n") {
+				if strings.HasPrefix(strings.TrimSpace(line), "::") {
+					t.Errorf("a line starts a workflow command: %q", line)
 				}
 			}
 			if tt.code == 0 && tt.name != "help" && strings.Count(stdout.String(), "\n") > 24 {
