@@ -17,7 +17,6 @@ import (
 	"github.com/anchore/syft/syft/source"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	_ "modernc.org/sqlite" // syft's rpm cataloger needs a sqlite driver
 
 	"github.com/bom-attest/bom-attest/internal/sbom"
 	"github.com/bom-attest/bom-attest/internal/testimage"

@@ -19,8 +19,10 @@ import (
 	syftsbom "github.com/anchore/syft/syft/sbom"
 	"github.com/anchore/syft/syft/source"
 	"github.com/google/uuid"
-	// The rpm database cataloger needs an SQL driver; syft leaves choosing one to its caller.
-	_ "modernc.org/sqlite"
+	// The rpm database cataloger needs an SQL driver named "sqlite"; syft leaves choosing one to
+	// its caller. Grype's database layer (internal/vulns) links glebarez's build of it, which
+	// registers that name in its init, so it is the one driver: a second would panic at start-up.
+	_ "github.com/glebarez/go-sqlite"
 )
 
 // ErrScan wraps failures of the Syft scan itself.
