@@ -20,12 +20,14 @@ import (
 	"github.com/bom-attest/bom-attest/internal/report"
 	"github.com/bom-attest/bom-attest/internal/sbom"
 	"github.com/bom-attest/bom-attest/internal/statement"
+	"github.com/bom-attest/bom-attest/internal/vulns"
 )
 
 // Exit codes.
 const (
 	ExitOK     = 0 // success, including a dry run
 	ExitFailed = 1 // something the user can fix; the message names the input or file
+	ExitGate   = 2 // a gate that failed on purpose, after writing every file and attestation
 )
 
 // Env is the process's view of the world: arguments, environment and standard streams.
@@ -81,6 +83,9 @@ func Main(ctx context.Context, env Env) int {
 	}
 	if runErr != nil {
 		log.Errorf("%v", runErr)
+		if errors.Is(runErr, vulns.ErrGate) {
+			return ExitGate
+		}
 		return ExitFailed
 	}
 	return ExitOK
@@ -98,6 +103,7 @@ type pipeline struct {
 	docs           []*document
 	subjectOfImage statement.Subject // the image as a whole: index or single manifest
 	repoURL        string            // where referrers go
+	vulns          *vulnScan         // nil unless vulnerability-scan
 }
 
 // stage times fn inside a log group and records it for the summary.
@@ -123,6 +129,12 @@ func (p *pipeline) run(ctx context.Context) error {
 			return err
 		}
 		p.manifest = m
+	}
+	if cfg.VulnerabilityScan {
+		if err := p.loadVulnerabilityInputs(ctx); err != nil {
+			return err
+		}
+		defer p.vulns.db.Close()
 	}
 	var res *image.Resolved
 	err := p.stage("resolve "+displayImage(cfg), func() error {
@@ -182,7 +194,13 @@ func (p *pipeline) run(ctx context.Context) error {
 		}
 	}
 	p.out.Set("sbom-paths", jsonList(paths))
-	return p.attest(ctx)
+	if p.vulns != nil {
+		p.vulnerabilityResults(len(res.Targets))
+	}
+	if err := p.attest(ctx); err != nil {
+		return err
+	}
+	return p.vulnerabilityGate()
 }
 
 // target pulls, scans, encodes and writes the SBOM of one platform manifest. The image is read
@@ -267,6 +285,9 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string, firs
 			predicate: doc, subject: statement.Subject{Name: p.subjectOfImage.Name, Digest: t.Digest.String()}})
 		return nil
 	})
+	if err == nil && p.vulns != nil {
+		err = p.stage("vulnerabilities "+plat, func() error { return p.scanVulnerabilities(ctx, t, gen, file) })
+	}
 	return path, report.Count(gen.BOM), err
 }
 

@@ -15,6 +15,11 @@ import (
 	"github.com/bom-attest/bom-attest/internal/vulns/grypedb"
 )
 
+// PredicateType is the report's in-toto predicate type: the CycloneDX document carrying
+// vulnerabilities and their VEX analysis, attested as it is, as the SBOM is under
+// https://cyclonedx.org/bom.
+const PredicateType = "https://cyclonedx.org/vex"
+
 // ReportOptions describe what the report is about and what made it.
 type ReportOptions struct {
 	// SBOM is the document the findings were matched from: the report takes its image

@@ -141,7 +141,7 @@ func Load(ctx context.Context, o Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrDir, o.Dir, err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := mkdirOwned(dir, o.Chown); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrDir, err)
 	}
 	removeLeftovers(dir, o.Now())
@@ -248,6 +248,28 @@ func open(target string, st Status) (*DB, error) {
 		return nil, fmt.Errorf("%w: open %s: %v", ErrArchive, st.Path, err)
 	}
 	return &DB{Status: st, Provider: v6.NewVulnerabilityProvider(r)}, nil
+}
+
+// mkdirOwned creates dir and gives the directories it created to chown, if set.
+func mkdirOwned(dir string, chown func(string) error) error {
+	var created []string
+	for p := dir; ; p = filepath.Dir(p) {
+		if _, err := os.Lstat(p); err == nil || filepath.Dir(p) == p {
+			break
+		}
+		created = append(created, p)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if chown != nil {
+		for _, p := range created {
+			if err := chown(p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 const (

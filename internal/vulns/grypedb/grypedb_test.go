@@ -16,12 +16,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/anchore/grype/grype/search"
 	"github.com/anchore/grype/grype/vulnerability"
 
+	"github.com/bom-attest/bom-attest/internal/outdir"
 	"github.com/bom-attest/bom-attest/internal/testserver"
 	"github.com/bom-attest/bom-attest/internal/vulns/grypedb"
 )
@@ -390,4 +392,31 @@ func tarGz(t *testing.T, name string, body []byte) []byte {
 	tw.Close()
 	zw.Close()
 	return buf.Bytes()
+}
+
+// TestLoadGivesWorkspaceOwner: run as root (the action's container) in a workspace owned by the
+// runner's user, every directory and file the database adds belongs to that user, so later steps
+// and the next checkout can remove them.
+func TestLoadGivesWorkspaceOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, as the action container runs") // CI runs as root.
+	}
+	ws := t.TempDir()
+	if err := os.Chown(ws, 1001, 121); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(ws, "cache", "grype")
+	s := testserver.ServeGrypeDB(t, freshArchive(t))
+	if _, _, err := load(t, dir, s.URL, func(o *grypedb.Options) { o.Chown = outdir.Owner(dir, ws) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(ws, "cache"), dir, filepath.Join(dir, "6"), filepath.Join(dir, "6", "vulnerability.db"), filepath.Join(dir, "6", "import.json")} {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uid := st.Sys().(*syscall.Stat_t).Uid; uid != 1001 {
+			t.Errorf("%s owned by %d, want 1001", p, uid)
+		}
+	}
 }
