@@ -54,6 +54,9 @@ func TestVulnerabilityGateFailsAfterWriting(t *testing.T) {
 	if n := len(rep["vulnerabilities"].([]any)); n != 5 {
 		t.Errorf("report has %d vulnerabilities, want 5", n)
 	}
+	if grype := rep["metadata"].(map[string]any)["tools"].(map[string]any)["components"].([]any)[1].(map[string]any); grype["name"] != "grype" || grype["version"] != "v0.115.0" {
+		t.Errorf("report names the matcher %v, want the Grype library that ran", grype)
+	}
 	var st struct {
 		PredicateType string `json:"predicateType"`
 		Subject       []struct{ Digest map[string]string }

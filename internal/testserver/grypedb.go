@@ -129,14 +129,15 @@ var packMu sync.Mutex
 // with its listing (checksum, build time, schema version).
 func BuildGrypeDB(t testing.TB, o GrypeDBOptions) *GrypeDBArchive {
 	t.Helper()
-	a, err := buildGrypeDB(t.TempDir(), o)
+	a, err := WriteGrypeDB(t.TempDir(), o)
 	if err != nil {
 		t.Fatalf("testserver: build grype db: %v", err)
 	}
 	return a
 }
 
-func buildGrypeDB(dir string, o GrypeDBOptions) (*GrypeDBArchive, error) {
+// WriteGrypeDB is BuildGrypeDB outside a test (bench/mkgrypedb), building in dir.
+func WriteGrypeDB(dir string, o GrypeDBOptions) (*GrypeDBArchive, error) {
 	records := o.Records
 	if records == nil {
 		records = SampleAdvisories

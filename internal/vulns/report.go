@@ -2,7 +2,6 @@ package vulns
 
 import (
 	"fmt"
-	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/anchore/grype/grype/vulnerability"
 	"github.com/google/uuid"
 
+	"github.com/bom-attest/bom-attest/internal/sbom"
 	"github.com/bom-attest/bom-attest/internal/vulns/grypedb"
 )
 
@@ -275,17 +275,6 @@ func cdxSeverity(s Severity) cyclonedx.Severity {
 	return cyclonedx.SeverityUnknown
 }
 
-// GrypeVersion is the version of the Grype library compiled in, from the build info.
-func GrypeVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path == "github.com/anchore/grype" {
-				if d.Replace != nil {
-					return d.Replace.Version
-				}
-				return d.Version
-			}
-		}
-	}
-	return "unknown"
-}
+// GrypeVersion is the version of the Grype library compiled in, so the report names the
+// matcher that really ran.
+func GrypeVersion() string { return sbom.ModuleVersion("github.com/anchore/grype") }
