@@ -475,7 +475,7 @@ func (v *validator) vulnerabilities(c *Config, raw map[string]string, gh GitHub)
 			c.GrypeDBDir = filepath.Join(gh.Workspace, ".grype-db")
 		}
 	}
-	if st, err := os.Stat(c.GrypeDBDir); err == nil && !st.IsDir() {
+	if st, err := os.Stat(c.GrypeDBDir); err == nil && !st.IsDir() && c.VulnerabilityScan {
 		v.add("grype-db-dir", "%s exists and is not a directory", c.GrypeDBDir)
 	}
 	for _, pattern := range List(raw["vex"]) {
