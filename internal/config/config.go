@@ -24,6 +24,7 @@ import (
 	"github.com/bom-attest/bom-attest/internal/plainhttp"
 	"github.com/bom-attest/bom-attest/internal/sign"
 	"github.com/bom-attest/bom-attest/internal/store"
+	"github.com/bom-attest/bom-attest/internal/vulns"
 )
 
 // ErrInvalid is wrapped by every input error, so callers can tell "the user must fix an input"
@@ -56,6 +57,14 @@ type Config struct {
 
 	ModelManifest string
 	ScanModels    bool
+
+	VulnerabilityScan bool
+	GrypeDBDir        string
+	GrypeDBURL        string
+	GrypeDBMaxAge     time.Duration
+	FailOnSeverity    vulns.Severity // Grype's unknown severity: no gate
+	OnlyFixed         bool
+	VEX               []string // files, globs expanded
 
 	Attestations       []string
 	MLBOMPredicateType string
@@ -382,13 +391,14 @@ func build(raw map[string]string, gh GitHub, sourceDateEpoch string) (*Config, e
 	}
 	c.Attestations = List(raw["attestations"])
 	if len(c.Attestations) == 0 {
-		v.add("attestations", "must list at least one of sbom, mlbom, provenance")
+		v.add("attestations", "must list at least one of sbom, mlbom, provenance, vulnerabilities")
 	}
 	for _, a := range c.Attestations {
-		if a != "sbom" && a != "mlbom" && a != "provenance" {
-			v.add("attestations", "%q is not one of sbom, mlbom, provenance", a)
+		if a != "sbom" && a != "mlbom" && a != "provenance" && a != "vulnerabilities" {
+			v.add("attestations", "%q is not one of sbom, mlbom, provenance, vulnerabilities", a)
 		}
 	}
+	v.vulnerabilities(c, raw, gh)
 	if c.PushToRegistry && c.ImageKind != "" && c.ImageKind != image.KindRegistry {
 		v.add("push-to-registry", "needs a registry image; image is a local %s", c.ImageKind)
 	}
@@ -434,6 +444,64 @@ func build(raw map[string]string, gh GitHub, sourceDateEpoch string) (*Config, e
 		return nil, v.errs
 	}
 	return c, nil
+}
+
+// vulnerabilities reads the scan's inputs. The gate and VEX inputs without the scan are errors:
+// a fail-on-severity that silently gates nothing is worse than none.
+func (v *validator) vulnerabilities(c *Config, raw map[string]string, gh GitHub) {
+	c.VulnerabilityScan = v.boolean(raw, "vulnerability-scan")
+	c.OnlyFixed = v.boolean(raw, "only-fixed")
+	c.GrypeDBURL = v.httpURL(raw, "grype-db-url")
+	if raw["grype-db-url"] == "" {
+		v.add("grype-db-url", "must not be empty (the default is Grype's own, https://grype.anchore.io/databases)")
+	}
+	if d, err := time.ParseDuration(raw["grype-db-max-age"]); err != nil || d <= 0 {
+		v.add("grype-db-max-age", "must be a positive duration such as 120h (5 days), got %q", raw["grype-db-max-age"])
+	} else {
+		c.GrypeDBMaxAge = d
+	}
+	sev, err := vulns.ParseFailOn(raw["fail-on-severity"])
+	if err != nil {
+		v.add("fail-on-severity", "%v", err)
+	}
+	c.FailOnSeverity = sev
+	c.GrypeDBDir = raw["grype-db-dir"]
+	if c.GrypeDBDir == "" {
+		// The workspace: mounted into container actions on every runner, and where
+		// actions/cache finds a relative path.
+		c.GrypeDBDir = ".grype-db"
+		if gh.Actions && gh.Workspace != "" {
+			c.GrypeDBDir = filepath.Join(gh.Workspace, ".grype-db")
+		}
+	}
+	if st, err := os.Stat(c.GrypeDBDir); err == nil && !st.IsDir() && c.VulnerabilityScan {
+		v.add("grype-db-dir", "%s exists and is not a directory", c.GrypeDBDir)
+	}
+	for _, pattern := range List(raw["vex"]) {
+		if !strings.ContainsAny(pattern, "*?[") {
+			c.VEX = append(c.VEX, v.regularFile(map[string]string{"vex": pattern}, "vex"))
+			continue
+		}
+		matches, err := filepath.Glob(pattern)
+		switch {
+		case err != nil:
+			v.add("vex", "%q is not a valid glob: %v", pattern, err)
+		case len(matches) == 0:
+			v.add("vex", "%q matches no file", pattern)
+		}
+		c.VEX = append(c.VEX, matches...)
+	}
+	if !c.VulnerabilityScan {
+		for _, in := range []string{"fail-on-severity", "only-fixed", "vex"} {
+			if raw[in] != "" && raw[in] != inputDefault(in) {
+				v.add(in, "is set but vulnerability-scan is not true; nothing would be scanned")
+			}
+		}
+	}
+}
+
+func inputDefault(name string) string {
+	return Inputs[inputIndex(name)].Default
 }
 
 func inputIndex(name string) int {
@@ -508,7 +576,7 @@ func defaultIssuer(server string) string {
 	return server + "/_services/token"
 }
 
-// Wants reports whether attestation kind (sbom, mlbom, provenance) was asked for.
+// Wants reports whether attestation kind (sbom, mlbom, provenance, vulnerabilities) was asked for.
 func (c *Config) Wants(kind string) bool {
 	for _, a := range c.Attestations {
 		if a == kind {

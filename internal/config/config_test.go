@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/CycloneDX/cyclonedx-go"
 
@@ -160,6 +161,18 @@ func TestLoadInvalid(t *testing.T) {
 		{"predicate type not uri", map[string]string{"IMAGE": img, "MLBOM-PREDICATE-TYPE": "cyclonedx"}, nil, "mlbom-predicate-type", ErrInvalid},
 		{"output-dir is file", map[string]string{"IMAGE": img, "OUTPUT-DIR": file}, nil, "output-dir", ErrInvalid},
 		{"bad SOURCE_DATE_EPOCH", map[string]string{"IMAGE": img}, map[string]string{"SOURCE_DATE_EPOCH": "yesterday"}, "SOURCE_DATE_EPOCH", ErrInvalid},
+		{"vulnerability-scan yes", map[string]string{"IMAGE": img, "VULNERABILITY-SCAN": "yes"}, nil, "vulnerability-scan", ErrInvalid},
+		{"max age in days", map[string]string{"IMAGE": img, "VULNERABILITY-SCAN": "true", "GRYPE-DB-MAX-AGE": "5d"}, nil, "grype-db-max-age", ErrInvalid},
+		{"max age negative", map[string]string{"IMAGE": img, "VULNERABILITY-SCAN": "true", "GRYPE-DB-MAX-AGE": "-1h"}, nil, "grype-db-max-age", ErrInvalid},
+		{"fail-on severe", map[string]string{"IMAGE": img, "VULNERABILITY-SCAN": "true", "FAIL-ON-SEVERITY": "severe"}, nil, "fail-on-severity", ErrInvalid},
+		{"gate without scan", map[string]string{"IMAGE": img, "FAIL-ON-SEVERITY": "high"}, nil, "fail-on-severity", ErrInvalid},
+		{"only-fixed without scan", map[string]string{"IMAGE": img, "ONLY-FIXED": "true"}, nil, "only-fixed", ErrInvalid},
+		{"vex without scan", map[string]string{"IMAGE": img, "VEX": file}, nil, "vex", ErrInvalid},
+		{"vex missing", map[string]string{"IMAGE": img, "VULNERABILITY-SCAN": "true", "VEX": filepath.Join(dir, "vex.json")}, nil, "vex", ErrInvalid},
+		{"vex glob matches nothing", map[string]string{"IMAGE": img, "VULNERABILITY-SCAN": "true", "VEX": filepath.Join(dir, "*.openvex.json")}, nil, "vex", ErrInvalid},
+		{"vex bad glob", map[string]string{"IMAGE": img, "VULNERABILITY-SCAN": "true", "VEX": filepath.Join(dir, "[.json")}, nil, "vex", ErrInvalid},
+		{"grype-db-url ftp", map[string]string{"IMAGE": img, "VULNERABILITY-SCAN": "true", "GRYPE-DB-URL": "ftp://mirror/db"}, nil, "grype-db-url", ErrInvalid},
+		{"grype-db-dir is file", map[string]string{"IMAGE": img, "VULNERABILITY-SCAN": "true", "GRYPE-DB-DIR": file}, nil, "grype-db-dir", ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -186,6 +199,35 @@ func TestLoadInvalid(t *testing.T) {
 				t.Errorf("error %q does not name %s", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestVulnerabilityInputs(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"b.openvex.json", "a.openvex.json", "c.cdx.json"} {
+		os.WriteFile(filepath.Join(dir, n), []byte("{}"), 0o644)
+	}
+	ws := t.TempDir()
+	c, err := Load(nil, env(map[string]string{"INPUT_IMAGE": "ghcr.io/a/b@" + digest, "INPUT_VULNERABILITY-SCAN": "true",
+		"INPUT_VEX": filepath.Join(dir, "*.openvex.json") + "\n" + filepath.Join(dir, "c.cdx.json"), "INPUT_FAIL-ON-SEVERITY": "high",
+		"INPUT_ONLY-FIXED": "true", "INPUT_GRYPE-DB-MAX-AGE": "48h", "GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": ws}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, "a.openvex.json"), filepath.Join(dir, "b.openvex.json"), filepath.Join(dir, "c.cdx.json")}
+	if strings.Join(c.VEX, " ") != strings.Join(want, " ") {
+		t.Errorf("vex = %v, want %v", c.VEX, want)
+	}
+	if !c.VulnerabilityScan || !c.OnlyFixed || c.FailOnSeverity.String() != "high" || c.GrypeDBMaxAge != 48*time.Hour ||
+		c.GrypeDBDir != filepath.Join(ws, ".grype-db") || c.GrypeDBURL != "https://grype.anchore.io/databases" || !c.Wants("vulnerabilities") {
+		t.Errorf("got %+v", c)
+	}
+	c, err = Load(nil, env(map[string]string{"INPUT_IMAGE": "ghcr.io/a/b@" + digest}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.VulnerabilityScan || c.FailOnSeverity.String() != "unknown" || c.GrypeDBDir != ".grype-db" || c.GrypeDBMaxAge != 120*time.Hour {
+		t.Errorf("defaults: %+v", c)
 	}
 }
 

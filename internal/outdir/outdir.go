@@ -32,22 +32,41 @@ func Open(path, workspace string) (*Dir, error) {
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, fmt.Errorf("%w: create %s: %v", ErrOutputDir, path, err)
 	}
-	d := &Dir{Path: abs}
-	if os.Geteuid() == 0 && workspace != "" && within(abs, workspace) {
-		if st, err := os.Stat(workspace); err == nil {
-			if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Uid != 0 {
-				uid, gid := int(sys.Uid), int(sys.Gid)
-				d.chown = func(p string) error { return os.Lchown(p, uid, gid) }
-				// The directories between workspace and output-dir that we created need it too.
-				for p := abs; within(p, workspace) && p != filepath.Clean(workspace); p = filepath.Dir(p) {
-					if err := d.chown(p); err != nil {
-						return nil, fmt.Errorf("%w: chown %s: %v", ErrOutputDir, p, err)
-					}
-				}
+	d := &Dir{Path: abs, chown: Owner(abs, workspace)}
+	if d.chown != nil {
+		// The directories between workspace and output-dir that we created need it too.
+		for p := abs; within(p, workspace) && p != filepath.Clean(workspace); p = filepath.Dir(p) {
+			if err := d.chown(p); err != nil {
+				return nil, fmt.Errorf("%w: chown %s: %v", ErrOutputDir, p, err)
 			}
 		}
 	}
 	return d, nil
+}
+
+// Owner returns a func giving a path the workspace's owner when this process is root, path lies
+// inside workspace, and the workspace belongs to someone else; nil when nothing needs it. The
+// func leaves paths outside the workspace alone.
+func Owner(path, workspace string) func(string) error {
+	abs, err := filepath.Abs(path)
+	if err != nil || os.Geteuid() != 0 || workspace == "" || !within(abs, workspace) {
+		return nil
+	}
+	st, err := os.Stat(workspace)
+	if err != nil {
+		return nil
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok || sys.Uid == 0 {
+		return nil
+	}
+	uid, gid := int(sys.Uid), int(sys.Gid)
+	return func(p string) error {
+		if !within(p, workspace) {
+			return nil
+		}
+		return os.Lchown(p, uid, gid)
+	}
 }
 
 func within(p, dir string) bool {

@@ -117,6 +117,19 @@ func Link(u string) Markdown {
 	return Markdown(u)
 }
 
+// Anchor renders text as a link to target, both hostile (an advisory's id and URL): the text is
+// rendered with Text, and the link is made only when target is an absolute http(s) URL of plain
+// URL characters, with the parentheses that would end it percent-encoded. Otherwise it is the
+// text alone.
+func Anchor(text, target string) Markdown {
+	t := Text(text)
+	p, err := url.Parse(target)
+	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || p.User != nil || !linkRE.MatchString(target) {
+		return t
+	}
+	return Markdown("[" + string(t) + "](" + strings.NewReplacer("(", "%28", ")", "%29").Replace(target) + ")")
+}
+
 var linkRE = regexp.MustCompile(`^[A-Za-z0-9\-._~:/?#@!$&'()*+,;=%]+$`)
 
 // Markdownf formats like fmt.Sprintf with format as trusted Markdown: an argument that is

@@ -157,8 +157,8 @@ func (p *pipeline) attest(ctx context.Context) error {
 	return p.writePolicy(ctx)
 }
 
-// kindOrder keeps outputs and the summary in one order: SBOMs, ML-BOM, provenance.
-var kindOrder = map[string]int{"sbom": 0, "mlbom": 1, "provenance": 2}
+// kindOrder keeps outputs and the summary in one order: SBOMs, ML-BOM, provenance, vulnerability reports.
+var kindOrder = map[string]int{"sbom": 0, "mlbom": 1, "provenance": 2, "vulnerabilities": 3}
 
 func (p *pipeline) buildStatements() error {
 	sort.SliceStable(p.docs, func(i, j int) bool { return kindOrder[p.docs[i].kind] < kindOrder[p.docs[j].kind] })

@@ -24,12 +24,14 @@ import (
 	"github.com/bom-attest/bom-attest/internal/statement"
 	"github.com/bom-attest/bom-attest/internal/transport"
 	"github.com/bom-attest/bom-attest/internal/version"
+	"github.com/bom-attest/bom-attest/internal/vulns"
 )
 
 // Exit codes.
 const (
 	ExitOK     = 0 // success, including a dry run
 	ExitFailed = 1 // something the user can fix; the message names the input or file
+	ExitGate   = 2 // a gate that failed on purpose, after writing every file and attestation
 )
 
 // Env is the process's view of the world: arguments, environment and standard streams.
@@ -82,7 +84,8 @@ func Main(ctx context.Context, env Env) int {
 			DryRunReason: report.Markdown(cfg.DryRunReason),
 			SubjectName:  cfg.SubjectName, SubjectDigest: cfg.SubjectDigest, SpecVersion: cfg.SpecVersion.String()}}
 	p.httpOpts = []transport.Option{transport.WithUserAgent(version.UserAgent()), transport.WithLogf(log.Infof)}
-	p.http = transport.New(p.httpOpts...)
+	// Registries serve blobs from CDNs on other hosts; the API and signing clients get no such leeway.
+	p.http = transport.New(append(p.httpOpts[:len(p.httpOpts):len(p.httpOpts)], transport.WithCrossHostReads())...)
 	p.http.AddSecret(cfg.GitHubToken)
 	if cfg.DryRun {
 		log.Noticef("bom-attest dry run: %s. Documents are written to %s; nothing is signed or published.", cfg.DryRunReason, cfg.OutputDir)
@@ -98,6 +101,9 @@ func Main(ctx context.Context, env Env) int {
 	}
 	if runErr != nil {
 		log.Errorf("%v", runErr)
+		if errors.Is(runErr, vulns.ErrGate) {
+			return ExitGate
+		}
 		return ExitFailed
 	}
 	return ExitOK
@@ -123,6 +129,7 @@ type pipeline struct {
 	subjectOfImage statement.Subject // the image as a whole: index or single manifest
 	repoURL        string            // where referrers go
 	adm            admissionState    // the image signature and the Kyverno policy
+	vulns          *vulnScan         // nil unless vulnerability-scan
 }
 
 // stage times fn inside a log group and records it for the summary.
@@ -155,6 +162,12 @@ func (p *pipeline) run(ctx context.Context) error {
 		return err
 	}
 	defer p.pedigreeWarnings()
+	if cfg.VulnerabilityScan {
+		if err := p.loadVulnerabilityInputs(ctx); err != nil {
+			return err
+		}
+		defer p.vulns.db.Close()
+	}
 	var res *image.Resolved
 	err := p.stage("resolve "+displayImage(cfg), func() error {
 		var err error
@@ -208,7 +221,13 @@ func (p *pipeline) run(ctx context.Context) error {
 	p.out.Set("sbom-paths", jsonList(paths))
 	p.out.Set("component-count", strconv.Itoa(p.sum.Platforms[0].Stats.Total))
 	p.out.Add(p.held)
-	return p.attest(ctx)
+	if p.vulns != nil {
+		p.vulnerabilityResults(len(p.targets))
+	}
+	if err := p.attest(ctx); err != nil {
+		return err
+	}
+	return p.vulnerabilityGate()
 }
 
 // platforms writes the SBOM of every target, in order, and returns their paths as shown.
@@ -351,6 +370,9 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string, firs
 			predicate: doc, subject: statement.Subject{Name: p.subjectOfImage.Name, Digest: t.Digest.String()}})
 		return nil
 	})
+	if err == nil && p.vulns != nil {
+		err = p.stage("vulnerabilities "+plat, func() error { return p.scanVulnerabilities(ctx, t, gen, file) })
+	}
 	return path, report.Count(gen.BOM), err
 }
 

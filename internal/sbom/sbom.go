@@ -20,8 +20,10 @@ import (
 	syftsbom "github.com/anchore/syft/syft/sbom"
 	"github.com/anchore/syft/syft/source"
 	"github.com/google/uuid"
-	// The rpm database cataloger needs an SQL driver; syft leaves choosing one to its caller.
-	_ "modernc.org/sqlite"
+	// The rpm database cataloger needs an SQL driver named "sqlite"; syft leaves choosing one to
+	// its caller. Grype's database layer (internal/vulns) links glebarez's build of it, which
+	// registers that name in its init, so it is the one driver: a second would panic at start-up.
+	_ "github.com/glebarez/go-sqlite"
 )
 
 // ErrScan wraps failures of the Syft scan itself.
@@ -90,10 +92,14 @@ func Generate(ctx context.Context, src source.Source, o Options) (*Result, error
 
 // SyftVersion is the version of the Syft library compiled in, from the build info, so the SBOM
 // names the scanner that really ran.
-func SyftVersion() string {
+func SyftVersion() string { return ModuleVersion("github.com/anchore/syft") }
+
+// ModuleVersion is the version of a module compiled into this binary, from the build info;
+// "unknown" when the binary carries none.
+func ModuleVersion(path string) string {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, d := range bi.Deps {
-			if d.Path == "github.com/anchore/syft" {
+			if d.Path == path {
 				if d.Replace != nil {
 					return d.Replace.Version
 				}
