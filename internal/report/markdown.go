@@ -29,7 +29,19 @@ func Text(s string) Markdown {
 	last := 0
 	for _, m := range autolinkRE.FindAllStringIndex(s, -1) {
 		b.WriteString(escapeText(s[last:m[0]]))
-		b.WriteString(string(Code(s[m[0]:m[1]])))
+		// Sentence punctuation after a URL reads as the sentence's, not the URL's, as GitHub's
+		// own autolinker has it; it stays out of the span while what is left still needs one.
+		end := m[1]
+		for end > m[0] {
+			w, c := s[m[0]:end-1], s[end-1]
+			closing := c == ')' && strings.Count(w, "(") < strings.Count(w, ")")+1
+			if !strings.ContainsRune(".,;:!?'\"", rune(c)) && !closing || !autolinkRE.MatchString(w) {
+				break
+			}
+			end--
+		}
+		b.WriteString(string(Code(s[m[0]:end])))
+		b.WriteString(escapeText(s[end:m[1]]))
 		last = m[1]
 	}
 	b.WriteString(escapeText(s[last:]))

@@ -351,13 +351,14 @@ func (registryFinder) FindBundles(ctx context.Context, ref string) ([]verify.Fou
 	if err != nil {
 		return nil, err
 	}
-	found, err := store.FindBundles(ctx, d, store.ReferrerOptions{Keychain: image.Keychain("", ""), UserAgent: version.UserAgent()})
+	t := transport.New(transport.WithUserAgent(version.UserAgent()), transport.WithCrossHostReads())
+	found, err := store.FindBundles(ctx, d, store.ReferrerOptions{Keychain: image.Keychain("", ""), Transport: t})
 	if err != nil {
 		return nil, err
 	}
 	out := make([]verify.Found, len(found))
 	for i, f := range found {
-		out[i] = verify.Found{Name: fmt.Sprintf("%s (referrer %s, %s)", ref, f.Digest, f.PredicateType), Bundle: f.Bundle}
+		out[i] = verify.Found{Name: fmt.Sprintf("%s (referrer %s, %s)", ref, f.Digest, f.PredicateType), Bundle: f.Bundle, PredicateType: f.PredicateType}
 	}
 	return out, nil
 }

@@ -39,6 +39,10 @@ ClusterPolicy, which uses the trust Kyverno was started with).
 type Found struct {
 	Name   string
 	Bundle []byte
+	// PredicateType is what the registry says the bundle attests (its referrer annotation);
+	// empty when unknown. It only selects which bundles --predicate-type checks: every bundle
+	// selected must still verify with that predicate type.
+	PredicateType string
 }
 
 // Finder fetches the bundles stored for an image (IMAGE@sha256:…) for --from-registry, so this
@@ -153,6 +157,21 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, find Fin
 		if len(bundles) == 0 {
 			errs.Infof("✗ no Sigstore bundles are stored as referrers of %s", *fromRegistry)
 			return ExitFailed
+		}
+		if *predicateType != "" {
+			// An image carries referrers of several kinds (SBOM, provenance, vulnerabilities,
+			// its signature); --predicate-type asks about one of them.
+			var of []Found
+			for _, b := range bundles {
+				if b.PredicateType == "" || b.PredicateType == *predicateType {
+					of = append(of, b)
+				}
+			}
+			if len(of) == 0 {
+				errs.Infof("✗ none of the %d Sigstore bundles stored as referrers of %s is of predicate type %s", len(bundles), *fromRegistry, *predicateType)
+				return ExitFailed
+			}
+			bundles = of
 		}
 	}
 	code := ExitOK

@@ -111,6 +111,8 @@ func TestRunVerify(t *testing.T) {
 		"ghcr.io/acme/app@" + imageDigest:   {{Name: "rekor referrer", Bundle: bundles["rekor"]}, {Name: "tsa referrer", Bundle: bundles["tsa"]}},
 		"ghcr.io/acme/bad@" + imageDigest:   {{Name: "rekor referrer", Bundle: bundles["rekor"]}, {Name: "unsigned referrer", Bundle: []byte(`{}`)}},
 		"ghcr.io/acme/empty@" + imageDigest: nil,
+		"ghcr.io/acme/mixed@" + imageDigest: {{Name: "sbom referrer", Bundle: bundles["rekor"], PredicateType: "https://cyclonedx.org/bom"},
+			{Name: "provenance referrer", Bundle: []byte(`{}`), PredicateType: "https://slsa.dev/provenance/v1"}},
 		// A registry names its referrers; a hostile one tries to start workflow commands.
 		"ghcr.io/acme/evil@" + imageDigest: {{Name: "x\n::stop-commands::evil\r\n::warning::evil", Bundle: []byte(`{}`)}},
 	}
@@ -154,6 +156,10 @@ func TestRunVerify(t *testing.T) {
 			[]string{"✓ rekor referrer verified", "✓ tsa referrer verified"}, nil},
 		{"from registry, one bad", []string{"--from-registry", "ghcr.io/acme/bad@" + imageDigest, "--trusted-root", st.TrustedRootPath, "--cert-oidc-issuer", st.OIDC.URL, "--owner", "acme"}, 1,
 			[]string{"✓ rekor referrer verified"}, []string{"✗ unsigned referrer does not verify"}},
+		{"from registry, one predicate type of several", []string{"--from-registry", "ghcr.io/acme/mixed@" + imageDigest, "--trusted-root", st.TrustedRootPath,
+			"--cert-oidc-issuer", st.OIDC.URL, "--owner", "acme", "--predicate-type", "https://cyclonedx.org/bom"}, 0, []string{"sbom referrer verified"}, nil},
+		{"from registry, no bundle of the predicate type", []string{"--from-registry", "ghcr.io/acme/mixed@" + imageDigest, "--trusted-root", st.TrustedRootPath,
+			"--cert-oidc-issuer", st.OIDC.URL, "--owner", "acme", "--predicate-type", "https://example.com/none"}, 1, nil, []string{"none of the 2 Sigstore bundles"}},
 		{"from registry, nothing", []string{"--from-registry", "ghcr.io/acme/empty@" + imageDigest, "--trusted-root", st.TrustedRootPath, "--cert-oidc-issuer", st.OIDC.URL, "--owner", "acme"}, 1,
 			nil, []string{"no Sigstore bundles"}},
 		{"from registry, lookup fails", []string{"--from-registry", "ghcr.io/acme/gone@" + imageDigest, "--trusted-root", st.TrustedRootPath, "--cert-oidc-issuer", st.OIDC.URL, "--owner", "acme"}, 1,
