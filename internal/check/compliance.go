@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 
 	"github.com/CycloneDX/cyclonedx-go"
@@ -413,19 +412,4 @@ func Gate(score, failUnder float64) error {
 		return fmt.Errorf("%w: score %.1f%% is under compliance-fail-under %g%%", ErrGate, score, failUnder)
 	}
 	return nil
-}
-
-// Worst returns the elements whose coverage is lowest, at most n, for a short summary.
-func (r *Report) Worst(n int) []Element {
-	var out []Element
-	for _, e := range r.Elements {
-		if e.NotApplicable == "" && e.Coverage < 100 {
-			out = append(out, e)
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Coverage < out[j].Coverage })
-	if len(out) > n {
-		out = out[:n]
-	}
-	return out
 }

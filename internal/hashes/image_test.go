@@ -6,7 +6,6 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"errors"
-	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -26,73 +25,14 @@ import (
 func hexSHA256(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 func hexSHA512(b []byte) string { s := sha512.Sum512(b); return hex.EncodeToString(s[:]) }
 
-// The installed files of the fixture image's packages.
-var (
-	bashBin      = pkgdbtest.ELF("bash")
-	bashDoc      = []byte("bash documentation\n")
-	zlibSO       = pkgdbtest.ELF("libz")
-	zstdSO       = pkgdbtest.ELF("libzstd")
-	sixPy        = []byte("# six\nPY3 = True\n")
-	sixPkgInfo   = []byte("Metadata-Version: 2.1\nName: six\nVersion: 1.16.0\nAuthor: Benjamin Peterson\nAuthor-email: benjamin@python.org\nLicense: MIT\n")
-	msIndex      = []byte("module.exports = function ms() {}\n")
-	msPackage    = []byte(`{"name": "ms", "version": "2.1.3", "author": "Vercel <hello@vercel.com> (https://vercel.com)", "license": "MIT"}`)
-	mytoolBin    = pkgdbtest.ELF("mytool")
-	mytoolConfig = []byte("setting = 1\n")
-	wheelFile    = []byte("Wheel-Version: 1.0\nGenerator: bdist_wheel (0.41.2)\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
-	// A wheel installed from a file on the build machine: its hash and name are kept, the
-	// file: URL nobody else can fetch is not.
-	directURL = []byte(`{"url": "file:///build/wheels/urllib3-2.2.1-py3-none-any.whl", "archive_info": {"hashes": {"sha256": "450b20ec296a467077128bff42b73080516e71b56ff59a60a02bef2232c4fa9d"}}}`)
-)
+// fixture is the shared Debian + Python test image: its files, and their contents by path.
+func fixture(withLists bool) ([]testimage.File, map[string][]byte) {
+	fx := pkgdbtest.DebianPython(withLists)
+	return fx.Files, fx.Body
+}
 
-// fixtureFiles is an image a Debian + Python build leaves: dpkg's database and file lists,
-// apt's lists with real Packages entries (testdata/Packages, from Debian bookworm), Debian's own
-// Python and Node packages, a package not in the lists, and pip-installed wheels.
-func fixtureFiles(t *testing.T, withLists bool) []testimage.File {
-	packages, err := os.ReadFile("testdata/Packages")
-	if err != nil {
-		t.Fatal(err)
-	}
-	site := "/usr/local/lib/python3.11/dist-packages"
-	files := []testimage.File{
-		testimage.OSRelease("12", "bookworm"),
-		testimage.DpkgStatus(
-			testimage.DebPackage{Name: "bash", Version: "5.2.15-2+b13", Source: "bash (5.2.15-2)", Maintainer: "Matthias Klose <doko@debian.org>"},
-			testimage.DebPackage{Name: "libzstd1", Version: "1.5.4+dfsg2-5", Source: "libzstd", Maintainer: "RPM packaging team <team+pkg-rpm@tracker.debian.org>"},
-			testimage.DebPackage{Name: "zlib1g", Version: "1:1.2.13.dfsg-1", Source: "zlib", Maintainer: "Mark Brown <broonie@debian.org>"},
-			testimage.DebPackage{Name: "python3-six", Version: "1.16.0-4", Arch: "all", Source: "six", Maintainer: "Debian Python Team <team+python@tracker.debian.org>"},
-			testimage.DebPackage{Name: "node-ms", Version: "2.1.3+~cs0.7.31-3", Arch: "all", Maintainer: "Debian Javascript Maintainers <pkg-javascript-devel@lists.alioth.debian.org>"},
-			testimage.DebPackage{Name: "mytool", Version: "1.0-1", Maintainer: "Acme Tools <tools@acme.example>"},
-		),
-		pkgdbtest.DpkgList("bash", "", "/bin/bash", "/usr/share/doc/bash/README"),
-		{Path: "/bin/bash", Body: bashBin, Mode: 0o755},
-		{Path: "/usr/share/doc/bash/README", Body: bashDoc},
-		pkgdbtest.DpkgList("libzstd1", "amd64", "/usr/lib/x86_64-linux-gnu/libzstd.so.1.5.4", "/usr/lib/x86_64-linux-gnu/libzstd.so.1"),
-		{Path: "/usr/lib/x86_64-linux-gnu/libzstd.so.1.5.4", Body: zstdSO},
-		{Path: "/usr/lib/x86_64-linux-gnu/libzstd.so.1", Link: "libzstd.so.1.5.4"},
-		pkgdbtest.DpkgList("zlib1g", "amd64", "/usr/lib/x86_64-linux-gnu/libz.so.1.2.13"),
-		{Path: "/usr/lib/x86_64-linux-gnu/libz.so.1.2.13", Body: zlibSO},
-		pkgdbtest.DpkgList("python3-six", "", "/usr/lib/python3/dist-packages/six.py",
-			"/usr/lib/python3/dist-packages/six-1.16.0.egg-info/PKG-INFO", "/usr/lib/python3/dist-packages/six-1.16.0.egg-info/top_level.txt"),
-		{Path: "/usr/lib/python3/dist-packages/six.py", Body: sixPy},
-		{Path: "/usr/lib/python3/dist-packages/six-1.16.0.egg-info/PKG-INFO", Body: sixPkgInfo},
-		{Path: "/usr/lib/python3/dist-packages/six-1.16.0.egg-info/top_level.txt", Body: []byte("six\n")},
-		pkgdbtest.DpkgList("node-ms", "", "/usr/share/nodejs/ms/package.json", "/usr/share/nodejs/ms/index.js"),
-		{Path: "/usr/share/nodejs/ms/package.json", Body: msPackage},
-		{Path: "/usr/share/nodejs/ms/index.js", Body: msIndex},
-		pkgdbtest.DpkgList("mytool", "", "/usr/bin/mytool", "/etc/mytool.conf"),
-		{Path: "/usr/bin/mytool", Body: mytoolBin, Mode: 0o755},
-		{Path: "/etc/mytool.conf", Body: mytoolConfig},
-		{Path: site + "/requests-2.32.3.dist-info/WHEEL", Body: wheelFile},
-		{Path: site + "/urllib3-2.2.1.dist-info/WHEEL", Body: wheelFile},
-		{Path: site + "/urllib3-2.2.1.dist-info/direct_url.json", Body: directURL},
-	}
-	files = append(files, testimage.DistInfo(site, testimage.PythonPackage{Name: "requests", Version: "2.32.3", License: "Apache-2.0"})...)
-	files = append(files, testimage.DistInfo(site, testimage.PythonPackage{Name: "urllib3", Version: "2.2.1", License: "MIT"})...)
-	if withLists {
-		files = append(files,
-			testimage.File{Path: "/etc/apt/sources.list.d/debian.sources", Body: []byte("Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n")},
-			testimage.File{Path: "/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages", Body: packages})
-	}
+func fixtureFilesNoLists() []testimage.File {
+	files, _ := fixture(false)
 	return files
 }
 
@@ -132,47 +72,25 @@ func installedDigest(files map[string][]byte) string {
 	return hexSHA256([]byte(b.String()))
 }
 
-// packagesEntries reads the fixture's real Packages entries: name → SHA256 and Filename.
-func packagesEntries(t *testing.T) map[string][2]string {
-	b, err := os.ReadFile("testdata/Packages")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string][2]string{}
-	for _, para := range strings.Split(string(b), "\n\n") {
-		var name, sum, file string
-		for _, line := range strings.Split(para, "\n") {
-			k, v, _ := strings.Cut(line, ": ")
-			switch k {
-			case "Package":
-				name = v
-			case "SHA256":
-				sum = v
-			case "Filename":
-				file = v
-			}
-		}
-		if name != "" {
-			out[name] = [2]string{sum, file}
-		}
-	}
-	if len(out) != 5 {
-		t.Fatalf("testdata/Packages: %d entries, want 5", len(out))
-	}
-	return out
-}
-
 // TestAptListsGiveDebHashes: with apt's lists in the image, each .deb's SHA-256 is the one
 // its real Packages entry gives, its URL the archive's pool path under the source apt used, and
 // the Python and npm packages a .deb installed get that .deb.
 func TestAptListsGiveDebHashes(t *testing.T) {
-	s := pkgdbtest.Scan(t, fixtureFiles(t, true)...)
+	files, body := fixture(true)
+	s := pkgdbtest.Scan(t, files...)
 	res, st, err := hashes.Compute(context.Background(), s.Image, components(s.BOM), hashes.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := byName(t, s.BOM, res)
-	want := packagesEntries(t)
+	want := map[string][2]string{}
+	for _, name := range []string{"bash", "libzstd1", "zlib1g", "python3-six", "node-ms"} {
+		sum, file := pkgdbtest.PackagesEntry(name)
+		if sum == "" {
+			t.Fatalf("%s: not in the fixture's Packages", name)
+		}
+		want[name] = [2]string{sum, file}
+	}
 	for name, e := range want {
 		r := got["deb/"+name]
 		if r == nil || r.Artifact == nil {
@@ -206,8 +124,9 @@ func TestAptListsGiveDebHashes(t *testing.T) {
 	if my.Artifact != nil || my.Installed == nil {
 		t.Fatalf("mytool: %+v", my)
 	}
-	if wantD := installedDigest(map[string][]byte{"/usr/bin/mytool": mytoolBin, "/etc/mytool.conf": mytoolConfig}); my.Installed.SHA256 != wantD || my.Installed.Files != 2 || !my.Installed.Executable {
-		t.Errorf("mytool installed files: %+v, want digest %s of 2 files, executable", my.Installed, wantD)
+	myFiles := pick(body, "/usr/bin/mytool", "/etc/mytool.conf", "/usr/share/doc/mytool/copyright")
+	if wantD := installedDigest(myFiles); my.Installed.SHA256 != wantD || my.Installed.Files != 3 || !my.Installed.Executable {
+		t.Errorf("mytool installed files: %+v, want digest %s of 3 files, executable", my.Installed, wantD)
 	}
 	if !strings.Contains(my.NoArtifact, "resolve-hashes") {
 		t.Errorf("mytool: why no artifact = %q, want a pointer to resolve-hashes", my.NoArtifact)
@@ -226,28 +145,30 @@ func TestAptListsGiveDebHashes(t *testing.T) {
 // files, recomputed here from the files put in the image; a symbolic link counts as the file it
 // points at, a directory not at all.
 func TestInstalledFilesDigests(t *testing.T) {
-	s := pkgdbtest.Scan(t, fixtureFiles(t, false)...)
+	files, body := fixture(false)
+	s := pkgdbtest.Scan(t, files...)
 	res, st, err := hashes.Compute(context.Background(), s.Image, components(s.BOM), hashes.Options{Workers: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := byName(t, s.BOM, res)
-	site := "/usr/local/lib/python3.11/dist-packages"
-	requestsInit := []byte("__version__ = \"2.32.3\"\n")
-	requestsMeta := "Metadata-Version: 2.1\nName: requests\nVersion: 2.32.3\nLicense: Apache-2.0\n"
+	site := pkgdbtest.Site
+	lib := "/usr/lib/x86_64-linux-gnu/"
+	py := "/usr/lib/python3/dist-packages/"
+	zstd := body[lib+"libzstd.so.1.5.4"]
 	want := map[string]struct {
 		files map[string][]byte
 		exec  bool
 	}{
-		"deb/bash":     {map[string][]byte{"/bin/bash": bashBin, "/usr/share/doc/bash/README": bashDoc}, true},
-		"deb/libzstd1": {map[string][]byte{"/usr/lib/x86_64-linux-gnu/libzstd.so.1.5.4": zstdSO, "/usr/lib/x86_64-linux-gnu/libzstd.so.1": zstdSO}, true},
-		"deb/zlib1g":   {map[string][]byte{"/usr/lib/x86_64-linux-gnu/libz.so.1.2.13": zlibSO}, true},
-		"pypi/six": {map[string][]byte{"/usr/lib/python3/dist-packages/six.py": sixPy,
-			"/usr/lib/python3/dist-packages/six-1.16.0.egg-info/PKG-INFO": sixPkgInfo, "/usr/lib/python3/dist-packages/six-1.16.0.egg-info/top_level.txt": []byte("six\n")}, false},
-		"npm/ms": {map[string][]byte{"/usr/share/nodejs/ms/package.json": msPackage, "/usr/share/nodejs/ms/index.js": msIndex}, false},
+		"deb/bash": {pick(body, "/bin/bash", "/usr/share/doc/bash/README"), true},
+		// The link libzstd.so.1 counts as the file it points at.
+		"deb/libzstd1": {map[string][]byte{lib + "libzstd.so.1.5.4": zstd, lib + "libzstd.so.1": zstd}, true},
+		"deb/zlib1g":   {pick(body, lib+"libz.so.1.2.13", "/usr/share/doc/zlib1g/copyright"), true},
+		// Debian's six has no RECORD: the files of its top-level module and its egg-info.
+		"pypi/six": {pick(body, py+"six.py", py+"six-1.16.0.egg-info/PKG-INFO", py+"six-1.16.0.egg-info/top_level.txt"), false},
+		"npm/ms":   {pick(body, "/usr/share/nodejs/ms/package.json", "/usr/share/nodejs/ms/index.js"), false},
 		// RECORD lists __init__.py, METADATA and RECORD itself.
-		"pypi/requests": {map[string][]byte{site + "/requests/__init__.py": requestsInit, site + "/requests-2.32.3.dist-info/METADATA": []byte(requestsMeta),
-			site + "/requests-2.32.3.dist-info/RECORD": recordOf(t, s, site+"/requests-2.32.3.dist-info/RECORD")}, false},
+		"pypi/requests": {pick(body, site+"/requests/__init__.py", site+"/requests-2.32.3.dist-info/METADATA", site+"/requests-2.32.3.dist-info/RECORD"), false},
 	}
 	for name, w := range want {
 		r := got[name]
@@ -262,19 +183,24 @@ func TestInstalledFilesDigests(t *testing.T) {
 			t.Errorf("%s: an artifact without apt lists: %+v", name, r.Artifact)
 		}
 	}
-	// 15 paths: six's three and ms's two are listed by the .deb that installed them too, and
+	// 18 paths: six's three and ms's two are listed by the .deb that installed them too, and
 	// read once.
-	if st.Files != 15 {
-		t.Errorf("%d files hashed, want 15 (each file once, however many packages list it)", st.Files)
+	if st.Files != 18 {
+		t.Errorf("%d files hashed, want 18 (each file once, however many packages list it)", st.Files)
 	}
 }
 
-func recordOf(t *testing.T, s *pkgdbtest.Scanned, path string) []byte {
-	b, err := pkgdb.ReadFile(s.Files, path, 1<<20)
-	if err != nil {
-		t.Fatal(err)
+// pick is the part of body at paths.
+func pick(body map[string][]byte, paths ...string) map[string][]byte {
+	out := map[string][]byte{}
+	for _, p := range paths {
+		b, ok := body[p]
+		if !ok {
+			panic("fixture has no " + p)
+		}
+		out[p] = b
 	}
-	return b
+	return out
 }
 
 func resolver(t *testing.T, o hashes.ResolverOptions) *hashes.Resolver {
@@ -315,7 +241,7 @@ func TestResolveAgainstLoopbackRegistries(t *testing.T) {
 		testserver.PyPIFile{Name: "requests", Version: "2.32.3", Filename: "requests-2.32.3-py3-none-any.whl", PackageType: "bdist_wheel", Body: wheel},
 		testserver.PyPIFile{Name: "requests", Version: "2.32.3", Filename: "requests-2.32.3.tar.gz", PackageType: "sdist", Body: sdist},
 	)
-	s := pkgdbtest.Scan(t, fixtureFiles(t, false)...)
+	s := pkgdbtest.Scan(t, fixtureFilesNoLists()...)
 	r := resolver(t, hashes.ResolverOptions{PyPIURL: pypi.URL, DebianURLs: []string{mirror.URL}, Download: true})
 	res, st, err := hashes.Compute(context.Background(), s.Image, components(s.BOM), hashes.Options{Resolver: r})
 	if err != nil {
@@ -367,7 +293,7 @@ func TestResolveAgainstLoopbackRegistries(t *testing.T) {
 // TestResolveFailuresAreListed: a registry that fails, lies or hangs costs the components it
 // was asked about their artifacts, never the run; each failure is listed with its cause.
 func TestResolveFailuresAreListed(t *testing.T) {
-	s := pkgdbtest.Scan(t, fixtureFiles(t, false)...)
+	s := pkgdbtest.Scan(t, fixtureFilesNoLists()...)
 	comps := components(s.BOM)
 	tests := []struct {
 		name  string
@@ -438,7 +364,7 @@ func TestResolveFailuresAreListed(t *testing.T) {
 func TestNoResolverNoNetwork(t *testing.T) {
 	mirror := testserver.StartDebianMirror(t, testserver.DebianPackage{Suite: "bookworm", Name: "mytool", Version: "1.0-1", Arch: "amd64", Body: []byte("x")})
 	pypi := testserver.StartPyPI(t, testserver.PyPIFile{Name: "requests", Version: "2.32.3", Filename: "requests-2.32.3-py3-none-any.whl", PackageType: "bdist_wheel", Body: []byte("w")})
-	s := pkgdbtest.Scan(t, fixtureFiles(t, false)...)
+	s := pkgdbtest.Scan(t, fixtureFilesNoLists()...)
 	if _, _, err := hashes.Compute(context.Background(), s.Image, components(s.BOM), hashes.Options{}); err != nil {
 		t.Fatal(err)
 	}
@@ -456,7 +382,7 @@ func TestNoResolverNoNetwork(t *testing.T) {
 }
 
 func TestComputeHonoursCancel(t *testing.T) {
-	s := pkgdbtest.Scan(t, fixtureFiles(t, false)...)
+	s := pkgdbtest.Scan(t, fixtureFilesNoLists()...)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, _, err := hashes.Compute(ctx, s.Image, components(s.BOM), hashes.Options{}); !errors.Is(err, context.Canceled) {

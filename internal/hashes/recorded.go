@@ -9,7 +9,7 @@ import (
 
 // Why an artifact is missing, when nothing more specific is known.
 const (
-	whyNoAptLists  = "the image keeps no apt lists (/var/lib/apt/lists) to read the .deb's SHA-256 from; keep them, or set resolve-hashes: true"
+	whyNoAptLists  = "the image keeps no apt lists (/var/lib/apt/lists) to read the .deb's name, URL and SHA-256 from; keep them, or set resolve-hashes: true"
 	whyNotInLists  = "the image's apt lists do not list this version; set resolve-hashes: true"
 	whyNoDirectURL = "the image records no hash of the wheel it was installed from (no direct_url.json); set resolve-hashes: true"
 	whyOtherType   = "bom-attest finds deployable forms for deb and pypi packages, and npm packages installed by a .deb"

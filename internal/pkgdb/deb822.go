@@ -27,9 +27,11 @@ type Paragraph map[string]string
 func ReadParagraphs(ctx context.Context, r io.Reader, keep map[string]bool, fn func(Paragraph) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var (
-		para    = Paragraph{}
+		// values are built up in builders, so a value of many continuation lines costs linear
+		// time, not quadratic.
+		values  = map[string]*strings.Builder{}
 		fields  int
-		current string // the kept field continuation lines belong to; "" for a dropped one
+		current *strings.Builder // the kept field continuation lines belong to; nil for a dropped one
 		inField bool
 		n       int
 	)
@@ -37,9 +39,12 @@ func ReadParagraphs(ctx context.Context, r io.Reader, keep map[string]bool, fn f
 		if fields == 0 {
 			return nil
 		}
-		err := fn(para)
-		para, fields, current, inField = Paragraph{}, 0, "", false
-		return err
+		para := make(Paragraph, len(values))
+		for k, b := range values {
+			para[k] = b.String()
+		}
+		values, fields, current, inField = map[string]*strings.Builder{}, 0, nil, false
+		return fn(para)
 	}
 	for {
 		line, err := readLine(br)
@@ -58,32 +63,32 @@ func ReadParagraphs(ctx context.Context, r io.Reader, keep map[string]bool, fn f
 					return ferr
 				}
 			case line[0] == ' ' || line[0] == '\t':
-				if !inField {
-					// A continuation before any field: not deb822; skip the line.
+				if !inField || current == nil {
+					// A continuation of a dropped field, or before any field.
 					continue
 				}
-				if current != "" {
-					v := para[current] + "\n" + string(bytes.TrimSpace(line))
-					if len(v) > maxDeb822Value {
-						return fmt.Errorf("field %s: %w: larger than %d bytes", current, ErrTooLarge, maxDeb822Value)
-					}
-					para[current] = v
+				v := bytes.TrimSpace(line)
+				if current.Len()+1+len(v) > maxDeb822Value {
+					return fmt.Errorf("%w: a field larger than %d bytes", ErrTooLarge, maxDeb822Value)
 				}
+				current.WriteByte('\n')
+				current.Write(v)
 			case line[0] == '#':
 				// A comment line (sources.list.d/*.sources allows them).
 			default:
 				name, value, ok := bytes.Cut(line, []byte(":"))
 				if !ok {
-					inField, current = false, ""
+					inField, current = false, nil
 					continue
 				}
 				fields++
 				inField = true
 				key := strings.ToLower(string(bytes.TrimSpace(name)))
-				current = ""
+				current = nil
 				if keep[key] {
-					current = key
-					para[key] = string(bytes.TrimSpace(value))
+					current = &strings.Builder{}
+					current.Write(bytes.TrimSpace(value))
+					values[key] = current
 				}
 			}
 		}

@@ -147,7 +147,8 @@ func readPythonDist(f Files, metaPath string) (*PythonDist, error) {
 }
 
 // readHeaders reads the RFC 822 headers of METADATA / PKG-INFO, up to the blank line before the
-// description, keeping the fields bom-attest uses (several Project-URL lines).
+// description, keeping the fields bom-attest uses (several Project-URL lines). A header's
+// continuation lines are joined with spaces, up to 256 KiB a header.
 func readHeaders(f Files, name string) (map[string][]string, error) {
 	rc, err := openRegular(f, name)
 	if err != nil {
@@ -155,37 +156,51 @@ func readHeaders(f Files, name string) (map[string][]string, error) {
 	}
 	defer rc.Close()
 	br := bufio.NewReaderSize(newLimitedReader(rc, maxMetadataHeaders, name), 16<<10)
-	hdr := map[string][]string{}
-	last := ""
+	type entry struct {
+		key string
+		b   strings.Builder
+	}
+	var (
+		entries []*entry
+		last    *entry
+		counts  = map[string]int{}
+	)
+	done := func() map[string][]string {
+		hdr := map[string][]string{}
+		for _, e := range entries {
+			hdr[e.key] = append(hdr[e.key], e.b.String())
+		}
+		return hdr
+	}
 	for {
 		line, err := readLine(br)
 		if err != nil && !errors.Is(err, io.EOF) {
-			if errors.Is(err, ErrTooLarge) && len(hdr) > 0 {
+			if errors.Is(err, ErrTooLarge) && len(entries) > 0 {
 				// Headers come first; a description that runs past the limit loses nothing read.
-				return hdr, nil
+				return done(), nil
 			}
 			return nil, err
 		}
 		if len(bytes.TrimSpace(line)) == 0 {
-			return hdr, nil
+			return done(), nil
 		}
 		if line[0] == ' ' || line[0] == '\t' {
-			if last != "" {
-				vs := hdr[last]
-				if s := vs[len(vs)-1] + " " + string(bytes.TrimSpace(line)); len(s) <= maxDeb822Value {
-					vs[len(vs)-1] = s
-				}
+			if v := bytes.TrimSpace(line); last != nil && last.b.Len()+1+len(v) <= maxDeb822Value {
+				last.b.WriteByte(' ')
+				last.b.Write(v)
 			}
 		} else if k, v, ok := bytes.Cut(line, []byte(":")); ok {
 			key := strings.ToLower(string(bytes.TrimSpace(k)))
-			last = ""
-			if metadataFields[key] && len(hdr[key]) < 64 {
-				hdr[key] = append(hdr[key], string(bytes.TrimSpace(v)))
-				last = key
+			last = nil
+			if metadataFields[key] && counts[key] < 64 {
+				counts[key]++
+				last = &entry{key: key}
+				last.b.Write(bytes.TrimSpace(v))
+				entries = append(entries, last)
 			}
 		}
 		if errors.Is(err, io.EOF) {
-			return hdr, nil
+			return done(), nil
 		}
 	}
 }

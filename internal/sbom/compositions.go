@@ -44,9 +44,9 @@ func (e *Enrichment) compositions(bom *cyclonedx.BOM, im *pkgdb.Image, recs []pk
 			e.Gaps.Set(c.BOMRef, check.FieldDependencies, check.WhyUnknown, "a Depends of its dpkg entry is satisfied by no installed package")
 		default:
 			unknown = append(unknown, cyclonedx.BOMReference(c.BOMRef))
-			why := "bom-attest cannot tell whether every dependency of a " + orOther(r.Type) + " package was found"
+			why := "bom-attest cannot tell whether every dependency of " + kindOf(r.Type) + " was found"
 			if r.Type == "deb" {
-				why = "the dpkg status database was not read whole"
+				why = "the dpkg status database was not read whole (or names more dependencies than bom-attest checks)"
 			}
 			e.Gaps.Set(c.BOMRef, check.FieldDependencies, check.WhyUnknown, why)
 		}
@@ -70,11 +70,16 @@ func (e *Enrichment) compositions(bom *cyclonedx.BOM, im *pkgdb.Image, recs []pk
 	}
 }
 
-func orOther(t string) string {
-	if t == "" {
-		return "non-Debian"
+func kindOf(t string) string {
+	switch t {
+	case "pypi":
+		return "a Python package"
+	case "npm":
+		return "an npm package"
+	case "deb":
+		return "a Debian package"
 	}
-	return t
+	return "a component no package database lists"
 }
 
 // debDependencies checks every installed package's Depends and Pre-Depends against what is
@@ -110,6 +115,9 @@ func (e *Enrichment) debDependencies(bom *cyclonedx.BOM, im *pkgdb.Image, debRef
 	}
 	unsatisfied := map[int]bool{}
 	changed := map[string]bool{}
+	// A hostile status database (thousands of packages providing one name, each depending on
+	// it) must not make this quadratic: past the budget, no completeness is claimed.
+	budget := 50 * (len(pkgs) + 1000)
 	for i, p := range pkgs {
 		ref, ok := debRef[i]
 		if !ok {
@@ -119,7 +127,11 @@ func (e *Enrichment) debDependencies(bom *cyclonedx.BOM, im *pkgdb.Image, debRef
 			var first string
 			has := false
 			for _, alt := range strings.Split(clause, "|") {
-				for _, j := range provides[depName(alt)] {
+				provs := provides[depName(alt)]
+				if budget -= len(provs) + 1; budget < 0 {
+					return nil
+				}
+				for _, j := range provs {
 					to, ok := debRef[j]
 					if !ok || j == i {
 						continue

@@ -299,9 +299,13 @@ func (e *Enrichment) hashes(c *cyclonedx.Component, rec pkgdb.Record, o EnrichOp
 			e.Gaps.Set(ref, check.FieldDeployable, check.WhyUnknown, "the image records the hash of its "+a.Filename+" but not where it was downloaded from")
 			e.Gaps.Set(ref, check.FieldDistribution, check.WhyUnknown, "the image records the hash of its "+a.Filename+" but not where it was downloaded from")
 		}
-		if a.SourceURL != "" {
+		switch {
+		case a.SourceURL != "" && o.SpecVersion >= cyclonedx.SpecVersion1_6:
+			// CycloneDX has the source-distribution reference from 1.6 on.
 			addRef(c, cyclonedx.ExternalReference{Type: cyclonedx.ERTypeSourceDistribution, URL: a.SourceURL})
-		} else {
+		case a.SourceURL != "":
+			e.Gaps.Set(ref, check.FieldSource, check.WhyWithheld, "CycloneDX 1.5 has no source-distribution reference; use cyclonedx-version 1.6 or later")
+		default:
 			e.Gaps.Set(ref, check.FieldSource, check.WhyUnknown, "where its source distribution is is not known (PyPI lists no sdist, or the .deb's archive is not known)")
 		}
 		if a.SHA512 == "" {
