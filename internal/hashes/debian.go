@@ -182,7 +182,7 @@ func (r *Resolver) release(ctx context.Context, u string) ([]indexFile, error) {
 		return pkgdb.ReadParagraphs(ctx, body, map[string]bool{"sha256": true}, func(p pkgdb.Paragraph) error {
 			for _, line := range strings.Split(p["sha256"], "\n") {
 				fields := strings.Fields(line)
-				if len(fields) != 3 || !isHex64(strings.ToLower(fields[0])) {
+				if len(fields) != 3 || !pkgdb.IsHexDigest(strings.ToLower(fields[0]), 64) {
 					continue
 				}
 				size, err := strconv.ParseInt(fields[1], 10, 64)

@@ -147,8 +147,9 @@ func compact(s []string) []string {
 
 var elfMagic = []byte("\x7fELF")
 
-// readAll reads every path of want in parallel: whole (SHA-256) when want says so, else only
-// its first bytes (is it an ELF file?).
+// readAll reads every path of want: whole (SHA-256) when want says so, else only its first
+// bytes (is it an ELF file?). Paths that are one file (a link and its target, a path through a
+// linked directory) are read once: each is looked up first, in parallel, then each file read.
 func readAll(ctx context.Context, f pkgdb.Files, want map[string]bool, workers int) (map[string]fileResult, int, int64, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -158,60 +159,99 @@ func readAll(ctx context.Context, f pkgdb.Files, want map[string]bool, workers i
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
-	results := make([]fileResult, len(paths))
-	var (
-		wg    sync.WaitGroup
-		next  = make(chan int)
-		files int
-		bytes int64
-		mu    sync.Mutex
-	)
+	infos := make([]pkgdb.Info, len(paths))
+	errs := make([]error, len(paths))
+	if err := parallel(ctx, len(paths), workers, func(i int, _ []byte) {
+		infos[i], errs[i] = f.Stat(paths[i])
+	}); err != nil {
+		return nil, 0, 0, err
+	}
+	out := make(map[string]fileResult, len(paths))
+	real := map[string]int{} // real path → index in files
+	var files []string       // the files to read, each once
+	var fileInfo []pkgdb.Info
+	var full []bool
+	for i, p := range paths {
+		switch {
+		case errors.Is(errs[i], fs.ErrNotExist):
+			out[p] = fileResult{}
+			continue
+		case errs[i] != nil:
+			out[p] = fileResult{err: errs[i]}
+			continue
+		case !infos[i].Regular():
+			out[p] = fileResult{}
+			continue
+		}
+		r := infos[i].Real
+		if r == "" {
+			r = p
+		}
+		j, ok := real[r]
+		if !ok {
+			j = len(files)
+			real[r] = j
+			files = append(files, p)
+			fileInfo = append(fileInfo, infos[i])
+			full = append(full, false)
+		}
+		full[j] = full[j] || want[p]
+	}
+	results := make([]fileResult, len(files))
+	if err := parallel(ctx, len(files), workers, func(i int, buf []byte) {
+		results[i] = readOne(ctx, f, files[i], fileInfo[i], full[i], buf)
+	}); err != nil {
+		return nil, 0, 0, err
+	}
+	var n int
+	var bytes int64
+	for _, r := range results {
+		if r.sha256 != "" {
+			n++
+			bytes += r.size
+		}
+	}
+	for i, p := range paths {
+		if _, done := out[p]; done {
+			continue
+		}
+		r := infos[i].Real
+		if r == "" {
+			r = p
+		}
+		res := results[real[r]]
+		// The execute bit is the path's own (the target's, through a link).
+		res.executable = res.executable || infos[i].Mode&0o111 != 0
+		out[p] = res
+	}
+	return out, n, bytes, nil
+}
+
+// parallel calls fn(i, buf) for i in [0, n) on workers goroutines, each with a buffer of its
+// own, and stops handing out work when ctx ends.
+func parallel(ctx context.Context, n, workers int, fn func(i int, buf []byte)) error {
+	var wg sync.WaitGroup
+	next := make(chan int)
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, 128<<10)
 			for i := range next {
-				r := readOne(ctx, f, paths[i], want[paths[i]], buf)
-				results[i] = r
-				if r.sha256 != "" {
-					mu.Lock()
-					files++
-					bytes += r.size
-					mu.Unlock()
-				}
+				fn(i, buf)
 			}
 		}()
 	}
-	for i := range paths {
-		if ctx.Err() != nil {
-			break
-		}
+	for i := 0; i < n && ctx.Err() == nil; i++ {
 		next <- i
 	}
 	close(next)
 	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, 0, 0, err
-	}
-	out := make(map[string]fileResult, len(paths))
-	for i, p := range paths {
-		out[p] = results[i]
-	}
-	return out, files, bytes, nil
+	return ctx.Err()
 }
 
-func readOne(ctx context.Context, f pkgdb.Files, p string, full bool, buf []byte) fileResult {
-	info, err := f.Stat(p)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return fileResult{}
-		}
-		return fileResult{err: err}
-	}
-	if !info.Regular() {
-		return fileResult{}
-	}
+// readOne reads the regular file at p, which Stat described as info.
+func readOne(ctx context.Context, f pkgdb.Files, p string, info pkgdb.Info, full bool, buf []byte) fileResult {
 	r := fileResult{present: true, executable: info.Mode&0o111 != 0, size: info.Size}
 	if !full && r.executable {
 		return r

@@ -10,6 +10,8 @@ import (
 	"path"
 	"strings"
 	"sync"
+
+	"github.com/bom-attest/bom-attest/internal/pkgdb"
 )
 
 // pypiRelease is the part of PyPI's JSON answer for one release bom-attest uses.
@@ -129,7 +131,7 @@ func (r *Resolver) fetchRelease(ctx context.Context, name, version string) (*pyp
 // checkFile accepts a file entry of PyPI's answer only with a plain file name, a SHA-256 and
 // an https URL (or, for a loopback PyPI, a URL on the same host).
 func checkFile(f pypiFile, base *url.URL) error {
-	if !isHex64(f.Digests.SHA256) {
+	if !pkgdb.IsHexDigest(f.Digests.SHA256, 64) {
 		return errors.New("no SHA-256")
 	}
 	if f.Filename == "" || path.Base(f.Filename) != f.Filename || strings.ContainsAny(f.Filename, "\x00\\") || len(f.Filename) > 255 {
@@ -146,17 +148,4 @@ func checkFile(f pypiFile, base *url.URL) error {
 		return errors.New("negative size")
 	}
 	return nil
-}
-
-func isHex64(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }

@@ -81,10 +81,11 @@ var packagesFields = map[string]bool{
 	"sha256": true, "sha512": true, "source": true,
 }
 
-var (
-	hex64  = func(s string) bool { return len(s) == 64 && isHex(s) }
-	hex128 = func(s string) bool { return len(s) == 128 && isHex(s) }
-)
+// IsHexDigest reports whether s is n lower-case hex digits (64 for SHA-256, 128 for SHA-512).
+func IsHexDigest(s string, n int) bool { return len(s) == n && isHex(s) }
+
+func hex64(s string) bool  { return IsHexDigest(s, 64) }
+func hex128(s string) bool { return IsHexDigest(s, 128) }
 
 func isHex(s string) bool {
 	for i := 0; i < len(s); i++ {

@@ -33,6 +33,9 @@ type Files interface {
 type Info struct {
 	Mode fs.FileMode
 	Size int64
+	// Real is the path the file really is at, after symbolic links ("" when the same): paths
+	// with one Real are one file, read once.
+	Real string
 }
 
 // Regular reports whether the file is a regular file (not a device, FIFO or socket).

@@ -60,7 +60,11 @@ func (f *ResolverFiles) Stat(path string) (Info, error) {
 	if md.FileInfo != nil {
 		size = md.Size()
 	}
-	return Info{Mode: mode, Size: size}, nil
+	info := Info{Mode: mode, Size: size}
+	if loc.RealPath != path {
+		info.Real = loc.RealPath
+	}
+	return info, nil
 }
 
 // Open implements Files.

@@ -31,9 +31,16 @@ const (
 	ExitGate   = 2 // a gate that failed on purpose, after writing every file and attestation
 )
 
-// errGate wraps the failures of the gates (compliance-fail-under, …) that end a finished run
+// errGate marks the failures of the gates (compliance-fail-under, …) that end a finished run
 // on purpose: Main exits ExitGate for it, after every file and attestation is written.
 var errGate = errors.New("gate failed")
+
+// gateError is a failed gate's error: its own message, and errors.Is(err, errGate).
+type gateError struct{ err error }
+
+func (g gateError) Error() string        { return g.err.Error() }
+func (g gateError) Unwrap() error        { return g.err }
+func (g gateError) Is(target error) bool { return target == errGate }
 
 // Env is the process's view of the world: arguments, environment and standard streams.
 type Env struct {
@@ -231,7 +238,7 @@ func (p *pipeline) gates() error {
 	if len(failed) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w: %w", errGate, errors.Join(failed...))
+	return gateError{errors.Join(failed...)}
 }
 
 // platforms writes the SBOM of every target, in order, and returns their paths as shown.
