@@ -338,3 +338,26 @@ func TestContinuationLinesLinear(t *testing.T) {
 		t.Errorf("cost %s of CPU and %d MiB", cpu, alloc>>20)
 	}
 }
+
+// A file list, a RECORD or an index longer than any real one is refused, naming the file.
+func TestListBounds(t *testing.T) {
+	f := mapFiles(map[string]string{
+		dpkgInfo + "/big.list":                  strings.Repeat("/x\n", maxListLines+1),
+		"/site/big-1.dist-info/METADATA":        "Name: big\nVersion: 1\n",
+		"/site/big-1.dist-info/RECORD":          strings.Repeat("a,,\n", maxRecordLines+1),
+		"/var/lib/apt/lists/x_dists_y_Packages": "Package: a\nDescription: " + strings.Repeat("y", maxDeb822Line+1) + "\n",
+	})
+	if _, err := FileList(context.Background(), f, DebPackage{Name: "big"}); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "big.list") {
+		t.Errorf("file list: %v", err)
+	}
+	dists, _, _ := ReadPythonDists(context.Background(), f)
+	if len(dists) != 1 {
+		t.Fatalf("dists %v", dists)
+	}
+	if _, err := dists[0].InstalledFiles(context.Background(), f); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "RECORD") {
+		t.Errorf("RECORD: %v", err)
+	}
+	if _, warnings, err := ReadAptLists(context.Background(), f, func(DebKey) bool { return true }); err != nil || len(warnings) != 1 || !strings.Contains(warnings[0], "x_dists_y_Packages") {
+		t.Errorf("apt list: %v, %v", warnings, err)
+	}
+}

@@ -68,6 +68,9 @@ func Enrich(ctx context.Context, bom *cyclonedx.BOM, im *pkgdb.Image, o EnrichOp
 			rec = pkgdb.Record{Type: purlType(c.PackageURL), Deb: -1, Owner: -1}
 		}
 		recs[i] = rec
+		if rec.Type == "npm" {
+			retypeRepository(c)
+		}
 		e.creator(c, rec, im, o)
 		if err := e.licences(ctx, c, rec, im, o); err != nil {
 			return nil, err
@@ -127,7 +130,6 @@ func (e *Enrichment) creator(c *cyclonedx.Component, rec pkgdb.Record, im *pkgdb
 		}
 	case "npm":
 		p = parseNpmPerson(c.Author)
-		retypeRepository(c)
 	default:
 		if c.Type == cyclonedx.ComponentTypeOS && im.OS.Name != "" {
 			// The distribution made its release, as its os-release says.
@@ -380,8 +382,8 @@ func (e *Enrichment) bsi(c *cyclonedx.Component, rec pkgdb.Record, o EnrichOptio
 	}
 }
 
-// retypeRepository corrects a "distribution" reference that is a source repository (Syft
-// files a package.json's repository URL so): a git repository is not the file the package was
+// retypeRepository corrects the "distribution" references Syft gives npm packages: Syft files
+// package.json's repository URL there, and a source repository is not the file a package was
 // distributed as.
 func retypeRepository(c *cyclonedx.Component) {
 	if c.ExternalReferences == nil {
@@ -389,15 +391,10 @@ func retypeRepository(c *cyclonedx.Component) {
 	}
 	for i := range *c.ExternalReferences {
 		r := &(*c.ExternalReferences)[i]
-		if r.Type == cyclonedx.ERTypeDistribution && (r.Hashes == nil || len(*r.Hashes) == 0) && repositoryURL(r.URL) {
+		if r.Type == cyclonedx.ERTypeDistribution && (r.Hashes == nil || len(*r.Hashes) == 0) {
 			r.Type = cyclonedx.ERTypeVCS
 		}
 	}
-}
-
-func repositoryURL(u string) bool {
-	return strings.HasPrefix(u, "git+") || strings.HasPrefix(u, "git://") || strings.HasPrefix(u, "git@") ||
-		strings.HasPrefix(u, "github:") || strings.HasSuffix(strings.TrimSuffix(u, "/"), ".git")
 }
 
 func addRef(c *cyclonedx.Component, r cyclonedx.ExternalReference) {

@@ -106,10 +106,13 @@ func webURL(s string) string {
 }
 
 // parseNpmPerson reads npm's one-line person format, "Name <email> (url)", as Syft writes a
-// package.json author.
+// package.json author (followed by its maintainers, ", "-separated: the author is the first).
 func parseNpmPerson(s string) Party {
 	var p Party
 	s = strings.TrimSpace(s)
+	if i := strings.Index(s, ", "); i >= 0 && strings.ContainsAny(s[:i], ">)") {
+		s = s[:i]
+	}
 	if i := strings.LastIndexByte(s, '('); i >= 0 && strings.HasSuffix(s, ")") {
 		p.URL = webURL(s[i+1 : len(s)-1])
 		s = strings.TrimSpace(s[:i])

@@ -36,6 +36,9 @@ func TestParseNpmPerson(t *testing.T) {
 	if p.Name != "Sindre Sorhus" || strings.Join(p.Emails, ",") != "sindresorhus@gmail.com" || p.URL != "https://sindresorhus.com" {
 		t.Errorf("%+v", p)
 	}
+	if p := parseNpmPerson("Ann <ann@example.org> (https://ann.example), Bob <bob@example.org>"); p.Name != "Ann" || p.URL != "https://ann.example" || p.Emails[0] != "ann@example.org" {
+		t.Errorf("author and maintainers: %+v", p)
+	}
 	if p := parseNpmPerson("TJ (javascript:alert(1))"); p.URL != "" {
 		t.Errorf("a javascript: URL kept: %+v", p)
 	}
@@ -47,10 +50,11 @@ func TestParseNpmPerson(t *testing.T) {
 func TestRetypeRepository(t *testing.T) {
 	c := cyclonedx.Component{ExternalReferences: &[]cyclonedx.ExternalReference{
 		{Type: cyclonedx.ERTypeDistribution, URL: "git+https://github.com/babel/babel.git"},
-		{Type: cyclonedx.ERTypeDistribution, URL: "https://registry.npmjs.org/ms/-/ms-2.1.3.tgz"},
+		{Type: cyclonedx.ERTypeDistribution, URL: "https://github.com/vercel/ms"},
+		{Type: cyclonedx.ERTypeDistribution, URL: "https://deb.debian.org/debian/pool/main/n/node-ms/node-ms_2.1.3_all.deb", Hashes: &[]cyclonedx.Hash{{Algorithm: cyclonedx.HashAlgoSHA256, Value: "00"}}},
 	}}
 	retypeRepository(&c)
-	if (*c.ExternalReferences)[0].Type != cyclonedx.ERTypeVCS || (*c.ExternalReferences)[1].Type != cyclonedx.ERTypeDistribution {
+	if (*c.ExternalReferences)[0].Type != cyclonedx.ERTypeVCS || (*c.ExternalReferences)[1].Type != cyclonedx.ERTypeVCS || (*c.ExternalReferences)[2].Type != cyclonedx.ERTypeDistribution {
 		t.Errorf("%+v", *c.ExternalReferences)
 	}
 }
