@@ -36,7 +36,6 @@ func (r *Resolver) resolveDebian(ctx context.Context, im *pkgdb.Image, targets [
 		if i < 0 || t.res.Artifact != nil {
 			continue
 		}
-		t.resolved = true
 		p := im.Dpkg.Packages[i]
 		if distro := debDistro(t, im); distro != "debian" {
 			fail(t, "bom-attest resolves .deb files in the Debian archive only, not %s", distro)
@@ -249,10 +248,7 @@ func (r *Resolver) packages(ctx context.Context, u string, f indexFile) (*debInd
 				return err
 			}
 			return pkgdb.ReadPackagesIndex(ctx, text, func(pkgdb.DebKey) bool { return true },
-				func(k pkgdb.DebKey, a pkgdb.DebArtifact) {
-					a.Index = redact(u)
-					idx.entries[k] = a
-				})
+				func(k pkgdb.DebKey, a pkgdb.DebArtifact) { idx.entries[k] = a })
 		}()
 		// The digest covers the whole file, also what the decompressor did not read (or could
 		// not: a file that is not the index the Release lists is reported as that).

@@ -62,9 +62,6 @@ type Result struct {
 	// NoArtifact and NoInstalled say why either is missing, in a sentence naming what the user
 	// can do about it.
 	NoArtifact, NoInstalled string
-	// Examined is true when the component's installed files were looked at (for
-	// Installed.Executable), even if no digest was made.
-	Examined bool
 }
 
 // Options tune Compute.
@@ -97,10 +94,9 @@ func (f Failure) String() string { return f.Component + ": " + f.What }
 
 // target is a component matched to what the image records about it.
 type target struct {
-	c        Component
-	rec      pkgdb.Record
-	res      *Result
-	resolved bool // the resolver was asked
+	c   Component
+	rec pkgdb.Record
+	res *Result
 }
 
 func (t *target) label() string { return t.rec.Name + "@" + t.rec.Version }

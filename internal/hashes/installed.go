@@ -59,7 +59,6 @@ func installed(ctx context.Context, im *pkgdb.Image, targets []*target, o Option
 		if lists[i] == nil {
 			continue
 		}
-		t.res.Examined = true
 		var (
 			manifest strings.Builder
 			n        int

@@ -38,7 +38,6 @@ func (r *Resolver) resolvePyPI(ctx context.Context, targets []*target, fail func
 		if t.rec.Type != "pypi" || t.res.Artifact != nil || t.rec.Owner >= 0 {
 			continue
 		}
-		t.resolved = true
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

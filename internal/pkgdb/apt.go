@@ -42,8 +42,6 @@ type DebArtifact struct {
 	// Base is the archive's URL the Filename is relative to, e.g. http://deb.debian.org/debian;
 	// "" when the index's origin is not known.
 	Base string
-	// Index names the index it came from (an apt list file, or a URL).
-	Index string
 }
 
 // URL is where the .deb is distributed, "" when the archive's base is unknown.
@@ -197,7 +195,7 @@ func ReadAptLists(ctx context.Context, f Files, want func(DebKey) bool) (*AptLis
 				return err
 			}
 			return ReadPackagesIndex(ctx, r, want, func(k DebKey, a DebArtifact) {
-				a.Base, a.Index = base, name
+				a.Base = base
 				if prev, ok := out.Entries[k]; ok && prev.SHA256 != a.SHA256 {
 					conflict[k] = true
 				}
