@@ -308,7 +308,7 @@ func (e *Enrichment) hashes(c *cyclonedx.Component, rec pkgdb.Record, o EnrichOp
 		case a.SourceURL != "":
 			e.Gaps.Set(ref, check.FieldSource, check.WhyWithheld, "CycloneDX 1.5 has no source-distribution reference; use cyclonedx-version 1.6 or later")
 		default:
-			e.Gaps.Set(ref, check.FieldSource, check.WhyUnknown, "where its source distribution is is not known (PyPI lists no sdist, or the .deb's archive is not known)")
+			e.Gaps.Set(ref, check.FieldSource, check.WhyUnknown, "its source distribution is not known (PyPI lists no sdist for it, or the .deb's archive is not known)")
 		}
 		if a.SHA512 == "" {
 			if o.HashDownloads {
