@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/bom-attest/bom-attest/internal/admission"
+	"github.com/bom-attest/bom-attest/internal/check"
 	"github.com/bom-attest/bom-attest/internal/image"
 	"github.com/bom-attest/bom-attest/internal/pedigree"
 	"github.com/bom-attest/bom-attest/internal/plainhttp"
@@ -65,6 +66,20 @@ type Config struct {
 	FailOnSeverity    vulns.Severity // Grype's unknown severity: no gate
 	OnlyFixed         bool
 	VEX               []string // files, globs expanded
+	// Compliance lists the standards whose minimum elements are filled and reported on; nil
+	// for none. ComplianceFailUnder is the gate's threshold in percent, negative for no gate.
+	Compliance          []check.Standard
+	ComplianceFailUnder float64
+	ResolveHashes       bool
+	HashDownloads       bool
+	PyPIURL             string
+	DebianArchiveURLs   []string
+	// SBOMAuthor and Supplier* describe who makes the SBOM and supplies the image; the
+	// defaults come from the repository (owner, server URL).
+	SBOMAuthor    string
+	SupplierName  string
+	SupplierURL   string
+	SupplierEmail string
 
 	Attestations       []string
 	MLBOMPredicateType string
@@ -384,6 +399,8 @@ func build(raw map[string]string, gh GitHub, sourceDateEpoch string) (*Config, e
 	if c.OIDCIssuer == "" {
 		c.OIDCIssuer = defaultIssuer(gh.ServerURL)
 	}
+
+	v.compliance(c, raw, gh)
 
 	c.MLBOMPredicateType = raw["mlbom-predicate-type"]
 	if u, err := url.Parse(c.MLBOMPredicateType); err != nil || u.Scheme == "" || u.Host == "" {

@@ -24,7 +24,6 @@ import (
 	"github.com/bom-attest/bom-attest/internal/statement"
 	"github.com/bom-attest/bom-attest/internal/transport"
 	"github.com/bom-attest/bom-attest/internal/version"
-	"github.com/bom-attest/bom-attest/internal/vulns"
 )
 
 // Exit codes.
@@ -33,6 +32,17 @@ const (
 	ExitFailed = 1 // something the user can fix; the message names the input or file
 	ExitGate   = 2 // a gate that failed on purpose, after writing every file and attestation
 )
+
+// errGate marks the failures of the gates (compliance-fail-under, …) that end a finished run
+// on purpose: Main exits ExitGate for it, after every file and attestation is written.
+var errGate = errors.New("gate failed")
+
+// gateError is a failed gate's error: its own message, and errors.Is(err, errGate).
+type gateError struct{ err error }
+
+func (g gateError) Error() string        { return g.err.Error() }
+func (g gateError) Unwrap() error        { return g.err }
+func (g gateError) Is(target error) bool { return target == errGate }
 
 // Env is the process's view of the world: arguments, environment and standard streams.
 type Env struct {
@@ -101,7 +111,7 @@ func Main(ctx context.Context, env Env) int {
 	}
 	if runErr != nil {
 		log.Errorf("%v", runErr)
-		if errors.Is(runErr, vulns.ErrGate) {
+		if errors.Is(runErr, errGate) {
 			return ExitGate
 		}
 		return ExitFailed
@@ -130,6 +140,7 @@ type pipeline struct {
 	repoURL        string            // where referrers go
 	adm            admissionState    // the image signature and the Kyverno policy
 	vulns          *vulnScan         // nil unless vulnerability-scan
+	compl          complianceState   // the compliance stage's resolver and reports
 }
 
 // stage times fn inside a log group and records it for the summary.
@@ -159,6 +170,9 @@ func (p *pipeline) run(ctx context.Context) error {
 		p.manifest = m
 	}
 	if err := p.loadPedigree(ctx); err != nil {
+		return err
+	}
+	if err := p.newResolver(); err != nil {
 		return err
 	}
 	defer p.pedigreeWarnings()
@@ -224,10 +238,29 @@ func (p *pipeline) run(ctx context.Context) error {
 	if p.vulns != nil {
 		p.vulnerabilityResults(len(p.targets))
 	}
+	if err := p.writeCompliance(); err != nil {
+		return err
+	}
 	if err := p.attest(ctx); err != nil {
 		return err
 	}
-	return p.vulnerabilityGate()
+	return p.gates()
+}
+
+// gates runs the gates once everything is written and attested; a failed one ends the run
+// with ExitGate, every failed gate named.
+func (p *pipeline) gates() error {
+	var failed []error
+	if err := p.complianceGate(); err != nil {
+		failed = append(failed, err)
+	}
+	if err := p.vulnerabilityGate(); err != nil {
+		failed = append(failed, err)
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	return gateError{errors.Join(failed...)}
 }
 
 // platforms writes the SBOM of every target, in order, and returns their paths as shown.
@@ -294,12 +327,6 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string, firs
 	if err != nil {
 		return "", report.Stats{}, err
 	}
-	// In Actions the repository owner builds and ships the image: it supplies it and, through
-	// this step, authors the SBOM (the minimum elements ask for both).
-	var owner, ownerURL string
-	if o, _, ok := strings.Cut(p.cfg.GitHub.Repository, "/"); ok && o != "" {
-		owner, ownerURL = o, p.cfg.GitHub.ServerURL+"/"+o
-	}
 	err = p.stage("scan "+plat, func() (err error) {
 		var idx string
 		if t.IndexDigest != nil {
@@ -311,8 +338,8 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string, firs
 			ToolVersion: version.Get().Version,
 			Timestamp:   p.cfg.SourceDateEpoch,
 			Namespace:   p.cfg.PropertyNamespace,
-			Supplier:    owner,
-			SupplierURL: ownerURL,
+			Supplier:    p.cfg.SupplierName,
+			SupplierURL: p.cfg.SupplierURL,
 			SkipModels:  p.modelStage(),
 		})
 		if err == nil {
@@ -322,6 +349,21 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string, firs
 	})
 	if err != nil {
 		return "", report.Stats{}, err
+	}
+	// In Actions the repository owner builds and ships the image: by default it supplies it
+	// and, through this step, authors the SBOM (the minimum elements ask for both).
+	p.applyMetadata(gen.BOM)
+	var compl *platformCompliance
+	if len(p.cfg.Compliance) > 0 {
+		// While the image's layers are open: the package records and installed files are read
+		// from them.
+		err = p.stage("compliance "+plat, func() (err error) {
+			compl, err = p.enrich(ctx, src, gen.BOM, plat)
+			return err
+		})
+		if err != nil {
+			return "", report.Stats{}, err
+		}
 	}
 	if p.ped != nil {
 		err = p.stage("pedigree "+plat, func() error { return p.pedigree(gen.BOM, plat, first) })
@@ -366,6 +408,9 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string, firs
 			return err
 		}
 		p.log.Infof("wrote %s (%d bytes)", p.display(path), len(doc))
+		if compl != nil {
+			p.measure(compl, gen.BOM, p.display(path))
+		}
 		p.addDocument(&document{name: strings.TrimSuffix(file, ".cdx.json"), kind: "sbom", predicateType: statement.PredicateCycloneDX,
 			predicate: doc, subject: statement.Subject{Name: p.subjectOfImage.Name, Digest: t.Digest.String()}})
 		return nil
