@@ -13,6 +13,7 @@ import (
 	cyclonedx "github.com/CycloneDX/cyclonedx-go"
 
 	"github.com/bom-attest/bom-attest/internal/localfile"
+	"github.com/bom-attest/bom-attest/internal/patchtext"
 )
 
 // Set is the patch tree and constraints file of Options, read and checked once, before the
@@ -35,7 +36,7 @@ type loadedDir struct {
 type loadedPatch struct {
 	rel   string
 	patch cyclonedx.Patch
-	hdr   *header
+	hdr   *patchtext.Header
 	warn  string // a note for the summary where the patch is recorded, e.g. over the inline limit
 }
 
@@ -160,15 +161,15 @@ func readPatch(t *tree, rel, base string, maxInline int, inline *int64) (loadedP
 		return lp, fmt.Errorf("patches-dir: %s: %w: larger than %s, the limit for one patch file", rel, ErrTooLarge, localfile.Size(maxPatchFile))
 	}
 	r := localfile.Reader(t.ctx, f)
-	hdr, err := parsePatchHeader(r)
+	hdr, err := patchtext.ParseHeader(r)
 	switch {
 	case errors.Is(err, ErrNotPatch):
-		return lp, fmt.Errorf("patches-dir: %s: %w: no diff (a 'diff --git' line, or '---' and '+++' lines) in its first %d KiB", rel, ErrNotPatch, maxScan>>10)
+		return lp, fmt.Errorf("patches-dir: %s: %w: no diff (a 'diff --git' line, or '---' and '+++' lines) in its first %d KiB", rel, ErrNotPatch, patchtext.MaxScan>>10)
 	case err != nil:
 		return lp, fmt.Errorf("patches-dir: %s: %w: %w", rel, ErrUnreadable, osReason(err))
 	}
 	lp.hdr = hdr
-	lp.patch.Type = hdr.kind
+	lp.patch.Type = hdr.Kind
 	const link = "recorded without its text (set patches-base-url to link it)"
 	switch {
 	case base != "":

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bom-attest/bom-attest/internal/patchtext"
+
 	cyclonedx "github.com/CycloneDX/cyclonedx-go"
 	"github.com/google/go-cmp/cmp"
 )
@@ -209,7 +211,7 @@ func TestLoadHonoursContext(t *testing.T) {
 	dir := t.TempDir()
 	opts := Options{PatchesDir: dir, Namespace: "bom-attest"}
 	for i := range 1000 {
-		sparse(t, filepath.Join(dir, "nova", "2025.2", fmt.Sprintf("%04d-zeros.patch", i)), "", maxScan)
+		sparse(t, filepath.Join(dir, "nova", "2025.2", fmt.Sprintf("%04d-zeros.patch", i)), "", patchtext.MaxScan)
 	}
 	t.Run("cancelled before", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())

@@ -1,4 +1,4 @@
-package pedigree
+package patchtext
 
 import (
 	"bufio"
@@ -17,33 +17,36 @@ import (
 	cyclonedx "github.com/CycloneDX/cyclonedx-go"
 )
 
+// ErrNotPatch: no diff starts within the first MaxScan bytes.
+var ErrNotPatch = errors.New("not a patch")
+
 // Bounds on what is read of one patch. A patch tree is user input and a "patch" may be a huge or
 // binary file, so the parser reads a fixed prefix in fixed-size lines whatever the file claims.
 const (
-	maxScan       = 1 << 20  // bytes searched for the start of the diff
+	MaxScan       = 1 << 20  // bytes searched for the start of the diff
 	maxHeaderText = 64 << 10 // bytes of header (commit message, DEP-3 fields) kept
-	maxLine       = 8 << 10  // bytes kept of one line; the rest of a longer line is skipped
+	MaxLine       = 8 << 10  // bytes kept of one line; the rest of a longer line is skipped
 	maxIssues     = 256      // resolves kept from one patch
 )
 
-// lineReader yields the lines of a bounded prefix of r, each cut to maxLine bytes.
-type lineReader struct {
+// LineReader yields the lines of a bounded prefix of a reader, each cut to MaxLine bytes.
+type LineReader struct {
 	br  *bufio.Reader
 	buf []byte
 }
 
-func newLineReader(r io.Reader, limit int64) *lineReader {
-	return &lineReader{br: bufio.NewReaderSize(io.LimitReader(r, limit), 4096)}
+func NewLineReader(r io.Reader, limit int64) *LineReader {
+	return &LineReader{br: bufio.NewReaderSize(io.LimitReader(r, limit), 4096)}
 }
 
-// next returns the next line without its line ending; the slice is valid until the next call.
-func (l *lineReader) next() ([]byte, error) {
+// Next returns the next line without its line ending; the slice is valid until the next call.
+func (l *LineReader) Next() ([]byte, error) {
 	l.buf = l.buf[:0]
 	read := false
 	for {
 		frag, err := l.br.ReadSlice('\n')
 		read = read || len(frag) > 0
-		if room := maxLine - len(l.buf); room > 0 {
+		if room := MaxLine - len(l.buf); room > 0 {
 			l.buf = append(l.buf, frag[:min(room, len(frag))]...)
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
@@ -57,19 +60,19 @@ func (l *lineReader) next() ([]byte, error) {
 	}
 }
 
-// issueRef is one issue a patch resolves; partial marks an OpenStack Partial-Bug.
-type issueRef struct {
-	issue   cyclonedx.Issue
-	partial bool
+// IssueRef is one issue a patch resolves; partial marks an OpenStack Partial-Bug.
+type IssueRef struct {
+	Issue   cyclonedx.Issue
+	Partial bool
 }
 
-// header is what a patch says about itself before its diff.
-type header struct {
-	subject  string
-	kind     cyclonedx.PatchType
-	resolves []issueRef
-	related  []string // Related-Bug references, which inform but do not resolve
-	commit   *cyclonedx.Commit
+// Header is what a patch says about itself before its diff.
+type Header struct {
+	Subject  string
+	Kind     cyclonedx.PatchType
+	Resolves []IssueRef
+	Related  []string // Related-Bug references, which inform but do not resolve
+	Commit   *cyclonedx.Commit
 }
 
 var (
@@ -82,11 +85,11 @@ var (
 	patchTag  = regexp.MustCompile(`^\s*\[[^\]]*\]\s*`)
 )
 
-// parsePatchHeader reads the header of one patch: a git format-patch mail, DEP-3 fields, or
-// free text before the diff. It fails with ErrNotPatch when no diff starts within maxScan bytes.
-func parsePatchHeader(r io.Reader) (*header, error) {
-	lr := newLineReader(r, maxScan)
-	h := &header{}
+// ParseHeader reads the header of one patch: a git format-patch mail, DEP-3 fields, or
+// free text before the diff. It fails with ErrNotPatch when no diff starts within MaxScan bytes.
+func ParseHeader(r io.Reader) (*Header, error) {
+	lr := NewLineReader(r, MaxScan)
+	h := &Header{}
 	p := &headerParser{h: h, seenIssue: map[string]bool{}}
 
 	const (
@@ -99,7 +102,7 @@ func parsePatchHeader(r io.Reader) (*header, error) {
 	var prevMinus bool
 	found := false
 	for !found {
-		raw, err := lr.next()
+		raw, err := lr.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -160,7 +163,7 @@ func diffStart(line []byte) bool {
 }
 
 type headerParser struct {
-	h *header
+	h *Header
 
 	// format-patch mail headers
 	sha, from, date, mailSubject string
@@ -177,7 +180,7 @@ type headerParser struct {
 
 func (p *headerParser) mailLine(line string) {
 	if (line[0] == ' ' || line[0] == '\t') && p.lastMail != "" {
-		if p.lastMail == "subject" && len(p.mailSubject) < maxLine {
+		if p.lastMail == "subject" && len(p.mailSubject) < MaxLine {
 			p.mailSubject += " " + strings.TrimSpace(line)
 		}
 		return
@@ -230,7 +233,7 @@ func (p *headerParser) bodyLine(line string) {
 			}
 		case key == "related-bug":
 			for _, n := range lpNumbers(val) {
-				p.h.related = append(p.h.related, fmt.Sprintf("Related-Bug LP#%s (%s)", n, launchpadURL(n)))
+				p.h.Related = append(p.h.Related, fmt.Sprintf("Related-Bug LP#%s (%s)", n, launchpadURL(n)))
 			}
 		case key == "bug" || strings.HasPrefix(key, "bug-"):
 			vendor := ""
@@ -288,11 +291,11 @@ func containsFold(s, sub string) bool {
 }
 
 func (p *headerParser) addIssue(is cyclonedx.Issue, partial bool) {
-	if p.seenIssue[is.ID] || len(p.h.resolves) >= maxIssues {
+	if p.seenIssue[is.ID] || len(p.h.Resolves) >= maxIssues {
 		return
 	}
 	p.seenIssue[is.ID] = true
-	p.h.resolves = append(p.h.resolves, issueRef{issue: is, partial: partial})
+	p.h.Resolves = append(p.h.Resolves, IssueRef{Issue: is, Partial: partial})
 }
 
 func (p *headerParser) finish() {
@@ -303,32 +306,32 @@ func (p *headerParser) finish() {
 		subject = strings.TrimSpace(patchTag.ReplaceAllString(subject, ""))
 		// The subject was not part of the body scan; a CVE in it counts all the same. Prepend
 		// its issues so they come first, as a reader of the patch meets them.
-		body := h.resolves
-		h.resolves = nil
+		body := h.Resolves
+		h.Resolves = nil
 		for k := range p.seenIssue {
 			delete(p.seenIssue, k)
 		}
 		p.scanText(subject)
 		for _, r := range body {
-			p.addIssue(r.issue, r.partial)
+			p.addIssue(r.Issue, r.Partial)
 		}
 	} else {
 		subject = p.dep3Desc
 	}
-	h.subject = subject
+	h.Subject = subject
 
 	switch originCategory(p.origin) {
 	case "upstream":
-		h.kind = cyclonedx.PatchTypeCherryPick
+		h.Kind = cyclonedx.PatchTypeCherryPick
 	case "backport":
-		h.kind = cyclonedx.PatchTypeBackport
+		h.Kind = cyclonedx.PatchTypeBackport
 	case "vendor", "other":
-		h.kind = cyclonedx.PatchTypeUnofficial
+		h.Kind = cyclonedx.PatchTypeUnofficial
 	default:
 		if p.cherry {
-			h.kind = cyclonedx.PatchTypeCherryPick
+			h.Kind = cyclonedx.PatchTypeCherryPick
 		} else {
-			h.kind = cyclonedx.PatchTypeBackport
+			h.Kind = cyclonedx.PatchTypeBackport
 		}
 	}
 
@@ -342,9 +345,9 @@ func (p *headerParser) finish() {
 		if a := author(p.from, p.date); a != nil {
 			c.Author = a
 		}
-		h.commit = c
+		h.Commit = c
 	} else if c := originCommit(p.origin); c != nil {
-		h.commit = c
+		h.Commit = c
 	}
 }
 
