@@ -122,29 +122,56 @@ func cacheDirs(t *testing.T) []string {
 	return dirs
 }
 
+// cacheRun is two images sharing a layer, behind a counting registry, with a cache of max
+// bytes for their targets. corrupt, when set, is answered wrongly the first time.
+type cacheRun struct {
+	reg         *blobCounter
+	targets     []image.Target
+	cache       *image.LayerCache
+	shared, own v1.Hash
+}
+
+func newCacheRun(t *testing.T, max int64, corrupt bool) *cacheRun {
+	t.Helper()
+	t.Setenv("TMPDIR", t.TempDir())
+	r := &cacheRun{reg: &blobCounter{}}
+	host := countingRegistry(t, r.reg)
+	refs, shared, own := sharedBase(t, host)
+	r.shared, r.own = shared, own
+	if corrupt {
+		r.reg.corrupt = shared.String()
+	}
+	r.targets = resolveAll(t, refs)
+	r.cache = image.NewLayerCache(max, r.targets...)
+	t.Cleanup(func() { r.cache.Close() })
+	return r
+}
+
+// open reads target i through the cache.
+func (r *cacheRun) open(i int) error {
+	_, closeSrc, err := image.Open(context.Background(), r.targets[i], image.WithLayerCache(r.cache))
+	if err == nil {
+		closeSrc()
+	}
+	return err
+}
+
 // A layer two images share is pulled once; what only one image has is pulled by it alone; the
 // cache is empty once the last image that needs a blob is read, and gone after Close.
 func TestLayerCacheSharedLayerPulledOnce(t *testing.T) {
-	t.Setenv("TMPDIR", t.TempDir())
-	var c blobCounter
-	host := countingRegistry(t, &c)
-	refs, shared, own := sharedBase(t, host)
-	targets := resolveAll(t, refs)
-	cache := image.NewLayerCache(image.DefaultMaxBytes, targets...)
-	for _, tg := range targets {
-		_, closeSrc, err := image.Open(context.Background(), tg, image.WithLayerCache(cache))
-		if err != nil {
+	r := newCacheRun(t, image.DefaultMaxBytes, false)
+	for i := range r.targets {
+		if err := r.open(i); err != nil {
 			t.Fatal(err)
 		}
-		closeSrc()
 	}
-	if n := c.count(shared); n != 1 {
+	if n := r.reg.count(r.shared); n != 1 {
 		t.Errorf("the shared layer was pulled %d times, want once", n)
 	}
-	if n := c.count(own); n != 1 {
+	if n := r.reg.count(r.own); n != 1 {
 		t.Errorf("the first image's own layer was pulled %d times", n)
 	}
-	if layers, bytes := cache.Reused(); layers != 1 || bytes <= 0 {
+	if layers, bytes := r.cache.Reused(); layers != 1 || bytes <= 0 {
 		t.Errorf("Reused = %d layers, %d bytes; want the shared layer", layers, bytes)
 	}
 	for _, d := range cacheDirs(t) {
@@ -152,7 +179,7 @@ func TestLayerCacheSharedLayerPulledOnce(t *testing.T) {
 			t.Errorf("blobs left in the cache after the last image was read: %v", left)
 		}
 	}
-	if err := cache.Close(); err != nil {
+	if err := r.cache.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if d := cacheDirs(t); len(d) != 0 {
@@ -165,64 +192,39 @@ func TestLayerCacheSharedLayerPulledOnce(t *testing.T) {
 // bytes, and a cached blob altered on disk is caught by the layer's diff_id as a pulled one is.
 func TestLayerCacheKeepsOnlyWhatItMay(t *testing.T) {
 	t.Run("corrupt on the wire", func(t *testing.T) {
-		t.Setenv("TMPDIR", t.TempDir())
-		var c blobCounter
-		host := countingRegistry(t, &c)
-		refs, shared, _ := sharedBase(t, host)
-		c.corrupt = shared.String()
-		targets := resolveAll(t, refs)
-		cache := image.NewLayerCache(image.DefaultMaxBytes, targets...)
-		defer cache.Close()
-		if _, _, err := image.Open(context.Background(), targets[0], image.WithLayerCache(cache)); err == nil {
+		r := newCacheRun(t, image.DefaultMaxBytes, true)
+		if err := r.open(0); err == nil {
 			t.Fatal("a corrupt layer was read")
 		}
-		_, closeSrc, err := image.Open(context.Background(), targets[1], image.WithLayerCache(cache))
-		if err != nil {
+		if err := r.open(1); err != nil {
 			t.Fatalf("the second image, pulled afresh: %v", err)
 		}
-		closeSrc()
-		if n := c.count(shared); n != 2 {
+		if n := r.reg.count(r.shared); n != 2 {
 			t.Errorf("the shared layer was pulled %d times, want twice", n)
 		}
 	})
 	t.Run("over the cache's bytes", func(t *testing.T) {
-		t.Setenv("TMPDIR", t.TempDir())
-		var c blobCounter
-		host := countingRegistry(t, &c)
-		refs, shared, _ := sharedBase(t, host)
-		targets := resolveAll(t, refs)
-		cache := image.NewLayerCache(10, targets...)
-		defer cache.Close()
-		for _, tg := range targets {
-			_, closeSrc, err := image.Open(context.Background(), tg, image.WithLayerCache(cache))
-			if err != nil {
+		r := newCacheRun(t, 10, false)
+		for i := range r.targets {
+			if err := r.open(i); err != nil {
 				t.Fatal(err)
 			}
-			closeSrc()
 		}
-		if n := c.count(shared); n != 2 {
+		if n := r.reg.count(r.shared); n != 2 {
 			t.Errorf("the shared layer was pulled %d times, want twice", n)
 		}
 	})
 	t.Run("altered on disk", func(t *testing.T) {
-		t.Setenv("TMPDIR", t.TempDir())
-		var c blobCounter
-		host := countingRegistry(t, &c)
-		refs, shared, _ := sharedBase(t, host)
-		targets := resolveAll(t, refs)
-		cache := image.NewLayerCache(image.DefaultMaxBytes, targets...)
-		defer cache.Close()
-		_, closeSrc, err := image.Open(context.Background(), targets[0], image.WithLayerCache(cache))
-		if err != nil {
+		r := newCacheRun(t, image.DefaultMaxBytes, false)
+		if err := r.open(0); err != nil {
 			t.Fatal(err)
 		}
-		closeSrc()
 		dirs := cacheDirs(t)
 		if len(dirs) != 1 {
 			t.Fatalf("cache directories %v", dirs)
 		}
-		kept := filepath.Join(dirs[0], "sha256-"+shared.Hex)
-		// The same gzip stream of another tar: a valid blob, not the layer's.
+		kept := filepath.Join(dirs[0], "sha256-"+r.shared.Hex)
+		// The gzip stream of another tar: a valid blob, not the layer's.
 		other, _ := testimage.Layer(testimage.File{Path: "/etc/evil", Body: []byte("x")})
 		rc, _ := other.Compressed()
 		var buf bytes.Buffer
@@ -230,8 +232,8 @@ func TestLayerCacheKeepsOnlyWhatItMay(t *testing.T) {
 		if err := os.WriteFile(kept, buf.Bytes(), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err = image.Open(context.Background(), targets[1], image.WithLayerCache(cache))
-		if !errors.Is(err, image.ErrBlobDigest) || !strings.Contains(err.Error(), shared.String()) {
+		err := r.open(1)
+		if !errors.Is(err, image.ErrBlobDigest) || !strings.Contains(err.Error(), r.shared.String()) {
 			t.Errorf("err = %v, want the altered layer named with %v", err, image.ErrBlobDigest)
 		}
 	})
