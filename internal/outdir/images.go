@@ -30,7 +30,17 @@ type Image struct {
 
 // safeDir is what a directory name taken from a repository may look like: one path component
 // of a repository name, which is this already, checked again as it becomes a path.
-var safeDir = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,127}$`)
+var safeDir = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+
+// digestHex is the hex of a sha256 digest, whose start tells images apart.
+var digestHex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// maxBase bounds the part of a directory name taken from the repository, which may be far
+// longer than a readable name; what is appended to tell images apart still fits in maxDir.
+const (
+	maxBase = 100
+	maxDir  = 200
+)
 
 // ImageDirs names the directory of each image of a run of several, in order: the last
 // component of its repository (ghcr.io/acme/app → app). Images whose names would be the same,
@@ -46,6 +56,7 @@ func ImageDirs(images []Image, reserved ...string) []string {
 		if !safeDir.MatchString(base[i]) {
 			base[i] = "image"
 		}
+		base[i] = base[i][:min(len(base[i]), maxBase)]
 		count[base[i]]++
 	}
 	taken := func(n string) bool {
@@ -55,12 +66,8 @@ func ImageDirs(images []Image, reserved ...string) []string {
 	used := map[string]bool{}
 	for i, img := range images {
 		n := base[i]
-		if count[n] > 1 || taken(n) {
-			hex := strings.TrimPrefix(img.Digest, "sha256:")
-			if len(hex) > 12 {
-				hex = hex[:12]
-			}
-			n += "-" + hex
+		if hex := strings.TrimPrefix(img.Digest, "sha256:"); (count[n] > 1 || taken(n)) && digestHex.MatchString(hex) {
+			n += "-" + hex[:12]
 		}
 		unique := n
 		for k := 2; used[unique] || taken(unique); k++ {
@@ -75,7 +82,7 @@ func ImageDirs(images []Image, reserved ...string) []string {
 // Sub creates the directory name in d for one image's files, marks it as the action's, and
 // returns it. The directory must be a plain name: it is one level below output-dir.
 func (d *Dir) Sub(name string) (*Dir, error) {
-	if !safeDir.MatchString(name) || ownName.MatchString(name) {
+	if !safeDir.MatchString(name) || len(name) > maxDir || ownName.MatchString(name) {
 		return nil, fmt.Errorf("%w: bad directory name %q", ErrOutputDir, name)
 	}
 	p := filepath.Join(d.Path, name)

@@ -118,3 +118,37 @@ func TestSubRefuses(t *testing.T) {
 		}
 	}
 }
+
+// Whatever the names and digests, every image gets a directory of its own that Sub accepts,
+// that is none of the action's file names, and the same list gets the same names.
+func FuzzImageDirs(f *testing.F) {
+	d := "sha256:" + strings.Repeat("a", 64)
+	f.Add("ghcr.io/acme/app\nghcr.io/acme/app\nquay.io/x/app", d+"\n"+d+"\nsha256:"+strings.Repeat("b", 64))
+	f.Add("ghcr.io/acme/sbom.cdx.json\nsummary.md\n.hidden\n", "sha256:xyz\n\n"+d)
+	f.Add("a/"+strings.Repeat("x", 300)+"\na/app-aaaaaaaaaaaa\na/app\na/app", d+"\n"+d+"\n"+d+"\n"+d)
+	f.Fuzz(func(t *testing.T, names, digests string) {
+		ns, ds := strings.Split(names, "\n"), strings.Split(digests, "\n")
+		var images []Image
+		for i, n := range ns {
+			img := Image{Name: n}
+			if i < len(ds) {
+				img.Digest = ds[i]
+			}
+			images = append(images, img)
+		}
+		got := ImageDirs(images, "summary.md")
+		if len(got) != len(images) {
+			t.Fatalf("%d names for %d images", len(got), len(images))
+		}
+		seen := map[string]bool{}
+		for _, n := range got {
+			if !safeDir.MatchString(n) || len(n) > maxDir || ownName.MatchString(n) || n == "summary.md" || seen[n] {
+				t.Fatalf("name %q of %q", n, got)
+			}
+			seen[n] = true
+		}
+		if again := ImageDirs(images, "summary.md"); !slices.Equal(again, got) {
+			t.Fatalf("names differ between calls: %q, %q", got, again)
+		}
+	})
+}
