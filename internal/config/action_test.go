@@ -296,8 +296,9 @@ func TestActionYAMLStructureCatches(t *testing.T) {
 	}
 }
 
-// outputsSetInCode finds every output the code sets: calls of Set on a report.Outputs, whose
-// first argument must be a string literal so this test can read it. It returns name -> where.
+// outputsSetInCode finds every output the code sets: calls of Set or SetJSON on a
+// report.Outputs, whose first argument must be a string literal so this test can read it. It
+// returns name -> where.
 func outputsSetInCode(root string) (map[string][]string, []string, error) {
 	fset := token.NewFileSet()
 	var files []*ast.File
@@ -392,7 +393,7 @@ func outputsSetInCode(root string) (map[string][]string, []string, error) {
 				return true
 			}
 			sel, ok := call.Fun.(*ast.SelectorExpr)
-			if !ok || sel.Sel.Name != "Set" || len(call.Args) != 2 {
+			if !ok || sel.Sel.Name != "Set" && sel.Sel.Name != "SetJSON" || len(call.Args) != 2 {
 				return true
 			}
 			var recv string
@@ -464,6 +465,7 @@ func f(o *rep.Outputs, h http.Header, q p, name string) {
 	q.outs.Set("two", "2")
 	local := &rep.Outputs{}
 	local.Set("three", "3")
+	local.SetJSON("four", []string{"4"})
 	h.Set("Content-Type", "x")
 	o.Set(name, "dynamic")
 }
@@ -477,8 +479,8 @@ func f(o *rep.Outputs, h http.Header, q p, name string) {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	if !slices.Equal(names, []string{"one", "three", "two"}) || len(problems) != 1 || !strings.Contains(problems[0], "not a string literal") {
-		t.Errorf("found %v, problems %q; want one, three, two and the dynamic name reported", names, problems)
+	if !slices.Equal(names, []string{"four", "one", "three", "two"}) || len(problems) != 1 || !strings.Contains(problems[0], "not a string literal") {
+		t.Errorf("found %v, problems %q; want four, one, three, two and the dynamic name reported", names, problems)
 	}
 }
 

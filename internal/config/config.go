@@ -37,6 +37,10 @@ var ErrHelp = flag.ErrHelp
 
 // Config is everything a run needs, validated.
 type Config struct {
+	// Images are the images to describe, in input order: the one of image (or subject-name and
+	// subject-digest), or each line of images. ImageKind, ImageRef, SubjectName and
+	// SubjectDigest are the first's, which is the only one unless images lists several.
+	Images        []Image
 	ImageKind     image.Kind
 	ImageRef      string // registry reference, or the path for local kinds
 	SubjectName   string // lowercased, no tag or digest; may be empty for local images
@@ -109,6 +113,22 @@ type Config struct {
 	SourceDateEpoch time.Time
 
 	GitHub GitHub
+}
+
+// Image is one image to describe: where it is read from and the subject its attestations name.
+type Image struct {
+	Kind   image.Kind
+	Ref    string // registry reference, or the path for local kinds
+	Name   string // lowercased, no tag or digest; may be empty for local images
+	Digest string // sha256:<hex> or empty
+}
+
+// Reference is the image as the user gave it: the registry reference, or kind:path.
+func (i Image) Reference() string {
+	if i.Kind == image.KindRegistry {
+		return i.Ref
+	}
+	return string(i.Kind) + ":" + i.Ref
 }
 
 // GitHub is the part of the runner's environment bom-attest uses.
@@ -336,7 +356,12 @@ func build(raw map[string]string, gh GitHub, sourceDateEpoch string) (*Config, e
 			v.add("subject-name", "must be an image name such as ghcr.io/acme/app (no tag, no digest): %v", err)
 		}
 	}
-	v.image(c, raw["image"])
+	if raw["images"] != "" {
+		v.images(c, raw)
+	} else {
+		v.image(c, raw["image"])
+		c.Images = []Image{{Kind: c.ImageKind, Ref: c.ImageRef, Name: c.SubjectName, Digest: c.SubjectDigest}}
+	}
 
 	c.Platforms = nil
 	if p := raw["platforms"]; p != "all" {
@@ -543,6 +568,9 @@ func (v *validator) admission(c *Config, raw map[string]string) {
 	}
 	c.KyvernoPolicy = admission.Kind(v.oneOf(raw, "kyverno-policy", string(admission.KindNone), string(admission.KindImageValidating), string(admission.KindClusterPolicy)))
 	c.KyvernoImageGlobs = List(raw["kyverno-image-glob"])
+	if len(c.KyvernoImageGlobs) > 0 && len(c.Images) > 1 {
+		v.add("kyverno-image-glob", "cannot be used with several images: each image's policy applies to its own repository, and the same patterns in every policy would make them one")
+	}
 	for _, g := range c.KyvernoImageGlobs {
 		if err := admission.CheckGlob(g); err != nil {
 			v.add("kyverno-image-glob", "%v", err)

@@ -173,6 +173,16 @@ func TestLoadInvalid(t *testing.T) {
 		{"vex bad glob", map[string]string{"IMAGE": img, "VULNERABILITY-SCAN": "true", "VEX": filepath.Join(dir, "[.json")}, nil, "vex", ErrInvalid},
 		{"grype-db-url ftp", map[string]string{"IMAGE": img, "VULNERABILITY-SCAN": "true", "GRYPE-DB-URL": "ftp://mirror/db"}, nil, "grype-db-url", ErrInvalid},
 		{"grype-db-dir is file", map[string]string{"IMAGE": img, "VULNERABILITY-SCAN": "true", "GRYPE-DB-DIR": file}, nil, "grype-db-dir", ErrInvalid},
+		{"images and image", map[string]string{"IMAGE": img, "IMAGES": img}, nil, "images", ErrInvalid},
+		{"images and subject-digest", map[string]string{"SUBJECT-DIGEST": digest, "IMAGES": img}, nil, "images", ErrInvalid},
+		{"images entry with a tag", map[string]string{"IMAGES": "ghcr.io/acme/app:1.0@" + digest}, nil, "images", ErrInvalid},
+		{"images entry without digest", map[string]string{"IMAGES": "ghcr.io/acme/app:1.0"}, nil, "images", ErrInvalid},
+		{"images entry with a short digest", map[string]string{"IMAGES": "ghcr.io/acme/app@sha256:abc"}, nil, "images", ErrInvalid},
+		{"images entry local", map[string]string{"IMAGES": "oci-dir:" + dir}, nil, "images", ErrInvalid},
+		{"images entry twice", map[string]string{"IMAGES": img + "\nGHCR.io/Acme/App@" + digest}, nil, "images", ErrInvalid},
+		{"images too many", map[string]string{"IMAGES": strings.Repeat(img+",", MaxImages+1)}, nil, "images", ErrInvalid},
+		{"kyverno-image-glob with several images", map[string]string{"IMAGES": img + ",ghcr.io/acme/worker@" + digest,
+			"KYVERNO-POLICY": "image-validating", "KYVERNO-IMAGE-GLOB": "ghcr.io/acme/*"}, nil, "kyverno-image-glob", ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -253,5 +263,54 @@ func TestUnknownFlag(t *testing.T) {
 	_, err := Load([]string{"--imagee", "x"}, env(nil), io.Discard)
 	if !errors.Is(err, ErrInvalid) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// images lists several registry images; each is read by digest and attested under its own
+// name, lowercased as subject-name is, and the scalar fields are the first's.
+func TestImagesInput(t *testing.T) {
+	other := "sha256:" + strings.Repeat("f", 64)
+	c, err := Load(nil, env(map[string]string{
+		"INPUT_IMAGES":         "GHCR.io/Acme/App@" + digest + ",\n  ghcr.io/acme/worker@" + other + "\n\nlocalhost:5000/acme/app@" + other,
+		"INPUT_KYVERNO-POLICY": "image-validating",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Image{
+		{Kind: image.KindRegistry, Ref: "ghcr.io/acme/app@" + digest, Name: "ghcr.io/acme/app", Digest: digest},
+		{Kind: image.KindRegistry, Ref: "ghcr.io/acme/worker@" + other, Name: "ghcr.io/acme/worker", Digest: other},
+		{Kind: image.KindRegistry, Ref: "localhost:5000/acme/app@" + other, Name: "localhost:5000/acme/app", Digest: other},
+	}
+	if len(c.Images) != len(want) {
+		t.Fatalf("images = %+v", c.Images)
+	}
+	for i := range want {
+		if c.Images[i] != want[i] {
+			t.Errorf("image %d = %+v, want %+v", i, c.Images[i], want[i])
+		}
+	}
+	if c.ImageKind != image.KindRegistry || c.ImageRef != want[0].Ref || c.SubjectName != want[0].Name || c.SubjectDigest != digest {
+		t.Errorf("first image = %s %s %s %s", c.ImageKind, c.ImageRef, c.SubjectName, c.SubjectDigest)
+	}
+	if got := c.Images[2].Reference(); got != want[2].Ref {
+		t.Errorf("Reference() = %s", got)
+	}
+
+	// One image given the usual way is the one image of the list.
+	c, err = Load(nil, env(map[string]string{"INPUT_SUBJECT-NAME": "ghcr.io/acme/app", "INPUT_SUBJECT-DIGEST": digest}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Images) != 1 || c.Images[0] != want[0] {
+		t.Errorf("images = %+v, want [%+v]", c.Images, want[0])
+	}
+	dir := t.TempDir()
+	c, err = Load(nil, env(map[string]string{"INPUT_IMAGE": "oci-dir:" + dir}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Images) != 1 || c.Images[0].Reference() != "oci-dir:"+dir {
+		t.Errorf("images = %+v", c.Images)
 	}
 }

@@ -16,6 +16,7 @@ var Inputs = []Input{
 	{Name: "image", Description: "Image to describe: a registry reference (by digest, or a tag resolved once), or oci-dir:PATH, oci-archive:PATH, docker-archive:PATH. Defaults to subject-name@subject-digest."},
 	{Name: "subject-name", Description: "Image name the attestations are about, without tag (e.g. ghcr.io/acme/app). Defaults to the repository of image."},
 	{Name: "subject-digest", Description: "Digest (sha256:...) of the image or index the attestations are about; the scanned manifest must have this digest."},
+	{Name: "images", Description: "Several images to describe in one step instead of image, subject-name and subject-digest: name@sha256:digest of each (registry images; comma- or newline-separated). Each gets its own documents, attestations and signature, its files a directory of its own in output-dir, and an entry in results."},
 	{Name: "subject-version", Description: "Version of the image (e.g. v1.2.3), recorded in the storage record; used with push-to-registry and create-storage-record."},
 	{Name: "platforms", Default: "all", Description: "For a multi-platform index: all, or a list such as linux/amd64,linux/arm64. One SBOM per platform."},
 	{Name: "max-image-bytes", Default: "32GiB", Description: "Most bytes one image's layers may expand to: a number of bytes, optionally with KiB, MiB, GiB or TiB. A platform's layers are unpacked in the temporary directory while it is scanned; reading also stops before that disk is full."},
@@ -94,4 +95,5 @@ var Outputs = []Output{
 	{"vulnerability-report-paths", "JSON list of vulnerability report paths, one per platform."},
 	{"vulnerability-counts", `Findings by severity after VEX, as JSON: {"critical":0,"high":1,"medium":0,"low":2,"negligible":0,"unknown":0}.`},
 	{"vulnerability-db-built", "When the vulnerability database used was built (RFC 3339)."},
+	{"results", `Every image's outputs, as a JSON object keyed by name@digest: {"ghcr.io/acme/app@sha256:…": {"sbom-paths": [...], "attestation-ids": [...], ...}}, with "error" for an image that failed. The other outputs are the first image's.`},
 }

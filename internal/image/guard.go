@@ -12,8 +12,8 @@ import (
 
 // guard wraps t's image so that each layer, as stereoscope reads it, is checked against the
 // config's diff_id, counted against t.Limits and the free space of dir, where it is unpacked,
-// and stopped when ctx is done.
-func guard(ctx context.Context, t Target, dir string) (v1.Image, error) {
+// and stopped when ctx is done; cache, when not nil, serves and keeps the layers' blobs.
+func guard(ctx context.Context, t Target, dir string, cache *LayerCache) (v1.Image, error) {
 	m, err := t.Image.Manifest()
 	if err != nil {
 		return nil, err
@@ -35,9 +35,17 @@ func guard(ctx context.Context, t Target, dir string) (v1.Image, error) {
 		b.LimitDisk(dir, free)
 	}
 	g := &guardedImage{Image: t.Image}
+	cached := cache != nil && len(cachedLayers(t)) > 0
 	for i, l := range layers {
+		open := l.Compressed
+		if t.fromUncompressed {
+			open = l.Uncompressed
+		}
+		if cached {
+			open = cache.opener(m.Layers[i], open)
+		}
 		g.layers = append(g.layers, &guardedLayer{
-			Layer: l, ctx: ctx, budget: b,
+			Layer: l, ctx: ctx, budget: b, open: open,
 			digest: m.Layers[i].Digest, diffID: cf.RootFS.DiffIDs[i], above: len(layers) - 1 - i,
 			what:             layerWhat(i, m.Layers[i].Digest, t.Digest),
 			fromUncompressed: t.fromUncompressed,
@@ -61,6 +69,7 @@ func (g *guardedImage) LayerByDiffID(h v1.Hash) (v1.Layer, error) {
 
 type guardedLayer struct {
 	v1.Layer
+	open             func() (io.ReadCloser, error) // the blob as stored, or the tar of an uncompressed one
 	ctx              context.Context
 	budget           *blob.Budget
 	digest, diffID   v1.Hash
@@ -75,9 +84,5 @@ func (l *guardedLayer) DiffID() (v1.Hash, error) { return l.diffID, nil }
 // Uncompressed is the layer's tar stream, checked against the config's diff_id and charged to
 // the image's budget as it is read.
 func (l *guardedLayer) Uncompressed() (io.ReadCloser, error) {
-	open := l.Layer.Compressed
-	if l.fromUncompressed {
-		open = l.Layer.Uncompressed
-	}
-	return l.budget.Open(l.ctx, blob.Layer{Open: open, Compressed: !l.fromUncompressed, DiffID: l.diffID, Above: l.above, What: l.what})
+	return l.budget.Open(l.ctx, blob.Layer{Open: l.open, Compressed: !l.fromUncompressed, DiffID: l.diffID, Above: l.above, What: l.what})
 }

@@ -100,6 +100,8 @@ type Target struct {
 	// fromUncompressed: the layers are stored uncompressed (docker save), so they are read as
 	// such rather than recompressed to be read back.
 	fromUncompressed bool
+	// remote: the layers are pulled from a registry, so a LayerCache may keep them.
+	remote bool
 }
 
 // PlatformString is os/arch[/variant].

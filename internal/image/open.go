@@ -13,16 +13,41 @@ import (
 	"github.com/bom-attest/bom-attest/internal/image/blob"
 )
 
+// OpenOption tunes Open.
+type OpenOption func(*openOptions)
+
+type openOptions struct {
+	cache *LayerCache
+}
+
+// WithLayerCache has Open read the layers c keeps from disk, and keep those a later target
+// will read too.
+func WithLayerCache(c *LayerCache) OpenOption {
+	return func(o *openOptions) { o.cache = c }
+}
+
 // Open reads t's layers once (pulling them when t comes from a registry) and returns it as a
 // Syft source. close releases the unpacked layers. Each layer is checked against the config's
 // diff_id as it is read and counted against t.Limits; an error names the layer at fault.
-func Open(ctx context.Context, t Target) (src source.Source, close func() error, err error) {
+func Open(ctx context.Context, t Target, opts ...OpenOption) (src source.Source, close func() error, err error) {
+	var o openOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.cache != nil {
+		// Once this target is read, or failed to be, what only it still needed goes.
+		defer func() {
+			if err != nil {
+				o.cache.release(t)
+			}
+		}()
+	}
 	gen := stfile.NewTempDirGenerator("bom-attest")
 	dir, err := gen.NewDirectory("image")
 	if err != nil {
 		return nil, nil, fmt.Errorf("image: temp dir: %w", err)
 	}
-	guarded, err := guard(ctx, t, dir)
+	guarded, err := guard(ctx, t, dir, o.cache)
 	if err != nil {
 		return nil, nil, errors.Join(fmt.Errorf("image: %w", err), gen.Cleanup())
 	}
@@ -50,5 +75,8 @@ func Open(ctx context.Context, t Target) (src source.Source, close func() error,
 		Reference: ref,
 		Alias:     source.Alias{Name: t.Name, Version: t.Digest.String()},
 	})
+	if o.cache != nil {
+		o.cache.release(t)
+	}
 	return src, func() error { return errors.Join(img.Cleanup(), gen.Cleanup()) }, nil
 }

@@ -152,7 +152,7 @@ func resolveRegistry(ctx context.Context, s string, o Options) (*Resolved, error
 	if subject == "" {
 		subject = strings.ToLower(repo.Name())
 	}
-	base := Target{Name: subject, RepoURL: strings.ToLower(repo.Name())}
+	base := Target{Name: subject, RepoURL: strings.ToLower(repo.Name()), remote: true}
 	if desc.MediaType.IsIndex() {
 		idx, err := desc.ImageIndex()
 		if err != nil {

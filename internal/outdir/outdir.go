@@ -129,17 +129,32 @@ const ownNames = `(sbom(\.[^/]+)?\.(cdx|intoto|sigstore)\.json` +
 
 // RemoveStale removes what an earlier run left in the directory under the action's own file
 // names (and under also's), so that no file from before can be taken for this run's. Only
-// regular files directly in the directory go: it never descends into a subdirectory and leaves
-// symbolic links (and what they point at), named pipes and devices alone, so nothing outside
-// the directory can be reached through it. It returns the names removed.
+// regular files go, directly in the directory or in an image directory an earlier run of several
+// images made (one holding Marker, see Sub), which goes too once empty; it descends into no
+// other subdirectory and leaves symbolic links (and what they point at), named pipes and
+// devices alone, so nothing outside the directory can be reached through it. It returns the
+// names removed, relative to the directory.
 func (d *Dir) RemoveStale(also ...string) ([]string, error) {
 	entries, err := os.ReadDir(d.Path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrOutputDir, err)
 	}
+	root, err := os.OpenRoot(d.Path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrOutputDir, err)
+	}
+	defer root.Close()
 	var removed []string
 	for _, e := range entries {
 		name := e.Name()
+		if e.IsDir() {
+			gone, err := d.removeStaleImageDir(root, name)
+			removed = append(removed, gone...)
+			if err != nil {
+				return removed, err
+			}
+			continue
+		}
 		if !e.Type().IsRegular() || !(ownName.MatchString(name) || slices.Contains(also, name)) {
 			continue
 		}

@@ -8,10 +8,10 @@ import (
 // A file shown in the summary stays inside its block whatever it holds.
 func TestCollapsed(t *testing.T) {
 	hostile := "a: 1\n```\n</details>\n# heading\n````yaml\nb: \x1b[31mred\x00\n"
-	md := Summary(&Run{SubjectName: "ghcr.io/acme/app", Sections: []Section{{
+	md := Summary(&Run{Images: []*Image{{SubjectName: "ghcr.io/acme/app", Sections: []Section{{
 		Title: "Admission policy", Intro: "Apply it with `kubectl apply -f kyverno-policy.yaml`.",
 		Collapsed: []Collapsed{{Summary: "kyverno-policy.yaml <b>", Lang: "yaml", Text: hostile}},
-	}}})
+	}}}}})
 	start := strings.Index(md, "<details><summary>kyverno-policy.yaml &lt;b&gt;</summary>\n\n`````yaml\n")
 	if start < 0 {
 		t.Fatalf("no block with a five-backtick fence:\n%s", md)

@@ -36,7 +36,7 @@ type admissionState struct {
 
 // signImage signs the image digest itself, as cosign v3 does, with the run's signer; the bundle
 // is written and pushed with the attestations.
-func (p *pipeline) signImage(ctx context.Context, signer *sign.Signer) error {
+func (p *imagePipeline) signImage(ctx context.Context, signer *sign.Signer) error {
 	p.adm.signer = signer
 	if !p.cfg.SignImage {
 		return nil
@@ -51,7 +51,7 @@ func (p *pipeline) signImage(ctx context.Context, signer *sign.Signer) error {
 }
 
 // writeImageSignature writes the image signature's bundle beside the attestations' bundles.
-func (p *pipeline) writeImageSignature() error {
+func (p *imagePipeline) writeImageSignature() error {
 	if p.adm.bundle == nil {
 		return nil
 	}
@@ -67,7 +67,7 @@ func (p *pipeline) writeImageSignature() error {
 // pushImageSignature pushes the image signature as a referrer of the image, as `cosign sign`
 // (v3) pushes it: the same artifact type and annotations as an attestation bundle, with its
 // predicate type, which is what `cosign verify` and Kyverno look for.
-func (p *pipeline) pushImageSignature(ctx context.Context, opts store.ReferrerOptions) error {
+func (p *imagePipeline) pushImageSignature(ctx context.Context, opts store.ReferrerOptions) error {
 	if p.adm.bundle == nil {
 		return nil
 	}
@@ -91,7 +91,7 @@ func (p *pipeline) pushImageSignature(ctx context.Context, opts store.ReferrerOp
 }
 
 // dryRunImageSignature writes the statement the image signature would sign.
-func (p *pipeline) dryRunImageSignature() error {
+func (p *imagePipeline) dryRunImageSignature() error {
 	if !p.cfg.SignImage {
 		return nil
 	}
@@ -110,7 +110,7 @@ func (p *pipeline) dryRunImageSignature() error {
 
 // writePolicy writes the Kyverno policy for exactly what this run attested — in a dry run, what
 // it would have — last, once everything it requires is published.
-func (p *pipeline) writePolicy(ctx context.Context) error {
+func (p *imagePipeline) writePolicy(ctx context.Context) error {
 	kind := p.cfg.KyvernoPolicy
 	if kind == "" || kind == admission.KindNone {
 		return nil
@@ -143,7 +143,7 @@ func (p *pipeline) writePolicy(ctx context.Context) error {
 	})
 }
 
-func (p *pipeline) policySection(r *admission.Rules, doc []byte) {
+func (p *imagePipeline) policySection(r *admission.Rules, doc []byte) {
 	what := "ImageValidatingPolicy"
 	if r.Kind == admission.KindClusterPolicy {
 		what = "ClusterPolicy"
@@ -165,7 +165,7 @@ func (p *pipeline) policySection(r *admission.Rules, doc []byte) {
 
 // admissionFacts gathers what the policy is written from: the image, the signer, the
 // attestations about the image's own digest, and the trust of the Sigstore instance.
-func (p *pipeline) admissionFacts(ctx context.Context) (admission.Facts, error) {
+func (p *imagePipeline) admissionFacts(ctx context.Context) (admission.Facts, error) {
 	c := p.cfg
 	f := admission.Facts{Kind: c.KyvernoPolicy, SubjectName: p.subjectOfImage.Name, ImageGlobs: c.KyvernoImageGlobs, RefPattern: c.KyvernoRefPattern}
 	var plan sign.Plan
@@ -207,18 +207,22 @@ func (p *pipeline) admissionFacts(ctx context.Context) (admission.Facts, error) 
 	if p.adm.bundle != nil || c.DryRun && c.SignImage {
 		f.Documents = append(f.Documents, admission.Document{Name: "signature", PredicateType: sign.ImageSignaturePredicateType})
 	}
-	trust, err := p.admissionTrust(ctx, plan)
-	if err != nil {
-		return f, err
+	if p.trust == nil {
+		// The same for every image of the run: read once.
+		trust, err := p.admissionTrust(ctx, plan, p.adm.signer)
+		if err != nil {
+			return f, err
+		}
+		p.trust = &trust
 	}
-	f.Trust = trust
+	f.Trust = *p.trust
 	return f, nil
 }
 
 // admissionTrust is the trust a policy verifies with: Kyverno's own (TUF) for public-good,
 // otherwise the trusted root this run verified with, carried inline; GitHub's TUF repository for
 // an ImageValidatingPolicy's TUF client on GitHub's instance.
-func (p *pipeline) admissionTrust(ctx context.Context, plan sign.Plan) (admission.Trust, error) {
+func (p *pipeline) admissionTrust(ctx context.Context, plan sign.Plan, signer *sign.Signer) (admission.Trust, error) {
 	t := admission.Trust{Instance: plan.Instance, LogURL: plan.RekorURL}
 	if plan.Instance == sign.InstancePublicGood && plan.TrustedRootPath == "" {
 		t.SCT = true
@@ -231,8 +235,8 @@ func (p *pipeline) admissionTrust(ctx context.Context, plan sign.Plan) (admissio
 		t.TUFMirror, t.TUFRoot = plan.TUFMirror, sign.GitHubTUFRoot()
 	}
 	var err error
-	if s := p.adm.signer; s != nil {
-		t.TrustedRoot, err = s.TrustedRoot()
+	if signer != nil {
+		t.TrustedRoot, err = signer.TrustedRoot()
 	} else {
 		// A dry run reads the instance's trusted root, as signing would; it publishes nothing.
 		t.TrustedRoot, err = sign.FetchTrustedRoot(ctx, p.signOptions(nil), p.signingTransport())
@@ -270,15 +274,15 @@ func dryRunWorkflow(server, repository, workflowRef string) (*admission.Workflow
 }
 
 // admissionOutcomes account for the image signature and the policy after a failure.
-func (p *pipeline) admissionOutcomes() []report.Outcome {
+func (p *imagePipeline) admissionOutcomes() []report.Outcome {
 	var out []report.Outcome
 	if p.cfg.SignImage && !p.cfg.DryRun {
 		out = append(out, report.Outcome{What: "image signature: signed", Done: p.adm.bundle != nil},
-			report.Outcome{What: "image signature: bundle written (" + imageSignatureFile + ".sigstore.json)", Done: p.adm.file != ""},
+			report.Outcome{What: "image signature: bundle written (" + p.file(imageSignatureFile+".sigstore.json") + ")", Done: p.adm.file != ""},
 			report.Outcome{What: "image signature: pushed to the registry as a referrer", Done: p.adm.referrer != ""})
 	}
 	if k := p.cfg.KyvernoPolicy; k != "" && k != admission.KindNone {
-		out = append(out, report.Outcome{What: "Kyverno policy written (" + admission.File + ")", Done: p.adm.policy != ""})
+		out = append(out, report.Outcome{What: "Kyverno policy written (" + p.file(admission.File) + ")", Done: p.adm.policy != ""})
 	}
 	return out
 }

@@ -84,7 +84,7 @@ func (p *pipeline) newResolver() error {
 // enrich fills one platform's SBOM with what the image's files say (creators, licences,
 // hashes, BSI properties, compositions), while its layers are still open. It returns the gaps,
 // for the report made once the document is final.
-func (p *pipeline) enrich(ctx context.Context, src source.Source, bom *cyclonedx.BOM, plat string) (*platformCompliance, error) {
+func (p *imagePipeline) enrich(ctx context.Context, src source.Source, bom *cyclonedx.BOM, plat string) (*platformCompliance, error) {
 	res, err := src.FileResolver(source.SquashedScope)
 	if err != nil {
 		return nil, fmt.Errorf("compliance: %w", err)
@@ -146,7 +146,7 @@ func (p *pipeline) wantsStandard(s check.Standard) bool {
 }
 
 // measure makes one platform's report from its finished SBOM (models and pedigree in).
-func (p *pipeline) measure(pc *platformCompliance, bom *cyclonedx.BOM, file string) {
+func (p *imagePipeline) measure(pc *platformCompliance, bom *cyclonedx.BOM, file string) {
 	pc.SBOM = file
 	pc.Report = check.Compliance(check.ComplianceInput{BOM: bom, SpecVersion: p.cfg.SpecVersion, Standards: p.cfg.Compliance,
 		Namespace: p.cfg.PropertyNamespace, Gaps: pc.gaps})
@@ -157,7 +157,7 @@ func (p *pipeline) measure(pc *platformCompliance, bom *cyclonedx.BOM, file stri
 
 // writeCompliance writes compliance.json, the summary's table (of the first platform) and the
 // compliance-score output (the lowest platform's), once every platform is measured.
-func (p *pipeline) writeCompliance() error {
+func (p *imagePipeline) writeCompliance() error {
 	rs := p.compl.reports
 	if len(rs) == 0 {
 		return nil
@@ -189,7 +189,7 @@ func (p *pipeline) writeCompliance() error {
 }
 
 // complianceGate is the error that ends a run whose score is under compliance-fail-under.
-func (p *pipeline) complianceGate() error {
+func (p *imagePipeline) complianceGate() error {
 	if p.cfg.ComplianceFailUnder < 0 || len(p.compl.reports) == 0 {
 		return nil
 	}

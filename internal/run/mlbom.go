@@ -28,7 +28,7 @@ func (p *pipeline) modelStage() bool {
 // platform, about the image as a whole. A weight file in a layer the platforms share is read
 // once. It returns the ML-BOM to write (from the first platform, when it has models), which
 // writeMLBOM writes once the SBOM's serial number is final.
-func (p *pipeline) models(ctx context.Context, src source.Source, bom *cyclonedx.BOM, first bool) (*cyclonedx.BOM, error) {
+func (p *imagePipeline) models(ctx context.Context, src source.Source, bom *cyclonedx.BOM, first bool) (*cyclonedx.BOM, error) {
 	res, err := src.FileResolver(source.SquashedScope)
 	if err != nil {
 		return nil, fmt.Errorf("model discovery: %w", err)
@@ -61,7 +61,7 @@ func (p *pipeline) models(ctx context.Context, src source.Source, bom *cyclonedx
 
 // writeMLBOM links the ML-BOM to the SBOM's final serial number, gives it its own (from its
 // content when SOURCE_DATE_EPOCH asks for reproducible documents), checks and writes it.
-func (p *pipeline) writeMLBOM(doc, sbomDoc *cyclonedx.BOM) error {
+func (p *imagePipeline) writeMLBOM(doc, sbomDoc *cyclonedx.BOM) error {
 	mlbom.LinkSBOM(doc, sbomDoc)
 	if !p.cfg.SourceDateEpoch.IsZero() {
 		if err := sbom.DeriveSerial(doc); err != nil {

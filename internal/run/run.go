@@ -13,6 +13,7 @@ import (
 	"github.com/CycloneDX/cyclonedx-go"
 	"github.com/anchore/syft/syft/source"
 
+	"github.com/bom-attest/bom-attest/internal/admission"
 	"github.com/bom-attest/bom-attest/internal/check"
 	"github.com/bom-attest/bom-attest/internal/config"
 	"github.com/bom-attest/bom-attest/internal/image"
@@ -91,34 +92,63 @@ func Main(ctx context.Context, env Env) int {
 	p := &pipeline{cfg: cfg, log: log, out: &report.Outputs{}, env: env,
 		sum: &report.Run{Version: version.Get().Short(), DryRun: cfg.DryRun,
 			// config writes the reason from its own words, with Markdown code spans.
-			DryRunReason: report.Markdown(cfg.DryRunReason),
-			SubjectName:  cfg.SubjectName, SubjectDigest: cfg.SubjectDigest, SpecVersion: cfg.SpecVersion.String()}}
+			DryRunReason: report.Markdown(cfg.DryRunReason), SpecVersion: cfg.SpecVersion.String()}}
 	p.httpOpts = []transport.Option{transport.WithUserAgent(version.UserAgent()), transport.WithLogf(log.Infof)}
 	// Registries serve blobs from CDNs on other hosts; the API and signing clients get no such leeway.
 	p.http = transport.New(append(p.httpOpts[:len(p.httpOpts):len(p.httpOpts)], transport.WithCrossHostReads())...)
 	p.http.AddSecret(cfg.GitHubToken)
+	p.newImages()
 	if cfg.DryRun {
 		log.Noticef("bom-attest dry run: %s. Documents are written to %s; nothing is signed or published.", cfg.DryRunReason, cfg.OutputDir)
 	}
 	runErr := p.run(ctx)
 	p.sum.Err = runErr
 	if runErr != nil {
-		p.sum.Outcomes = p.outcomes()
+		p.accountFor(runErr)
 	}
+	p.setOutputs(runErr)
 	p.out.Set("dry-run", strconv.FormatBool(cfg.DryRun))
 	if err := p.finish(); err != nil && runErr == nil {
 		runErr = err
 	}
 	if runErr != nil {
-		log.Errorf("%v", runErr)
-		if errors.Is(runErr, errGate) {
-			return ExitGate
-		}
-		return ExitFailed
+		p.logFailure(runErr)
+		return exitCode(runErr)
 	}
 	return ExitOK
 }
 
+// logFailure ends the log with what failed: an annotation for the run, and one for each image
+// that failed in a run of several, so each reads on its own.
+func (p *pipeline) logFailure(err error) {
+	ie, ok := err.(*imagesError)
+	if !ok {
+		p.log.Errorf("%v", err)
+		return
+	}
+	p.log.Errorf("%d of %d images failed", len(ie.failed), ie.of)
+	for _, im := range ie.failed {
+		p.log.Errorf("%s: %v", im.key, im.err)
+	}
+}
+
+// exitCode maps a failed run to its exit code: 2 when what failed is only gates, which fail on
+// purpose after everything is written and attested; 1 for anything else.
+func exitCode(err error) int {
+	if ie, ok := err.(*imagesError); ok {
+		if ie.onlyGates() {
+			return ExitGate
+		}
+		return ExitFailed
+	}
+	if errors.Is(err, errGate) {
+		return ExitGate
+	}
+	return ExitFailed
+}
+
+// pipeline is the run: what its images share — the config, the log, output-dir, the inputs read
+// before any image, the layer cache, the signing — and the images, each an imagePipeline.
 type pipeline struct {
 	cfg *config.Config
 	log *report.Log
@@ -130,17 +160,15 @@ type pipeline struct {
 	http     *transport.Transport
 	httpOpts []transport.Option
 
-	manifest       *modelmanifest.Manifest // model-manifest, nil without one
-	modelHashes    mlbom.HashCache         // weight files read once, whatever platforms share them
-	ped            *pedigreeState          // patches-dir and constraint-overrides, nil without either
-	targets        []image.Target          // the platforms to describe, in order
-	held           *report.Outputs         // outputs of the platform stages, until all are done
-	docs           []*document
-	subjectOfImage statement.Subject // the image as a whole: index or single manifest
-	repoURL        string            // where referrers go
-	adm            admissionState    // the image signature and the Kyverno policy
-	vulns          *vulnScan         // nil unless vulnerability-scan
-	compl          complianceState   // the compliance stage's resolver and reports
+	manifest    *modelmanifest.Manifest // model-manifest, nil without one
+	modelHashes mlbom.HashCache         // weight files read once, whatever platforms and images share them
+	ped         *pedigreeState          // patches-dir and constraint-overrides, nil without either
+	vulns       *vulnScan               // the database and VEX, nil unless vulnerability-scan
+	images      []*imagePipeline        // in the order given
+	layers      *image.LayerCache       // the blobs of layers more than one platform or image has
+	trust       *admission.Trust        // the policies' trust, once known
+	org         *ownerType              // whether the repository's owner is an organization, once asked
+	compl       complianceState         // the compliance stage's resolver, which every image shares
 }
 
 // stage times fn inside a log group and records it for the summary.
@@ -156,6 +184,10 @@ func (p *pipeline) warn(format string, a ...any) {
 	p.sum.Warnings = append(p.sum.Warnings, fmt.Sprintf(format, a...))
 }
 
+// run loads what the images share, resolves every image, describes them one after another (one
+// platform's layers at a time), attests those whose documents are all written, and checks their
+// gates. An image that fails is set aside and the others go on; a failure of what they share
+// stops the run.
 func (p *pipeline) run(ctx context.Context) error {
 	cfg := p.cfg
 	if err := p.openDir(); err != nil {
@@ -175,81 +207,46 @@ func (p *pipeline) run(ctx context.Context) error {
 	if err := p.newResolver(); err != nil {
 		return err
 	}
-	defer p.pedigreeWarnings()
 	if cfg.VulnerabilityScan {
 		if err := p.loadVulnerabilityInputs(ctx); err != nil {
 			return err
 		}
 		defer p.vulns.db.Close()
 	}
-	var res *image.Resolved
-	err := p.stage("resolve "+displayImage(cfg), func() error {
-		var err error
-		res, err = image.Resolve(ctx, cfg.ImageKind, cfg.ImageRef, image.Options{
-			Keychain:      image.Keychain(cfg.GitHubToken, cfg.GitHub.Actor),
-			Transport:     p.http,
-			UserAgent:     version.UserAgent(),
-			Platforms:     cfg.Platforms,
-			SubjectDigest: cfg.SubjectDigest,
-			SubjectName:   cfg.SubjectName,
-			Limits:        cfg.ImageLimits,
-		})
-		if err != nil {
-			return inputError("image", err)
+	// Every image is resolved (manifests and configs only) before any is pulled, so the layers
+	// they share are known and pulled once.
+	var targets []image.Target
+	for _, im := range p.images {
+		im.fail(im.resolve(ctx))
+		if im.res != nil {
+			defer im.res.Close()
+			targets = append(targets, im.targets...)
 		}
-		for _, t := range res.Targets {
-			p.log.Infof("%s %s %s", t.PlatformString(), t.Digest, t.Name)
+	}
+	p.layers = image.NewLayerCache(cfg.ImageLimits.MaxBytes, targets...)
+	defer p.layers.Close()
+	for _, im := range p.images {
+		if im.err == nil {
+			im.fail(im.describe(ctx))
 		}
-		return nil
-	})
-	if err != nil {
-		return err
 	}
-	defer res.Close()
-	for _, w := range res.Warnings {
-		p.warn("%s", w)
-	}
-	p.sum.SubjectName, p.sum.SubjectDigest, p.sum.IsIndex, p.sum.ResolvedTag = res.Targets[0].Name, res.Subject.String(), res.IsIndex, res.ResolvedTag
-	p.out.Set("subject-digest", res.Subject.String())
-	subjectName, err := statement.SubjectName(res.Targets[0].Name)
-	if err != nil {
-		return inputError("subject-name", err)
-	}
-	p.subjectOfImage = statement.Subject{Name: subjectName, Digest: res.Subject.String()}
-	p.repoURL = res.Targets[0].RepoURL
-	p.targets = res.Targets
-
-	// The image's documents are finished together: what the platform stages report as outputs
-	// (SBOM, ML-BOM, counts) is held until every platform is done, as some platforms' SBOMs
-	// would read as the image's.
-	final := p.out
-	p.held = &report.Outputs{}
-	p.out = p.held
-	paths, err := p.platforms(ctx)
-	p.out = final
-	if err != nil {
-		return err
-	}
-	p.pedigreeWarnings()
-	p.out.Set("sbom-path", paths[0])
-	p.out.Set("sbom-paths", jsonList(paths))
-	p.out.Set("component-count", strconv.Itoa(p.sum.Platforms[0].Stats.Total))
-	p.out.Add(p.held)
-	if p.vulns != nil {
-		p.vulnerabilityResults(len(p.targets))
-	}
-	if err := p.writeCompliance(); err != nil {
-		return err
+	if n, size := p.layers.Reused(); n > 0 {
+		p.log.Infof("%d layers (%d bytes) that more than one platform or image has were pulled once", n, size)
 	}
 	if err := p.attest(ctx); err != nil {
 		return err
 	}
-	return p.gates()
+	for _, im := range p.images {
+		if im.err == nil {
+			im.fail(im.gates())
+		}
+	}
+	return p.failures()
 }
 
-// gates runs the gates once everything is written and attested; a failed one ends the run
-// with ExitGate, every failed gate named.
-func (p *pipeline) gates() error {
+// gates runs the image's gates once everything is written and attested; a failed one ends the
+// run with ExitGate, every failed gate named.
+func (p *imagePipeline) gates() error {
 	var failed []error
 	if err := p.complianceGate(); err != nil {
 		failed = append(failed, err)
@@ -264,7 +261,7 @@ func (p *pipeline) gates() error {
 }
 
 // platforms writes the SBOM of every target, in order, and returns their paths as shown.
-func (p *pipeline) platforms(ctx context.Context) ([]string, error) {
+func (p *imagePipeline) platforms(ctx context.Context) ([]string, error) {
 	var paths []string
 	for i, t := range p.targets {
 		path, stats, err := p.target(ctx, t, p.sbomFile(t), i == 0)
@@ -297,7 +294,7 @@ func (p *pipeline) openDir() error {
 }
 
 // sbomFile is the SBOM file name of target t: one per platform when there can be several.
-func (p *pipeline) sbomFile(t image.Target) string {
+func (p *imagePipeline) sbomFile(t image.Target) string {
 	if p.sum.IsIndex || len(p.targets) > 1 {
 		return "sbom." + t.FileSuffix() + ".cdx.json"
 	}
@@ -306,8 +303,8 @@ func (p *pipeline) sbomFile(t image.Target) string {
 
 // target pulls, scans, encodes and writes the SBOM of one platform manifest. The image is read
 // once; its layers are released when the platform is done, so memory does not grow with the
-// number of platforms.
-func (p *pipeline) target(ctx context.Context, t image.Target, file string, first bool) (string, report.Stats, error) {
+// number of platforms or images. Every stage of one platform belongs here, in its order.
+func (p *imagePipeline) target(ctx context.Context, t image.Target, file string, first bool) (string, report.Stats, error) {
 	plat := t.PlatformString()
 	var (
 		src      source.Source
@@ -321,7 +318,7 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string, firs
 		}
 	}()
 	err := p.stage("pull "+plat, func() (err error) {
-		src, closeSrc, err = image.Open(ctx, t)
+		src, closeSrc, err = image.Open(ctx, t, image.WithLayerCache(p.layers))
 		return err
 	})
 	if err != nil {
@@ -453,8 +450,9 @@ func (p *pipeline) writesSummaryFile() bool {
 	return p.cfg.ShowSummary && p.cfg.GitHub.SummaryPath == ""
 }
 
-// outcomes accounts for the work of a failed run, document by document, for the summary.
-func (p *pipeline) outcomes() []report.Outcome {
+// outcomes accounts for the work of a failed run on this image, document by document, for the
+// summary.
+func (p *imagePipeline) outcomes() []report.Outcome {
 	var out []report.Outcome
 	add := func(done bool, format string, a ...any) {
 		out = append(out, report.Outcome{What: fmt.Sprintf(format, a...), Done: done})
@@ -463,21 +461,21 @@ func (p *pipeline) outcomes() []report.Outcome {
 		if i < len(p.sum.Platforms) {
 			add(true, "SBOM for %s written: %s", t.PlatformString(), p.sum.Platforms[i].File)
 		} else {
-			add(false, "SBOM for %s (%s)", t.PlatformString(), p.sbomFile(t))
+			add(false, "SBOM for %s (%s)", t.PlatformString(), p.file(p.sbomFile(t)))
 		}
 	}
 	if p.held != nil && p.held.Get("mlbom-path") != "" {
 		add(true, "ML-BOM written: %s", p.held.Get("mlbom-path"))
 	} else if p.manifest != nil {
-		add(false, "ML-BOM (mlbom.cdx.json)")
+		add(false, "ML-BOM (%s)", p.file("mlbom.cdx.json"))
 	}
 	for _, d := range p.docs {
 		if p.cfg.DryRun {
-			add(d.file != "", "%s: unsigned statement written (%s.intoto.json)", d.name, d.name)
+			add(d.file != "", "%s: unsigned statement written (%s)", d.name, p.file(d.name+".intoto.json"))
 			continue
 		}
 		add(d.bundle != nil, "%s: signed", d.name)
-		add(d.file != "", "%s: bundle written (%s.sigstore.json)", d.name, d.name)
+		add(d.file != "", "%s: bundle written (%s)", d.name, p.file(d.name+".sigstore.json"))
 		add(d.attest.URL != "", "%s: stored with the GitHub Attestations API", d.name)
 		if p.cfg.PushToRegistry {
 			add(d.referrer != "", "%s: pushed to the registry as a referrer", d.name)
@@ -498,13 +496,6 @@ func (p *pipeline) display(path string) string {
 		return filepath.ToSlash(rel)
 	}
 	return path
-}
-
-func displayImage(c *config.Config) string {
-	if c.ImageKind == image.KindRegistry {
-		return c.ImageRef
-	}
-	return string(c.ImageKind) + ":" + c.ImageRef
 }
 
 // inputError names the input at fault, unless the message already does.

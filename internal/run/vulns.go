@@ -19,7 +19,8 @@ import (
 )
 
 // vulnScan carries the vulnerability scan through the run: the database and VEX loaded before
-// the image, the findings of every platform, and the gate decided after everything is written.
+// any image, and for each image the findings of every platform, on which its gate is decided
+// after everything is written.
 type vulnScan struct {
 	db     *grypedb.DB
 	vex    *vulns.VEX
@@ -77,7 +78,7 @@ func dbInputError(err error) error {
 }
 
 // scanVulnerabilities matches one platform's SBOM, applies VEX, and writes and queues its report.
-func (p *pipeline) scanVulnerabilities(ctx context.Context, t image.Target, gen *sbom.Result, sbomFile string) error {
+func (p *imagePipeline) scanVulnerabilities(ctx context.Context, t image.Target, gen *sbom.Result, sbomFile string) error {
 	vs := p.vulns
 	plat := t.PlatformString()
 	findings, err := vulns.Scan(ctx, vs.db.Provider, gen.Syft, gen.BOM)
@@ -128,14 +129,14 @@ func countsText(c vulns.Counts) string {
 
 // vulnerabilityResults sets the outputs and the summary's sections once every platform is
 // scanned.
-func (p *pipeline) vulnerabilityResults(platforms int) {
+func (p *imagePipeline) vulnerabilityResults(platforms int) {
 	vs := p.vulns
 	c := vulns.Count(vs.all)
 	if len(vs.paths) > 0 {
 		p.out.Set("vulnerability-report-path", vs.paths[0])
-		p.out.Set("vulnerability-report-paths", jsonList(vs.paths))
+		p.out.SetJSON("vulnerability-report-paths", vs.paths)
 	}
-	p.out.Set("vulnerability-counts", c.JSON())
+	p.out.SetJSON("vulnerability-counts", c)
 	p.out.Set("vulnerability-db-built", vs.db.Status.Built.UTC().Format(time.RFC3339))
 
 	// One row per vulnerability and package version, however many platforms have it; a VEX
@@ -230,7 +231,7 @@ func (p *pipeline) gate() vulns.Gate {
 
 // vulnerabilityGate is the last word of a run that scanned: every file, attestation and output
 // is written by now, so a failing gate leaves the evidence behind.
-func (p *pipeline) vulnerabilityGate() error {
+func (p *imagePipeline) vulnerabilityGate() error {
 	if p.vulns == nil {
 		return nil
 	}
