@@ -339,6 +339,7 @@ func TestSeveralImagesDryRun(t *testing.T) {
 		"images": keys[0] + ", " + keys[1], "dry-run": "true", "push-to-registry": "true", "kyverno-policy": "cluster-policy",
 		"fulcio-url": stack.FulcioURL, "rekor-url": stack.RekorURL, "trusted-root": stack.TrustedRootPath, "oidc-issuer": stack.OIDC.URL,
 		"vulnerability-scan": "true", "grype-db-url": db.URL, "fail-on-severity": "negligible",
+		"compliance": "cisa", "compliance-fail-under": "100",
 	}
 	out := filepath.Join(r.temp, "bom-attest")
 	// What a run of one image left directly in output-dir goes, as always.
@@ -360,8 +361,8 @@ func TestSeveralImagesDryRun(t *testing.T) {
 		}
 	}
 	files := map[string][]string{
-		"one": {"sbom.cdx.json", "sbom.intoto.json", "vulnerabilities.cdx.json", "vulnerabilities.intoto.json", "image-signature.intoto.json", "kyverno-policy.yaml"},
-		"two": {"sbom.linux-amd64.cdx.json", "sbom.linux-arm64-v8.intoto.json", "vulnerabilities.linux-arm64-v8.cdx.json", "image-signature.intoto.json", "kyverno-policy.yaml"},
+		"one": {"sbom.cdx.json", "sbom.intoto.json", "vulnerabilities.cdx.json", "vulnerabilities.intoto.json", "image-signature.intoto.json", "kyverno-policy.yaml", "compliance.json"},
+		"two": {"sbom.linux-amd64.cdx.json", "sbom.linux-arm64-v8.intoto.json", "vulnerabilities.linux-arm64-v8.cdx.json", "image-signature.intoto.json", "kyverno-policy.yaml", "compliance.json"},
 	}
 	for dir, names := range files {
 		for _, f := range names {
@@ -376,8 +377,12 @@ func TestSeveralImagesDryRun(t *testing.T) {
 	results := resultsOf(t, res)
 	for i, dir := range []string{"one", "two"} {
 		got := results[keys[i]]
-		if e, _ := got["error"].(string); !strings.Contains(e, "negligible") {
-			t.Errorf("results[%s] error = %v, want the gate", keys[i], got["error"])
+		// Each image's gates, both of them, in its own error.
+		if e, _ := got["error"].(string); !strings.Contains(e, "negligible") || !strings.Contains(e, "compliance-fail-under") {
+			t.Errorf("results[%s] error = %v, want both gates", keys[i], got["error"])
+		}
+		if s, _ := got["compliance-score"].(string); s == "" {
+			t.Errorf("results[%s] has no compliance-score: %v", keys[i], got)
 		}
 		counts, _ := got["vulnerability-counts"].(map[string]any)
 		if counts["negligible"] != float64(1) || len(strs(got["vulnerability-report-paths"])) == 0 || !strings.HasPrefix(strs(got["sbom-paths"])[0], filepath.Join(out, dir)) {
