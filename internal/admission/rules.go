@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -132,6 +133,29 @@ type Workflow struct {
 	BuildType  string
 	Repository string // https://github.com/acme/app
 	Path       string // .github/workflows/release.yml
+}
+
+// WorkflowFromProvenance reads the workflow facts a policy checks from a run's SLSA provenance
+// predicate.
+func WorkflowFromProvenance(predicate []byte) (*Workflow, error) {
+	var pred provenance.Predicate
+	if err := json.Unmarshal(predicate, &pred); err != nil {
+		return nil, fmt.Errorf("%w: provenance: %w", ErrFacts, err)
+	}
+	b := pred.BuildDefinition
+	return &Workflow{BuildType: b.BuildType, Repository: b.ExternalParameters.Workflow.Repository, Path: b.ExternalParameters.Workflow.Path}, nil
+}
+
+// WorkflowFromRef is what provenance would say of the workflow in a dry run, which has no
+// token: from GITHUB_WORKFLOW_REF (<owner>/<repo>/<path>@<ref>), split as provenance splits the
+// token's workflow_ref.
+func WorkflowFromRef(server, repository, workflowRef string) (*Workflow, error) {
+	rest, ok := strings.CutPrefix(workflowRef, repository+"/")
+	path, _, found := strings.Cut(rest, "@")
+	if !ok || !found || path == "" {
+		return nil, fmt.Errorf("%w: GITHUB_WORKFLOW_REF %q is not %s/<path>@<ref>", ErrFacts, workflowRef, repository)
+	}
+	return &Workflow{BuildType: provenance.BuildType, Repository: strings.TrimSuffix(server, "/") + "/" + repository, Path: path}, nil
 }
 
 // conditions are the fields of SLSA provenance a policy checks: the build type and the

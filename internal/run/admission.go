@@ -2,7 +2,6 @@ package run
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -188,7 +187,7 @@ func (p *imagePipeline) admissionFacts(ctx context.Context) (admission.Facts, er
 		}
 		f.Documents = append(f.Documents, admission.Document{Name: d.kind, PredicateType: d.predicateType})
 		if d.predicateType == provenance.PredicateType {
-			w, err := workflowOf(d.predicate)
+			w, err := admission.WorkflowFromProvenance(d.predicate)
 			if err != nil {
 				return f, err
 			}
@@ -198,7 +197,7 @@ func (p *imagePipeline) admissionFacts(ctx context.Context) (admission.Facts, er
 	if c.DryRun && c.Wants("provenance") {
 		// A dry run has no token, so no provenance; the runner's workflow_ref says what it would hold.
 		f.Documents = append(f.Documents, admission.Document{Name: "provenance", PredicateType: provenance.PredicateType})
-		w, err := dryRunWorkflow(c.GitHub.ServerURL, c.GitHub.Repository, c.GitHub.WorkflowRef)
+		w, err := admission.WorkflowFromRef(c.GitHub.ServerURL, c.GitHub.Repository, c.GitHub.WorkflowRef)
 		if err != nil {
 			return f, err
 		}
@@ -250,27 +249,6 @@ func (p *pipeline) admissionTrust(ctx context.Context, plan sign.Plan, signer *s
 	}
 	t.SCT = len(tr.CTLogs()) > 0
 	return t, nil
-}
-
-// workflowOf reads the workflow facts a policy checks from this run's provenance predicate.
-func workflowOf(predicate []byte) (*admission.Workflow, error) {
-	var pred provenance.Predicate
-	if err := json.Unmarshal(predicate, &pred); err != nil {
-		return nil, fmt.Errorf("provenance: %w", err)
-	}
-	b := pred.BuildDefinition
-	return &admission.Workflow{BuildType: b.BuildType, Repository: b.ExternalParameters.Workflow.Repository, Path: b.ExternalParameters.Workflow.Path}, nil
-}
-
-// dryRunWorkflow is what provenance would say of the workflow, from GITHUB_WORKFLOW_REF
-// (<owner>/<repo>/<path>@<ref>), split as provenance splits the token's workflow_ref.
-func dryRunWorkflow(server, repository, workflowRef string) (*admission.Workflow, error) {
-	rest, ok := strings.CutPrefix(workflowRef, repository+"/")
-	path, _, found := strings.Cut(rest, "@")
-	if !ok || !found || path == "" {
-		return nil, fmt.Errorf("%w: GITHUB_WORKFLOW_REF %q is not %s/<path>@<ref>", admission.ErrFacts, workflowRef, repository)
-	}
-	return &admission.Workflow{BuildType: provenance.BuildType, Repository: strings.TrimSuffix(server, "/") + "/" + repository, Path: path}, nil
 }
 
 // admissionOutcomes account for the image signature and the policy after a failure.

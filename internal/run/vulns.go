@@ -91,7 +91,7 @@ func (p *imagePipeline) scanVulnerabilities(ctx context.Context, t image.Target,
 	}
 	applied := vs.vex.Apply(findings, img)
 	c := vulns.Count(findings)
-	p.log.Infof("%d findings (%s), %d with a VEX statement", c.Total(), countsText(c), applied)
+	p.log.Infof("%d findings (%s), %d with a VEX statement", c.Total(), c.String(), applied)
 
 	rep := vulns.Report(findings, vulns.ReportOptions{SBOM: gen.BOM, DB: vs.db.Status, Namespace: p.cfg.PropertyNamespace,
 		ToolVersion: version.Get().Version, Timestamp: p.cfg.SourceDateEpoch})
@@ -114,17 +114,9 @@ func (p *imagePipeline) scanVulnerabilities(ctx context.Context, t image.Target,
 		predicate: doc, subject: statement.Subject{Name: p.subjectOfImage.Name, Digest: t.Digest.String()}})
 	vs.all = append(vs.all, findings...)
 	for _, f := range findings {
-		vs.byPlat[findingKey(f)] = append(vs.byPlat[findingKey(f)], plat)
+		vs.byPlat[f.Key()] = append(vs.byPlat[f.Key()], plat)
 	}
 	return nil
-}
-
-func findingKey(f vulns.Finding) string {
-	return f.ID + "\x00" + f.Package.Type + "\x00" + f.Package.Name + "\x00" + f.Package.Version
-}
-
-func countsText(c vulns.Counts) string {
-	return fmt.Sprintf("%d critical, %d high, %d medium, %d low, %d negligible, %d unknown", c.Critical, c.High, c.Medium, c.Low, c.Negligible, c.Unknown)
 }
 
 // vulnerabilityResults sets the outputs and the summary's sections once every platform is
@@ -139,29 +131,15 @@ func (p *imagePipeline) vulnerabilityResults(platforms int) {
 	p.out.SetJSON("vulnerability-counts", c)
 	p.out.Set("vulnerability-db-built", vs.db.Status.Built.UTC().Format(time.RFC3339))
 
-	// One row per vulnerability and package version, however many platforms have it; a VEX
-	// statement may cover it on one platform and not another, so it can be in both lists.
-	var suppressed, open []vulns.Finding
-	seen := map[string]bool{}
-	for _, f := range vs.all {
-		k := fmt.Sprint(f.Suppressed()) + findingKey(f)
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		if f.Suppressed() {
-			suppressed = append(suppressed, f)
-		} else {
-			open = append(open, f)
-		}
-	}
+	// One row per vulnerability and package version, however many platforms have it.
+	open, suppressed := vulns.Distinct(vs.all)
 	gate := p.gate()
 	failing := map[string]bool{}
 	for _, f := range gate.Failing(vs.all) {
-		failing[findingKey(f)] = true
+		failing[f.Key()] = true
 	}
 	intro := fmt.Sprintf("%d findings after VEX: %s; %d suppressed by VEX. Grype %s, database built %s (schema %s).",
-		c.Total(), countsText(c), len(suppressed), vulns.GrypeVersion(), vs.db.Status.Built.UTC().Format(time.RFC3339), vs.db.Status.Schema)
+		c.Total(), c.String(), len(suppressed), vulns.GrypeVersion(), vs.db.Status.Built.UTC().Format(time.RFC3339), vs.db.Status.Schema)
 	if gate.FailOn != 0 {
 		only := ""
 		if gate.OnlyFixed {
@@ -189,12 +167,12 @@ func (p *imagePipeline) vulnerabilityResults(platforms int) {
 			fixed = "(" + string(f.FixState) + ")"
 		}
 		sev := strings.ToLower(f.Severity.String())
-		if failing[findingKey(f)] {
+		if failing[f.Key()] {
 			sev += " ❌"
 		}
-		row := []report.Markdown{report.Text(f.Package.Name), report.Text(f.Package.Version), report.Anchor(f.ID, advisoryLink(f)), report.Text(sev), report.Text(fixed)}
+		row := []report.Markdown{report.Text(f.Package.Name), report.Text(f.Package.Version), report.Anchor(f.ID, f.Link()), report.Text(sev), report.Text(fixed)}
 		if platforms > 1 {
-			row = append(row, report.Text(strings.Join(vs.byPlat[findingKey(f)], ", ")))
+			row = append(row, report.Text(strings.Join(vs.byPlat[f.Key()], ", ")))
 		}
 		s.Rows = append(s.Rows, row)
 	}
@@ -203,26 +181,11 @@ func (p *imagePipeline) vulnerabilityResults(platforms int) {
 		sup := report.Section{Title: "Suppressed by VEX", Header: []string{"Package", "Installed", "Vulnerability", "Status", "Justification", "Detail", "VEX file"}}
 		for _, f := range suppressed {
 			a := f.Analysis
-			sup.Rows = append(sup.Rows, []report.Markdown{report.Text(f.Package.Name), report.Text(f.Package.Version), report.Anchor(f.ID, advisoryLink(f)),
+			sup.Rows = append(sup.Rows, []report.Markdown{report.Text(f.Package.Name), report.Text(f.Package.Version), report.Anchor(f.ID, f.Link()),
 				report.Text(a.Status), report.Text(string(a.Justification)), report.Text(a.Detail), report.Code(p.display(a.File))})
 		}
 		p.sum.Sections = append(p.sum.Sections, sup)
 	}
-}
-
-func advisoryLink(f vulns.Finding) string {
-	if f.DataSource != "" {
-		return f.DataSource
-	}
-	for _, a := range f.Advisories {
-		if a.Link != "" {
-			return a.Link
-		}
-	}
-	if len(f.URLs) > 0 {
-		return f.URLs[0]
-	}
-	return ""
 }
 
 func (p *pipeline) gate() vulns.Gate {

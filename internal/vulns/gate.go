@@ -95,7 +95,7 @@ func Count(fs []Finding) Counts {
 	var c Counts
 	seen := map[string]bool{}
 	for _, f := range fs {
-		key := f.ID + "\x00" + f.Package.Type + "\x00" + f.Package.Name + "\x00" + f.Package.Version
+		key := f.Key()
 		if f.Suppressed() || seen[key] {
 			continue
 		}
@@ -121,6 +121,11 @@ func Count(fs []Finding) Counts {
 // Total is the number of findings counted.
 func (c Counts) Total() int {
 	return c.Critical + c.High + c.Medium + c.Low + c.Negligible + c.Unknown
+}
+
+// String is the counts as a log line or summary says them.
+func (c Counts) String() string {
+	return fmt.Sprintf("%d critical, %d high, %d medium, %d low, %d negligible, %d unknown", c.Critical, c.High, c.Medium, c.Low, c.Negligible, c.Unknown)
 }
 
 // JSON is the vulnerability-counts output.

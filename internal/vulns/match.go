@@ -74,6 +74,48 @@ type Package struct {
 // Suppressed reports whether a VEX statement took the finding out of counts and gate.
 func (f Finding) Suppressed() bool { return f.Analysis != nil && f.Analysis.Suppresses() }
 
+// Key names the vulnerability in the package version: the same key on several platforms of an
+// image is one finding to a reader.
+func (f Finding) Key() string {
+	return f.ID + "\x00" + f.Package.Type + "\x00" + f.Package.Name + "\x00" + f.Package.Version
+}
+
+// Link is the finding's advisory: the record's own link, else its first advisory's or URL.
+func (f Finding) Link() string {
+	if f.DataSource != "" {
+		return f.DataSource
+	}
+	for _, a := range f.Advisories {
+		if a.Link != "" {
+			return a.Link
+		}
+	}
+	if len(f.URLs) > 0 {
+		return f.URLs[0]
+	}
+	return ""
+}
+
+// Distinct lists each finding once per key, in order, split into those VEX left open and those
+// it suppressed. A VEX statement may cover a finding on one platform and not another, so a key
+// can be in both lists.
+func Distinct(fs []Finding) (open, suppressed []Finding) {
+	seen := map[string]bool{}
+	for _, f := range fs {
+		k := fmt.Sprint(f.Suppressed()) + f.Key()
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if f.Suppressed() {
+			suppressed = append(suppressed, f)
+		} else {
+			open = append(open, f)
+		}
+	}
+	return open, suppressed
+}
+
 // Fixed reports whether the database knows a version that fixes it.
 func (f Finding) Fixed() bool {
 	return f.FixState == vulnerability.FixStateFixed && len(f.FixVersions) > 0
