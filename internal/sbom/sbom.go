@@ -20,6 +20,8 @@ import (
 	syftsbom "github.com/anchore/syft/syft/sbom"
 	"github.com/anchore/syft/syft/source"
 	"github.com/google/uuid"
+
+	"github.com/bom-attest/bom-attest/internal/fileindex"
 	// The rpm database cataloger needs an SQL driver; syft leaves choosing one to its caller.
 	_ "modernc.org/sqlite"
 )
@@ -79,7 +81,9 @@ func Generate(ctx context.Context, src source.Source, o Options) (*Result, error
 		// source (image or directory) and takes out the model catalogers, present and future.
 		cfg = cfg.WithCatalogerSelection(cataloging.NewSelectionRequest().WithRemovals("model"))
 	}
-	s, err := syft.CreateSBOM(ctx, src, cfg)
+	// Syft's catalogers ask the resolver for files by basename glob, once per package for dpkg;
+	// the indexed resolver answers those from an index instead of a scan of every basename.
+	s, err := syft.CreateSBOM(ctx, fileindex.Source(src), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrScan, err)
 	}
