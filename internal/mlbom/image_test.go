@@ -19,7 +19,6 @@ import (
 	"github.com/anchore/syft/syft/source"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	_ "modernc.org/sqlite" // syft's rpm cataloger needs a sqlite driver
 
 	mft "github.com/bom-attest/bom-attest/internal/modelfile/modelfiletest"
 	"github.com/bom-attest/bom-attest/internal/modelmanifest"
