@@ -116,6 +116,10 @@ type pipeline struct {
 	docs           []*document
 	subjectOfImage statement.Subject // the image as a whole: index or single manifest
 	repoURL        string            // where referrers go
+	// fullSBOM is the full SBOM the last platform wrote next to its attested one ("" when the
+	// two are the same), leftOut what the attested one leaves out.
+	fullSBOM string
+	leftOut  sbom.Omitted
 }
 
 // stage times fn inside a log group and records it for the summary.
@@ -213,7 +217,11 @@ func (p *pipeline) platforms(ctx context.Context) ([]string, error) {
 		}
 		shown := p.display(path)
 		paths = append(paths, shown)
-		p.sum.Platforms = append(p.sum.Platforms, report.Platform{Platform: t.PlatformString(), Digest: t.Digest.String(), File: shown, Stats: stats})
+		pl := report.Platform{Platform: t.PlatformString(), Digest: t.Digest.String(), File: shown, Stats: stats}
+		if p.fullSBOM != "" {
+			pl.FullFile, pl.LeftOut = p.fullSBOM, p.leftOut.String()
+		}
+		p.sum.Platforms = append(p.sum.Platforms, pl)
 	}
 	return paths, nil
 }
@@ -316,8 +324,14 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string, firs
 			return "", report.Stats{}, err
 		}
 	}
+	// The image is not read again: its layers and file trees go before the encoding, which is
+	// the run's largest allocation.
+	closeSrc()
+	closeSrc, src = nil, nil
+	var full string
+	var left sbom.Omitted
 	err = p.stage("encode "+plat, func() error {
-		doc, err := sbom.Encode(gen.BOM, p.cfg.SpecVersion)
+		doc, omitted, err := sbom.EncodeAttested(gen.BOM, p.cfg.SpecVersion)
 		if err != nil {
 			return err
 		}
@@ -331,11 +345,49 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string, firs
 			return err
 		}
 		p.log.Infof("wrote %s (%d bytes)", p.display(path), len(doc))
+		if omitted.Any() {
+			if full, err = p.writeFullSBOM(gen, file); err != nil {
+				return err
+			}
+			left = omitted
+		}
+		if p.cfg.Wants("sbom") && len(doc) > statement.MaxPredicateSize {
+			return sbomTooLarge(file, len(doc), full)
+		}
 		p.addDocument(&document{name: strings.TrimSuffix(file, ".cdx.json"), kind: "sbom", predicateType: statement.PredicateCycloneDX,
 			predicate: doc, subject: statement.Subject{Name: p.subjectOfImage.Name, Digest: t.Digest.String()}})
 		return nil
 	})
+	p.fullSBOM, p.leftOut = full, left
 	return path, report.Count(gen.BOM), err
+}
+
+// writeFullSBOM writes the full SBOM, every property Syft gave, next to the attested one:
+// sbom.full.cdx.json (per platform sbom.full.<platform>.cdx.json). It returns the path as shown.
+func (p *pipeline) writeFullSBOM(gen *sbom.Result, file string) (string, error) {
+	doc, err := sbom.Encode(gen.BOM, p.cfg.SpecVersion)
+	if err != nil {
+		return "", err
+	}
+	path, err := p.dir.Write("sbom.full."+strings.TrimPrefix(file, "sbom."), doc)
+	if err != nil {
+		return "", err
+	}
+	shown := p.display(path)
+	p.log.Infof("wrote %s (%d bytes): the full SBOM, with what the attested one leaves out", shown, len(doc))
+	return shown, nil
+}
+
+// sbomTooLarge is the error for an attested SBOM over GitHub's limit, found before anything is
+// signed: its size, and the input that lets the rest be attested.
+func sbomTooLarge(file string, size int, full string) error {
+	also := ""
+	if full != "" {
+		also = fmt.Sprintf(" (already without what %s has besides)", full)
+	}
+	return fmt.Errorf("%s: %w: the SBOM is %.1f MiB (%d bytes)%s, over GitHub's %d MiB limit for an attestation; nothing was signed. "+
+		"To attest the rest, leave the SBOM out of the attestations input (attestations: mlbom,provenance): the SBOM files are still written",
+		file, statement.ErrTooLarge, float64(size)/(1<<20), size, also, statement.MaxPredicateSize>>20)
 }
 
 // finish writes outputs and the job summary, also after a failure, so the log and summary say
