@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bom-attest/bom-attest/internal/memlimit"
 	"github.com/bom-attest/bom-attest/internal/run"
 )
 
@@ -37,6 +38,8 @@ func main() {
 		fail(err)
 	}
 	peak := watchHeap()
+	unlimit := memlimit.Follow() // as main.go does
+	defer unlimit()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	env := run.OS()
 	env.Args = flag.Args()
