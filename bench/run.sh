@@ -121,10 +121,39 @@ if [[ ! -f $image/index.json ]]; then
 fi
 as_root chown -R "$(id -u):$(id -g)" "$image"
 
+# --- vulnerability database -----------------------------------------------------------------
+# The scan row needs a Grype v6 database. BENCH_GRYPE_DB_URL (e.g. Grype's own,
+# https://grype.anchore.io/databases) uses a real one; without it, bench/mkgrypedb builds one with
+# Grype's writer — an advisory for every 4th package of the image plus 200,000 about packages no
+# image has — and serves it on loopback. Either way the database is downloaded and imported once,
+# in the warm-up, into $cache/grype-db, as a cached CI run finds it.
+grype_db_dir=$cache/grype-db
+grype_db_url=${BENCH_GRYPE_DB_URL:-}
+if [[ -z $grype_db_url ]]; then
+	served=$cache/grype-db-served
+	digest=$(jq -r '.manifests[0].digest' "$image/index.json")
+	if [[ ! -f $served/v6/latest.json || $(cat "$served/image-digest" 2>/dev/null) != "$digest" ]]; then
+		log "building a vulnerability database for $digest with Grype's writer (bench/mkgrypedb; minutes)"
+		rm -rf "$served" "$grype_db_dir" "$out/prep"
+		"$bom" --image "oci-dir:$image" --dry-run true --output-dir "$out/prep" >"$out/prep.log" 2>&1 || die "SBOM for mkgrypedb failed; see $out/prep.log"
+		(cd "$repo" && go build -o "$cache/bin/mkgrypedb" ./bench/mkgrypedb)
+		"$cache/bin/mkgrypedb" -sbom "$out/prep/sbom.cdx.json" -out "$served" -filler "${BENCH_GRYPE_DB_FILLER:-200000}" 2>&1 | tail -1 >&2
+		echo "$digest" >"$served/image-digest"
+	fi
+	[[ -x $cache/bin/mkgrypedb ]] || (cd "$repo" && go build -o "$cache/bin/mkgrypedb" ./bench/mkgrypedb)
+	"$cache/bin/mkgrypedb" -out "$served" -serve 127.0.0.1:0 >"$out/grype-db.url" 2>"$out/grype-db.log" &
+	server_pid=$!
+	trap 'kill $server_pid 2>/dev/null || true' EXIT
+	for _ in $(seq 50); do [[ -s $out/grype-db.url ]] && break; sleep 0.1; done
+	grype_db_url=$(head -1 "$out/grype-db.url")
+	[[ -n $grype_db_url ]] || die "mkgrypedb did not start serving; see $out/grype-db.log"
+fi
+
 # --- runs ----------------------------------------------------------------------------------
-tools=(bom-attest syft-files-off syft-default)
+tools=(bom-attest bom-attest-vulns syft-files-off syft-default)
 declare -A describe=(
 	[bom-attest]="bom-attest --image oci-dir:IMAGE --dry-run true --output-dir DIR"
+	[bom-attest-vulns]="the same with --vulnerability-scan true --grype-db-url URL --grype-db-dir DB (database current in DB)"
 	[syft-files-off]="SYFT_FILE_METADATA_SELECTION=none syft scan oci-dir:IMAGE -o cyclonedx-json=FILE"
 	[syft-default]="syft scan oci-dir:IMAGE -o cyclonedx-json=FILE"
 )
@@ -137,6 +166,8 @@ run() {
 	local cmd
 	case $tool in
 	bom-attest) cmd=("$bom" --image "oci-dir:$image" --dry-run true --output-dir "$dir") ;;
+	bom-attest-vulns) cmd=("$bom" --image "oci-dir:$image" --dry-run true --output-dir "$dir"
+		--vulnerability-scan true --grype-db-url "$grype_db_url" --grype-db-dir "$grype_db_dir") ;;
 	syft-files-off) cmd=(env SYFT_FILE_METADATA_SELECTION=none "$syft" scan -q "oci-dir:$image" -o "cyclonedx-json=$dir/sbom.cdx.json") ;;
 	syft-default) cmd=("$syft" scan -q "oci-dir:$image" -o "cyclonedx-json=$dir/sbom.cdx.json") ;;
 	esac
@@ -146,6 +177,8 @@ run() {
 	fi
 	[[ -s $dir/sbom.cdx.json ]] || die "$tool run $n wrote no $dir/sbom.cdx.json"
 	cp "$dir/sbom.cdx.json" "$out/$tool.cdx.json"
+	if [[ -f $dir/vulnerabilities.cdx.json ]]; then cp "$dir/vulnerabilities.cdx.json" "$out/$tool.vulnerabilities.cdx.json"; fi
+	cp "$dir/log.txt" "$out/$tool.log"
 	awk -F': ' '
 		/Elapsed \(wall clock\) time/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; wall = s }
 		/Maximum resident set size/ { rss = $2 }
@@ -159,6 +192,7 @@ log "image: $image ($(du -sh "$image" | cut -f1) on disk; $(paste -sd' ' "$cache
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 log "warm-up: one untimed run of each tool (page cache, first-run costs)"
 for t in "${tools[@]}"; do run "$t" warmup >/dev/null; done
+db_import=$(grep -o 'imported vulnerability database.*' "$out/bom-attest-vulns.log" | head -1 || true)
 
 results=$out/results.txt
 : >"$results"
@@ -216,6 +250,20 @@ rr=$(ratio "${med_rss[bom-attest]}" "${med_rss[syft-files-off]}")
 echo "bom-attest ÷ syft (files off, the like-for-like run):  wall $wr   peak RSS $rr   (target ≤ 1.00 each)"
 echo "bom-attest ÷ syft (default, files owned by packages):   wall $(ratio "${med_wall[bom-attest]}" "${med_wall[syft-default]}")   peak RSS $(ratio "${med_rss[bom-attest]}" "${med_rss[syft-default]}")"
 echo "CPU time (user + sys), less sensitive to a busy host:     $(ratio "${med_cpu[bom-attest]}" "${med_cpu[syft-files-off]}") vs files off, $(ratio "${med_cpu[bom-attest]}" "${med_cpu[syft-default]}") vs default"
+echo
+awk -v w1="${med_wall[bom-attest-vulns]}" -v w0="${med_wall[bom-attest]}" -v r1="${med_rss[bom-attest-vulns]}" -v r0="${med_rss[bom-attest]}" \
+	-v c1="${med_cpu[bom-attest-vulns]}" -v c0="${med_cpu[bom-attest]}" 'BEGIN {
+	printf "the vulnerability scan adds: wall %+.2f s (%+.0f%%), peak RSS %+d MiB (%+.0f%%), CPU %+.2f s\n",
+		w1 - w0, (w1 / w0 - 1) * 100, (r1 - r0) / 1024, (r1 / r0 - 1) * 100, c1 - c0 }'
+# The stages' own clocks, which a busy host disturbs less than the whole run's wall time.
+stage_median() {
+	for ((i = 1; i <= runs; i++)); do
+		sed -n "s/^$1: done in \([0-9.]*\)\(m\?s\)\$/\1 \2/p" "$out/bom-attest-vulns.$i/log.txt" | awk '{ print ($2 == "ms" ? $1 / 1000 : $1) }'
+	done | median
+}
+echo "  median stage times: vulnerability database $(stage_median "vulnerability database") s, vulnerabilities $(stage_median "vulnerabilities linux\/amd64") s (matching, VEX, report, schema check)"
+echo "  $(jq '.vulnerabilities | length' "$out/bom-attest-vulns.vulnerabilities.cdx.json") findings; database $grype_db_url, $(du -sh "$grype_db_dir/6" | cut -f1) imported"
+echo "  first download and import, in the warm-up: ${db_import:-(none: the database was already current)}"
 echo
 for t in "${tools[@]}"; do echo "  $t: ${describe[$t]}"; done
 echo "raw results: $results; SBOMs and /usr/bin/time -v output: $out/<tool>.<run>/"

@@ -18,15 +18,15 @@ import (
 	"github.com/CycloneDX/cyclonedx-go"
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/bom-attest/bom-attest/internal/admission"
+	"github.com/bom-attest/bom-attest/internal/check"
 	"github.com/bom-attest/bom-attest/internal/image"
 	"github.com/bom-attest/bom-attest/internal/pedigree"
 	"github.com/bom-attest/bom-attest/internal/plainhttp"
 	"github.com/bom-attest/bom-attest/internal/sign"
 	"github.com/bom-attest/bom-attest/internal/store"
+	"github.com/bom-attest/bom-attest/internal/vulns"
 )
-
-// Version is bom-attest's version, set at build time with -ldflags "-X ...config.Version=v1.2.3".
-var Version = "dev"
 
 // ErrInvalid is wrapped by every input error, so callers can tell "the user must fix an input"
 // (exit 1) from a failure further on.
@@ -37,11 +37,16 @@ var ErrHelp = flag.ErrHelp
 
 // Config is everything a run needs, validated.
 type Config struct {
+	// Images are the images to describe, in input order: the one of image (or subject-name and
+	// subject-digest), or each line of images. ImageKind, ImageRef, SubjectName and
+	// SubjectDigest are the first's, which is the only one unless images lists several.
+	Images        []Image
 	ImageKind     image.Kind
 	ImageRef      string // registry reference, or the path for local kinds
 	SubjectName   string // lowercased, no tag or digest; may be empty for local images
 	SubjectDigest string // sha256:<hex> or empty
 	Platforms     []string
+	ImageLimits   image.Limits
 	SpecVersion   cyclonedx.SpecVersion
 	OutputDir     string
 	DryRun        bool
@@ -58,6 +63,28 @@ type Config struct {
 	ModelManifest string
 	ScanModels    bool
 
+	VulnerabilityScan bool
+	GrypeDBDir        string
+	GrypeDBURL        string
+	GrypeDBMaxAge     time.Duration
+	FailOnSeverity    vulns.Severity // Grype's unknown severity: no gate
+	OnlyFixed         bool
+	VEX               []string // files, globs expanded
+	// Compliance lists the standards whose minimum elements are filled and reported on; nil
+	// for none. ComplianceFailUnder is the gate's threshold in percent, negative for no gate.
+	Compliance          []check.Standard
+	ComplianceFailUnder float64
+	ResolveHashes       bool
+	HashDownloads       bool
+	PyPIURL             string
+	DebianArchiveURLs   []string
+	// SBOMAuthor and Supplier* describe who makes the SBOM and supplies the image; the
+	// defaults come from the repository (owner, server URL).
+	SBOMAuthor    string
+	SupplierName  string
+	SupplierURL   string
+	SupplierEmail string
+
 	Attestations       []string
 	MLBOMPredicateType string
 	Sigstore           sign.Instance
@@ -73,12 +100,35 @@ type Config struct {
 	// artifact metadata); SubjectVersion is the version recorded, "" for none.
 	CreateStorageRecord bool
 	SubjectVersion      string
+	// SignImage: sign the image digest itself and push the signature as a referrer.
+	SignImage bool
+	// KyvernoPolicy is the kind of admission policy written; KyvernoImageGlobs replace the
+	// image patterns derived from subject-name, KyvernoRefPattern narrows the signer's ref.
+	KyvernoPolicy     admission.Kind
+	KyvernoImageGlobs []string
+	KyvernoRefPattern string
 
 	// SourceDateEpoch fixes the documents' timestamp and has their serial numbers derived from
 	// their content (reproducible builds); zero means now, and random serial numbers.
 	SourceDateEpoch time.Time
 
 	GitHub GitHub
+}
+
+// Image is one image to describe: where it is read from and the subject its attestations name.
+type Image struct {
+	Kind   image.Kind
+	Ref    string // registry reference, or the path for local kinds
+	Name   string // lowercased, no tag or digest; may be empty for local images
+	Digest string // sha256:<hex> or empty
+}
+
+// Reference is the image as the user gave it: the registry reference, or kind:path.
+func (i Image) Reference() string {
+	if i.Kind == image.KindRegistry {
+		return i.Ref
+	}
+	return string(i.Kind) + ":" + i.Ref
 }
 
 // GitHub is the part of the runner's environment bom-attest uses.
@@ -241,6 +291,31 @@ func (v *validator) httpURL(raw map[string]string, input string) string {
 	return strings.TrimSuffix(s, "/")
 }
 
+var bytesRE = regexp.MustCompile(`^([0-9]{1,16}) ?(|B|KiB|MiB|GiB|TiB)$`)
+
+// bytes parses a positive byte count such as 32GiB or 500MiB.
+func (v *validator) bytes(raw map[string]string, input string) int64 {
+	m := bytesRE.FindStringSubmatch(raw[input])
+	if m != nil {
+		shift := map[string]uint{"": 0, "B": 0, "KiB": 10, "MiB": 20, "GiB": 30, "TiB": 40}[m[2]]
+		if n, err := strconv.ParseInt(m[1], 10, 64); err == nil && n > 0 && n <= (1<<62)>>shift {
+			return n << shift
+		}
+	}
+	v.add(input, "must be a positive number of bytes, optionally with KiB, MiB, GiB or TiB (e.g. 32GiB), got %q", raw[input])
+	return 0
+}
+
+// count parses a positive whole number of at most a trillion.
+func (v *validator) count(raw map[string]string, input string) int64 {
+	n, err := strconv.ParseInt(raw[input], 10, 64)
+	if err != nil || n <= 0 || n > 1e12 {
+		v.add(input, "must be a positive whole number, got %q", raw[input])
+		return 0
+	}
+	return n
+}
+
 // endpoint checks a URL the workflow's ID token or signed material is sent to: HTTPS, or
 // plain HTTP only to a loopback host (a test's or the job's own service).
 func (v *validator) endpoint(raw map[string]string, input string) string {
@@ -281,7 +356,12 @@ func build(raw map[string]string, gh GitHub, sourceDateEpoch string) (*Config, e
 			v.add("subject-name", "must be an image name such as ghcr.io/acme/app (no tag, no digest): %v", err)
 		}
 	}
-	v.image(c, raw["image"])
+	if raw["images"] != "" {
+		v.images(c, raw)
+	} else {
+		v.image(c, raw["image"])
+		c.Images = []Image{{Kind: c.ImageKind, Ref: c.ImageRef, Name: c.SubjectName, Digest: c.SubjectDigest}}
+	}
 
 	c.Platforms = nil
 	if p := raw["platforms"]; p != "all" {
@@ -300,6 +380,7 @@ func build(raw map[string]string, gh GitHub, sourceDateEpoch string) (*Config, e
 			seen[pl] = true
 		}
 	}
+	c.ImageLimits = image.Limits{MaxBytes: v.bytes(raw, "max-image-bytes"), MaxEntries: v.count(raw, "max-image-entries")}
 	switch v.oneOf(raw, "cyclonedx-version", "1.5", "1.6", "1.7") {
 	case "1.5":
 		c.SpecVersion = cyclonedx.SpecVersion1_5
@@ -344,22 +425,26 @@ func build(raw map[string]string, gh GitHub, sourceDateEpoch string) (*Config, e
 		c.OIDCIssuer = defaultIssuer(gh.ServerURL)
 	}
 
+	v.compliance(c, raw, gh)
+
 	c.MLBOMPredicateType = raw["mlbom-predicate-type"]
 	if u, err := url.Parse(c.MLBOMPredicateType); err != nil || u.Scheme == "" || u.Host == "" {
 		v.add("mlbom-predicate-type", "must be an absolute URI such as https://cyclonedx.org/bom, got %q", c.MLBOMPredicateType)
 	}
 	c.Attestations = List(raw["attestations"])
 	if len(c.Attestations) == 0 {
-		v.add("attestations", "must list at least one of sbom, mlbom, provenance")
+		v.add("attestations", "must list at least one of sbom, mlbom, provenance, vulnerabilities")
 	}
 	for _, a := range c.Attestations {
-		if a != "sbom" && a != "mlbom" && a != "provenance" {
-			v.add("attestations", "%q is not one of sbom, mlbom, provenance", a)
+		if a != "sbom" && a != "mlbom" && a != "provenance" && a != "vulnerabilities" {
+			v.add("attestations", "%q is not one of sbom, mlbom, provenance, vulnerabilities", a)
 		}
 	}
+	v.vulnerabilities(c, raw, gh)
 	if c.PushToRegistry && c.ImageKind != "" && c.ImageKind != image.KindRegistry {
 		v.add("push-to-registry", "needs a registry image; image is a local %s", c.ImageKind)
 	}
+	v.admission(c, raw)
 
 	c.OutputDir = raw["output-dir"]
 	if c.OutputDir == "" {
@@ -403,6 +488,64 @@ func build(raw map[string]string, gh GitHub, sourceDateEpoch string) (*Config, e
 	return c, nil
 }
 
+// vulnerabilities reads the scan's inputs. The gate and VEX inputs without the scan are errors:
+// a fail-on-severity that silently gates nothing is worse than none.
+func (v *validator) vulnerabilities(c *Config, raw map[string]string, gh GitHub) {
+	c.VulnerabilityScan = v.boolean(raw, "vulnerability-scan")
+	c.OnlyFixed = v.boolean(raw, "only-fixed")
+	c.GrypeDBURL = v.httpURL(raw, "grype-db-url")
+	if raw["grype-db-url"] == "" {
+		v.add("grype-db-url", "must not be empty (the default is Grype's own, https://grype.anchore.io/databases)")
+	}
+	if d, err := time.ParseDuration(raw["grype-db-max-age"]); err != nil || d <= 0 {
+		v.add("grype-db-max-age", "must be a positive duration such as 120h (5 days), got %q", raw["grype-db-max-age"])
+	} else {
+		c.GrypeDBMaxAge = d
+	}
+	sev, err := vulns.ParseFailOn(raw["fail-on-severity"])
+	if err != nil {
+		v.add("fail-on-severity", "%v", err)
+	}
+	c.FailOnSeverity = sev
+	c.GrypeDBDir = raw["grype-db-dir"]
+	if c.GrypeDBDir == "" {
+		// The workspace: mounted into container actions on every runner, and where
+		// actions/cache finds a relative path.
+		c.GrypeDBDir = ".grype-db"
+		if gh.Actions && gh.Workspace != "" {
+			c.GrypeDBDir = filepath.Join(gh.Workspace, ".grype-db")
+		}
+	}
+	if st, err := os.Stat(c.GrypeDBDir); err == nil && !st.IsDir() && c.VulnerabilityScan {
+		v.add("grype-db-dir", "%s exists and is not a directory", c.GrypeDBDir)
+	}
+	for _, pattern := range List(raw["vex"]) {
+		if !strings.ContainsAny(pattern, "*?[") {
+			c.VEX = append(c.VEX, v.regularFile(map[string]string{"vex": pattern}, "vex"))
+			continue
+		}
+		matches, err := filepath.Glob(pattern)
+		switch {
+		case err != nil:
+			v.add("vex", "%q is not a valid glob: %v", pattern, err)
+		case len(matches) == 0:
+			v.add("vex", "%q matches no file", pattern)
+		}
+		c.VEX = append(c.VEX, matches...)
+	}
+	if !c.VulnerabilityScan {
+		for _, in := range []string{"fail-on-severity", "only-fixed", "vex"} {
+			if raw[in] != "" && raw[in] != inputDefault(in) {
+				v.add(in, "is set but vulnerability-scan is not true; nothing would be scanned")
+			}
+		}
+	}
+}
+
+func inputDefault(name string) string {
+	return Inputs[inputIndex(name)].Default
+}
+
 func inputIndex(name string) int {
 	for i, in := range Inputs {
 		if in.Name == name {
@@ -410,6 +553,42 @@ func inputIndex(name string) int {
 		}
 	}
 	return len(Inputs)
+}
+
+// admission reads sign-image and the kyverno-* inputs.
+func (v *validator) admission(c *Config, raw map[string]string) {
+	switch raw["sign-image"] {
+	case "":
+		// Signing the image only makes sense where the signature is pushed.
+		c.SignImage = c.PushToRegistry
+	default:
+		if c.SignImage = v.boolean(raw, "sign-image"); c.SignImage && !c.PushToRegistry && !v.failed("push-to-registry") {
+			v.add("sign-image", "is true but push-to-registry is not: the image signature is pushed to the registry as a referrer of the image")
+		}
+	}
+	c.KyvernoPolicy = admission.Kind(v.oneOf(raw, "kyverno-policy", string(admission.KindNone), string(admission.KindImageValidating), string(admission.KindClusterPolicy)))
+	c.KyvernoImageGlobs = List(raw["kyverno-image-glob"])
+	if len(c.KyvernoImageGlobs) > 0 && len(c.Images) > 1 {
+		v.add("kyverno-image-glob", "cannot be used with several images: each image's policy applies to its own repository, and the same patterns in every policy would make them one")
+	}
+	for _, g := range c.KyvernoImageGlobs {
+		if err := admission.CheckGlob(g); err != nil {
+			v.add("kyverno-image-glob", "%v", err)
+		}
+	}
+	c.KyvernoRefPattern = raw["kyverno-ref-pattern"]
+	if c.KyvernoRefPattern != "" {
+		if err := admission.CheckRefPattern(c.KyvernoRefPattern); err != nil {
+			v.add("kyverno-ref-pattern", "%v", err)
+		}
+	}
+	if c.KyvernoPolicy == admission.KindNone {
+		for _, in := range []string{"kyverno-image-glob", "kyverno-ref-pattern"} {
+			if raw[in] != "" {
+				v.add(in, "is set but kyverno-policy is none")
+			}
+		}
+	}
 }
 
 // defaultOutputDir keeps files where later steps of the job can read them: RUNNER_TEMP when this
@@ -442,7 +621,7 @@ func defaultIssuer(server string) string {
 	return server + "/_services/token"
 }
 
-// Wants reports whether attestation kind (sbom, mlbom, provenance) was asked for.
+// Wants reports whether attestation kind (sbom, mlbom, provenance, vulnerabilities) was asked for.
 func (c *Config) Wants(kind string) bool {
 	for _, a := range c.Attestations {
 		if a == kind {

@@ -1,14 +1,13 @@
 package config
 
 import (
+	"context"
 	"errors"
-	"fmt"
-	"io"
-	"io/fs"
 	"os"
-	"syscall"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
+
+	"github.com/bom-attest/bom-attest/internal/localfile"
 )
 
 // maxTrustedRoot bounds trusted-root: the public-good root, with years of key history, is
@@ -17,23 +16,6 @@ const maxTrustedRoot = 4 << 20
 
 // maxEventPayload bounds the event payload; GitHub caps webhook payloads at 25 MB.
 const maxEventPayload = 25 << 20
-
-// what names the kind of file m describes, for a message.
-func what(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	case m.IsRegular():
-		return "a regular file"
-	}
-	return "not a regular file"
-}
 
 // regularFile checks that a path input names a regular file (after symlinks): a named pipe or
 // a device would block or never end the stage that reads it.
@@ -55,7 +37,7 @@ func (v *validator) checkRegular(input, prefix, path string) {
 	case st.IsDir() && prefix != "":
 		v.add(input, "%s%s is a directory; use oci-dir:", prefix, path)
 	case !st.Mode().IsRegular():
-		v.add(input, "%s%s is %s, want a regular file", prefix, path, what(st.Mode()))
+		v.add(input, "%s%s is %s, want a regular file", prefix, path, localfile.Kind(st.Mode()))
 	}
 }
 
@@ -75,7 +57,7 @@ func (v *validator) checkDir(input, prefix, path string) {
 	case err != nil:
 		v.add(input, "%s%s: %v", prefix, path, errors.Unwrap(err))
 	case !st.IsDir():
-		v.add(input, "%s%s is %s, want a directory", prefix, path, what(st.Mode()))
+		v.add(input, "%s%s is %s, want a directory", prefix, path, localfile.Kind(st.Mode()))
 	}
 }
 
@@ -86,7 +68,7 @@ func (v *validator) trustedRoot(raw map[string]string) string {
 	if p == "" || v.failed("trusted-root") {
 		return p
 	}
-	b, err := readRegular(p, maxTrustedRoot)
+	b, err := localfile.Read(context.Background(), p, maxTrustedRoot)
 	if err != nil {
 		v.add("trusted-root", "%v", err)
 		return p
@@ -95,29 +77,4 @@ func (v *validator) trustedRoot(raw map[string]string) string {
 		v.add("trusted-root", "%s is not a Sigstore trusted root (trusted_root.json): %v", p, err)
 	}
 	return p
-}
-
-// readRegular reads a regular file of at most limit bytes. It opens without blocking and
-// checks what it opened, as the path may have been swapped for a named pipe since any stat.
-func readRegular(path string, limit int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is %s, want a regular file", path, what(st.Mode()))
-	}
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
-	}
-	return b, nil
 }

@@ -1,8 +1,11 @@
 package config
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
+
+	"github.com/bom-attest/bom-attest/internal/localfile"
 )
 
 // InActions reports whether the process runs as a GitHub Actions step, for a caller that must
@@ -42,7 +45,7 @@ func eventVisibility(path string) string {
 	if path == "" {
 		return ""
 	}
-	b, err := readRegular(path, maxEventPayload)
+	b, err := localfile.Read(context.Background(), path, maxEventPayload)
 	if err != nil {
 		return ""
 	}

@@ -13,7 +13,7 @@ func (v *validator) image(c *Config, img string) {
 	if img == "" {
 		switch {
 		case c.SubjectName == "":
-			v.add("image", "required: give image, or subject-name with subject-digest")
+			v.add("image", "required: give image, subject-name with subject-digest, or images")
 			return
 		case c.SubjectDigest == "":
 			v.add("subject-digest", "required when image is not given (the image is subject-name@subject-digest)")
@@ -56,6 +56,65 @@ func (v *validator) image(c *Config, img string) {
 	if c.SubjectName == "" {
 		c.SubjectName = strings.ToLower(ref.Context().Name())
 	}
+}
+
+// MaxImages bounds the images input: each image is resolved, pulled and attested in turn, and
+// a list longer than this is more likely a mistake than a release.
+const MaxImages = 100
+
+// images reads the images input: name@sha256:<digest> per entry, registry images only, each
+// listed once. image, subject-name and subject-digest describe one image and do not go with it.
+func (v *validator) images(c *Config, raw map[string]string) {
+	for _, in := range []string{"image", "subject-name", "subject-digest"} {
+		if raw[in] != "" {
+			v.add("images", "and %s are both set; give several images as images alone (name@sha256:<digest> per line)", in)
+			return
+		}
+	}
+	list := List(raw["images"])
+	if len(list) > MaxImages {
+		v.add("images", "lists %d images; at most %d can be attested in one step", len(list), MaxImages)
+		return
+	}
+	seen := map[string]bool{}
+	for _, entry := range list {
+		img, ok := parseImagesEntry(entry)
+		if !ok {
+			v.add("images", "%q is not name@sha256:<64 hex digits> of a registry image (e.g. ghcr.io/acme/app@sha256:…, no tag)", entry)
+			continue
+		}
+		if seen[img.Ref] {
+			v.add("images", "%q is listed twice", entry)
+			continue
+		}
+		seen[img.Ref] = true
+		c.Images = append(c.Images, img)
+	}
+	if len(c.Images) > 0 {
+		first := c.Images[0]
+		c.ImageKind, c.ImageRef, c.SubjectName, c.SubjectDigest = first.Kind, first.Ref, first.Name, first.Digest
+	}
+}
+
+// parseImagesEntry reads one entry of the images input. The name is lowercased, as subject-name
+// is: it is the attestations' subject name.
+func parseImagesEntry(entry string) (Image, bool) {
+	at := strings.LastIndex(entry, "@")
+	if at < 0 {
+		return Image{}, false
+	}
+	n, d := strings.ToLower(entry[:at]), entry[at+1:]
+	if !digestRE.MatchString(d) {
+		return Image{}, false
+	}
+	if _, err := name.NewRepository(n); err != nil {
+		return Image{}, false
+	}
+	ref, err := name.NewDigest(n + "@" + d)
+	if err != nil {
+		return Image{}, false
+	}
+	return Image{Kind: image.KindRegistry, Ref: ref.String(), Name: n, Digest: d}, true
 }
 
 // hostPort is what follows "name:" when name is a registry host with a port, not a transport.

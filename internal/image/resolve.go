@@ -1,94 +1,26 @@
 package image
 
 import (
-	"archive/tar"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/bom-attest/bom-attest/internal/image/blob"
+	"github.com/bom-attest/bom-attest/internal/localfile"
 	"github.com/bom-attest/bom-attest/internal/plainhttp"
 )
 
-// Sentinel errors callers branch on.
-var (
-	ErrDigestMismatch   = errors.New("image digest does not match subject-digest")
-	ErrPlatformNotFound = errors.New("platform not in image")
-	ErrNoImage          = errors.New("no image found")
-)
-
-// Kind is where an image comes from, as in the image input's prefixes.
-type Kind string
-
-const (
-	KindRegistry      Kind = "registry"
-	KindOCIDir        Kind = "oci-dir"
-	KindOCIArchive    Kind = "oci-archive"
-	KindDockerArchive Kind = "docker-archive"
-)
-
-// LocalKinds are the kinds read from a path, in the order the image input's prefixes are tried.
-var LocalKinds = []Kind{KindOCIDir, KindOCIArchive, KindDockerArchive}
-
-// Options tune Resolve.
-type Options struct {
-	Keychain      authn.Keychain    // nil: the docker config keychain
-	Transport     http.RoundTripper // nil: http.DefaultTransport
-	UserAgent     string
-	Platforms     []string // nil: every platform
-	SubjectDigest string   // "" or sha256:...; what was scanned must be this
-	SubjectName   string   // name the subject is known by; defaults to the reference's repository
-	TempDir       string   // where archives are unpacked; "" = os.TempDir()
-}
-
-// Target is one image manifest to scan.
-type Target struct {
-	Image       v1.Image
-	Digest      v1.Hash     // manifest digest of this image
-	IndexDigest *v1.Hash    // the index it was picked from, if any
-	Platform    v1.Platform // from the image config
-	Name        string      // subject name, e.g. ghcr.io/acme/app
-	RepoURL     string      // registry/repository for purls; "" for local images without a name
-	Raw         []byte      // raw manifest
-}
-
-// PlatformString is os/arch[/variant].
-func (t Target) PlatformString() string { return platformString(t.Platform) }
-
-// FileSuffix names per-platform files: linux-amd64, linux-arm64-v8.
-func (t Target) FileSuffix() string { return strings.ReplaceAll(t.PlatformString(), "/", "-") }
-
-// Resolved is what Resolve found.
-type Resolved struct {
-	Subject     v1.Hash // digest the attestations bind to: the index's, or the image's
-	IsIndex     bool
-	Targets     []Target
-	ResolvedTag string   // the tag that was resolved to Subject, when the input had no digest
-	Warnings    []string // for the job summary
-	cleanup     []func() error
-}
-
-// Close removes anything Resolve unpacked.
-func (r *Resolved) Close() error {
-	var errs []error
-	for _, f := range r.cleanup {
-		errs = append(errs, f())
-	}
-	return errors.Join(errs...)
-}
-
-// Resolve finds the manifests to scan for an image input of the given kind.
+// Resolve finds the manifests to scan for an image input of the given kind. Manifests and
+// configs are checked against their digests here; ctx also bounds later reads of a registry
+// image or docker archive, as the layers are pulled by Open.
 func Resolve(ctx context.Context, kind Kind, ref string, o Options) (*Resolved, error) {
 	var (
 		r   *Resolved
@@ -98,11 +30,11 @@ func Resolve(ctx context.Context, kind Kind, ref string, o Options) (*Resolved, 
 	case KindRegistry:
 		r, err = resolveRegistry(ctx, ref, o)
 	case KindOCIDir:
-		r, err = resolveLayout(ref, o)
+		r, err = resolveLayout(ref, "oci-dir:"+ref, o)
 	case KindOCIArchive:
-		r, err = resolveOCIArchive(ref, o)
+		r, err = resolveOCIArchive(ctx, ref, o)
 	case KindDockerArchive:
-		r, err = resolveDockerArchive(ref, o)
+		r, err = resolveDockerArchive(ctx, ref, o)
 	default:
 		return nil, fmt.Errorf("image: unknown kind %q", kind)
 	}
@@ -116,6 +48,9 @@ func Resolve(ctx context.Context, kind Kind, ref string, o Options) (*Resolved, 
 	if err := r.selectPlatforms(o.Platforms); err != nil {
 		r.Close()
 		return nil, err
+	}
+	for i := range r.Targets {
+		r.Targets[i].Limits = o.Limits
 	}
 	return r, nil
 }
@@ -217,13 +152,16 @@ func resolveRegistry(ctx context.Context, s string, o Options) (*Resolved, error
 	if subject == "" {
 		subject = strings.ToLower(repo.Name())
 	}
-	base := Target{Name: subject, RepoURL: strings.ToLower(repo.Name())}
+	base := Target{Name: subject, RepoURL: strings.ToLower(repo.Name()), remote: true}
 	if desc.MediaType.IsIndex() {
 		idx, err := desc.ImageIndex()
 		if err != nil {
 			return nil, fmt.Errorf("image: read index %s: %w", desc.Digest, err)
 		}
-		return r, r.fromIndex(idx, base)
+		if err := r.fromIndex(idx, base); err != nil {
+			return nil, fmt.Errorf("image: %w", err)
+		}
+		return r, nil
 	}
 	img, err := desc.Image()
 	if err != nil {
@@ -231,7 +169,7 @@ func resolveRegistry(ctx context.Context, s string, o Options) (*Resolved, error
 	}
 	t, err := target(img, base, nil)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("image: %w", err)
 	}
 	r.Targets = []Target{t}
 	return r, nil
@@ -240,13 +178,13 @@ func resolveRegistry(ctx context.Context, s string, o Options) (*Resolved, error
 // fromIndex adds one target per runnable platform. Build tools store provenance and SBOM
 // attestations in the index as manifests for platform unknown/unknown; those are not images.
 func (r *Resolved) fromIndex(idx v1.ImageIndex, base Target) error {
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return fmt.Errorf("image: read index: %w", err)
-	}
 	d, err := idx.Digest()
 	if err != nil {
 		return err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return fmt.Errorf("read index %s: %w", d, err)
 	}
 	r.IsIndex, r.Subject = true, d
 	for _, m := range im.Manifests {
@@ -254,9 +192,15 @@ func (r *Resolved) fromIndex(idx v1.ImageIndex, base Target) error {
 			(m.Platform != nil && m.Platform.OS == "unknown") {
 			continue
 		}
+		what := "manifest " + m.Digest.String()
+		if m.Platform != nil {
+			if err := checkPlatform(*m.Platform); err != nil {
+				return fmt.Errorf("index %s: %w", d, blob.Named(what, err))
+			}
+		}
 		img, err := idx.Image(m.Digest)
 		if err != nil {
-			return fmt.Errorf("image: read manifest %s of index %s: %w", m.Digest, d, err)
+			return fmt.Errorf("index %s: %w", d, blob.Named(what, err))
 		}
 		t, err := target(img, base, &d)
 		if err != nil {
@@ -273,30 +217,67 @@ func (r *Resolved) fromIndex(idx v1.ImageIndex, base Target) error {
 func target(img v1.Image, base Target, index *v1.Hash) (Target, error) {
 	d, err := img.Digest()
 	if err != nil {
-		return Target{}, fmt.Errorf("image: digest: %w", err)
+		return Target{}, fmt.Errorf("digest: %w", err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return Target{}, blob.Named("manifest "+d.String(), err)
+	}
+	if len(m.Layers) > maxLayers {
+		return Target{}, blob.Named("manifest "+d.String(), fmt.Errorf("%w: %d layers; an image has at most %d", ErrLimit, len(m.Layers), maxLayers))
+	}
+	cfgWhat := fmt.Sprintf("config %s of manifest %s", m.Config.Digest, d)
+	if m.Config.Size > blob.MaxConfigBytes {
+		// Checked before the read: a registry would otherwise be asked for all of it.
+		return Target{}, blob.Named(cfgWhat, fmt.Errorf("%w: it claims %d bytes, more than the %d a config may have", ErrLimit, m.Config.Size, blob.MaxConfigBytes))
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
-		return Target{}, fmt.Errorf("image: config of %s: %w", d, err)
+		return Target{}, blob.Named(cfgWhat, err)
+	}
+	// Each layer is checked against its diff_id as it is read; a config that does not list one
+	// per layer leaves layers unchecked.
+	if n := len(cf.RootFS.DiffIDs); n != len(m.Layers) {
+		return Target{}, blob.Named(cfgWhat, fmt.Errorf("%w: it lists %d diff_ids for the manifest's %d layers", ErrBlobDigest, n, len(m.Layers)))
+	}
+	p := v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+	if err := checkPlatform(p); err != nil {
+		return Target{}, blob.Named(cfgWhat, err)
 	}
 	raw, err := img.RawManifest()
 	if err != nil {
-		return Target{}, fmt.Errorf("image: manifest of %s: %w", d, err)
+		return Target{}, blob.Named("manifest "+d.String(), err)
 	}
-	base.Image, base.Digest, base.IndexDigest, base.Raw = img, d, index, raw
-	base.Platform = v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+	base.Image, base.Digest, base.IndexDigest, base.Raw, base.Platform = img, d, index, raw, p
 	return base, nil
 }
 
-func resolveLayout(dir string, o Options) (*Resolved, error) {
-	idx, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		return nil, fmt.Errorf("image: oci-dir:%s is not an OCI image layout: %w", dir, err)
+// maxLayers is far above what runs: overlayfs stacks at most 128 layers, docker 127.
+const maxLayers = 1000
+
+// platformToken is what an os, architecture or variant looks like (linux, arm64, v8, ppc64le):
+// these strings end up in file names, log lines and stage names.
+var platformToken = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,31}$`)
+
+func checkPlatform(p v1.Platform) error {
+	for _, f := range []struct{ field, v string }{{"os", p.OS}, {"architecture", p.Architecture}, {"variant", p.Variant}} {
+		if f.v == "" && f.field == "variant" {
+			continue
+		}
+		if !platformToken.MatchString(f.v) {
+			return fmt.Errorf("%w: %s %s is not a platform token (up to 32 lower-case letters, digits, '.', '_' or '-')", ErrPlatform, f.field, blob.Quote(f.v))
+		}
 	}
-	im, err := idx.IndexManifest()
+	return nil
+}
+
+// resolveLayout reads the layout at dir; label is how the user named it (oci-dir:PATH).
+func resolveLayout(dir, label string, o Options) (*Resolved, error) {
+	idx, err := openLayout(dir)
 	if err != nil {
-		return nil, fmt.Errorf("image: oci-dir:%s: %w", dir, err)
+		return nil, fmt.Errorf("image: %s is not an OCI image layout: %w", label, err)
 	}
+	im, _ := idx.IndexManifest()
 	base := Target{Name: o.SubjectName}
 	if base.Name == "" && len(im.Manifests) > 0 {
 		// Tools that write layouts (skopeo, buildx, ours) record the reference they came from.
@@ -309,21 +290,24 @@ func resolveLayout(dir string, o Options) (*Resolved, error) {
 	r := &Resolved{}
 	switch {
 	case len(im.Manifests) == 0:
-		return nil, fmt.Errorf("%w: oci-dir:%s has no manifests", ErrNoImage, dir)
+		return nil, fmt.Errorf("%w: %s has no manifests", ErrNoImage, label)
 	case len(im.Manifests) == 1 && im.Manifests[0].MediaType.IsIndex():
 		child, err := idx.ImageIndex(im.Manifests[0].Digest)
 		if err != nil {
-			return nil, fmt.Errorf("image: oci-dir:%s: %w", dir, err)
+			return nil, fmt.Errorf("image: %s: %w", label, err)
 		}
-		return r, r.fromIndex(child, base)
+		if err := r.fromIndex(child, base); err != nil {
+			return nil, fmt.Errorf("image: %s: %w", label, err)
+		}
+		return r, nil
 	case len(im.Manifests) == 1:
 		img, err := idx.Image(im.Manifests[0].Digest)
 		if err != nil {
-			return nil, fmt.Errorf("image: oci-dir:%s: %w", dir, err)
+			return nil, fmt.Errorf("image: %s: %w", label, err)
 		}
 		t, err := target(img, base, nil)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("image: %s: %w", label, err)
 		}
 		r.Subject, r.Targets = t.Digest, []Target{t}
 		return r, nil
@@ -331,7 +315,7 @@ func resolveLayout(dir string, o Options) (*Resolved, error) {
 		// index.json itself is not content-addressed, so several top-level images have no common
 		// digest: each is attested by its own.
 		if err := r.fromIndex(idx, base); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("image: %s: %w", label, err)
 		}
 		r.IsIndex = false
 		r.Subject = r.Targets[0].Digest
@@ -339,7 +323,7 @@ func resolveLayout(dir string, o Options) (*Resolved, error) {
 			r.Targets[i].IndexDigest = nil
 		}
 		if o.SubjectDigest == "" && len(r.Targets) > 1 {
-			r.Warnings = append(r.Warnings, fmt.Sprintf("oci-dir:%s holds %d images without an index; each is scanned and attested by its own digest", dir, len(r.Targets)))
+			r.Warnings = append(r.Warnings, fmt.Sprintf("%s holds %d images without an index; each is scanned and attested by its own digest", label, len(r.Targets)))
 		}
 		return r, nil
 	}
@@ -363,89 +347,28 @@ func repoURL(n string) string {
 	return ""
 }
 
-func resolveOCIArchive(path string, o Options) (*Resolved, error) {
-	dir, err := os.MkdirTemp(o.TempDir, "bom-attest-oci-")
+func resolveOCIArchive(ctx context.Context, path string, o Options) (*Resolved, error) {
+	f, st, err := localfile.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("image: oci-archive:%s: %w", path, err)
+	}
+	defer f.Close()
+	dir, err := os.MkdirTemp("", "bom-attest-oci-")
 	if err != nil {
 		return nil, fmt.Errorf("image: %w", err)
 	}
-	if err := untar(path, dir); err != nil {
+	if err := blob.Untar(ctx, f, st.Size(), dir); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("image: oci-archive:%s: %w", path, err)
 	}
 	if o.SubjectName == "" {
 		o.SubjectName = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 	}
-	r, err := resolveLayout(dir, o)
+	r, err := resolveLayout(dir, "oci-archive:"+path, o)
 	if err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("%w (unpacked from oci-archive:%s)", err, path)
+		return nil, err
 	}
 	r.cleanup = append(r.cleanup, func() error { return os.RemoveAll(dir) })
 	return r, nil
-}
-
-func resolveDockerArchive(path string, o Options) (*Resolved, error) {
-	img, err := tarball.ImageFromPath(path, nil)
-	if err != nil {
-		return nil, fmt.Errorf("image: docker-archive:%s: %w", path, err)
-	}
-	m, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return os.Open(path) })
-	n := o.SubjectName
-	if err == nil && len(m) > 0 && len(m[0].RepoTags) > 0 && n == "" {
-		n = strings.ToLower(refName(m[0].RepoTags[0]))
-		if n == "" {
-			if r, err := name.ParseReference(m[0].RepoTags[0]); err == nil {
-				n = r.Context().Name()
-			}
-		}
-	}
-	if n == "" {
-		n = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	}
-	t, err := target(img, Target{Name: n, RepoURL: repoURL(n)}, nil)
-	if err != nil {
-		return nil, err
-	}
-	return &Resolved{Subject: t.Digest, Targets: []Target{t}}, nil
-}
-
-// untar unpacks an OCI archive, refusing entries that would land outside dir.
-func untar(path, dir string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dir, filepath.Clean("/"+h.Name))
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return err
-			}
-		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				return err
-			}
-			out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(out, tr)
-			if cerr := out.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-		}
-	}
 }

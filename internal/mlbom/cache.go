@@ -13,6 +13,7 @@ import (
 	stfile "github.com/anchore/stereoscope/pkg/file"
 	"github.com/anchore/syft/syft/file"
 
+	"github.com/bom-attest/bom-attest/internal/localfile"
 	"github.com/bom-attest/bom-attest/internal/modelfile"
 )
 
@@ -84,7 +85,7 @@ func hashFile(ctx context.Context, r file.Resolver, l file.Location, read modelf
 	h256, h512 := sha256.New(), sha512.New()
 	var n countWriter
 	sink := io.MultiWriter(h256, h512, &n)
-	src := ctxReader{ctx: ctx, r: rc}
+	src := localfile.Reader(ctx, rc)
 	res := &readResult{}
 	if read != nil {
 		res.header, res.perr = read(io.TeeReader(src, sink), fileSize(r, l))
@@ -117,17 +118,4 @@ type countWriter uint64
 func (c *countWriter) Write(p []byte) (int, error) {
 	*c += countWriter(len(p))
 	return len(p), nil
-}
-
-// ctxReader stops a long hash (weights are gigabytes) when the run is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

@@ -20,9 +20,9 @@ func TestLoadNotAFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct{ file, want string }{
-		{fifo, "a named pipe (FIFO), not a regular file"},
-		{"/dev/zero", "a device, not a regular file"},
-		{dir, "a directory, not a regular file"},
+		{fifo, "not a regular file: a named pipe"},
+		{"/dev/zero", "not a regular file: a device"},
+		{dir, "not a regular file: a directory"},
 	}
 	for _, tt := range tests {
 		done := make(chan error, 1)

@@ -2,24 +2,22 @@ package modelmanifest
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"net/url"
-	"os"
 	"path"
 	"reflect"
 	"slices"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/anchore/packageurl-go"
 	"gopkg.in/yaml.v3"
 
+	"github.com/bom-attest/bom-attest/internal/localfile"
 	"github.com/bom-attest/bom-attest/internal/yamldata"
 )
 
@@ -179,44 +177,21 @@ func Load(file string) (*Manifest, error) {
 	return parse(data, file)
 }
 
-// readFile reads a regular file of at most maxManifestSize bytes. It opens without blocking and
-// checks the open file, not the name, so nothing can be swapped in between.
+// readFile reads the manifest: a regular file (localfile) of at most maxManifestSize bytes.
 func readFile(file string) ([]byte, error) {
-	f, err := os.OpenFile(file, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, fi, err := localfile.Open(file)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read: %w", err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
+	data, err := localfile.ReadAll(context.Background(), f, fi.Size(), maxManifestSize)
+	if errors.Is(err, localfile.ErrTooLarge) {
+		return nil, fmt.Errorf("%w; is this really the manifest?", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot read: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s, not a regular file", fileKind(fi.Mode()))
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxManifestSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("cannot read: %w", err)
-	}
-	if len(data) > maxManifestSize {
-		return nil, fmt.Errorf("larger than %d MiB; is this really the manifest?", maxManifestSize>>20)
 	}
 	return data, nil
-}
-
-// fileKind names what a path that is not a regular file is.
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	}
-	return "a special file"
 }
 
 func parse(data []byte, file string) (*Manifest, error) {

@@ -32,22 +32,41 @@ func Open(path, workspace string) (*Dir, error) {
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, fmt.Errorf("%w: create %s: %v", ErrOutputDir, path, err)
 	}
-	d := &Dir{Path: abs}
-	if os.Geteuid() == 0 && workspace != "" && within(abs, workspace) {
-		if st, err := os.Stat(workspace); err == nil {
-			if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Uid != 0 {
-				uid, gid := int(sys.Uid), int(sys.Gid)
-				d.chown = func(p string) error { return os.Lchown(p, uid, gid) }
-				// The directories between workspace and output-dir that we created need it too.
-				for p := abs; within(p, workspace) && p != filepath.Clean(workspace); p = filepath.Dir(p) {
-					if err := d.chown(p); err != nil {
-						return nil, fmt.Errorf("%w: chown %s: %v", ErrOutputDir, p, err)
-					}
-				}
+	d := &Dir{Path: abs, chown: Owner(abs, workspace)}
+	if d.chown != nil {
+		// The directories between workspace and output-dir that we created need it too.
+		for p := abs; within(p, workspace) && p != filepath.Clean(workspace); p = filepath.Dir(p) {
+			if err := d.chown(p); err != nil {
+				return nil, fmt.Errorf("%w: chown %s: %v", ErrOutputDir, p, err)
 			}
 		}
 	}
 	return d, nil
+}
+
+// Owner returns a func giving a path the workspace's owner when this process is root, path lies
+// inside workspace, and the workspace belongs to someone else; nil when nothing needs it. The
+// func leaves paths outside the workspace alone.
+func Owner(path, workspace string) func(string) error {
+	abs, err := filepath.Abs(path)
+	if err != nil || os.Geteuid() != 0 || workspace == "" || !within(abs, workspace) {
+		return nil
+	}
+	st, err := os.Stat(workspace)
+	if err != nil {
+		return nil
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok || sys.Uid == 0 {
+		return nil
+	}
+	uid, gid := int(sys.Uid), int(sys.Gid)
+	return func(p string) error {
+		if !within(p, workspace) {
+			return nil
+		}
+		return os.Lchown(p, uid, gid)
+	}
 }
 
 func within(p, dir string) bool {
@@ -105,22 +124,37 @@ var ownName = regexp.MustCompile(`^` + ownNames + `$|^\.` + ownNames + `\.tmp-[0
 
 const ownNames = `(sbom(\.[^/]+)?\.(cdx|intoto|sigstore)\.json` +
 	`|(mlbom|vulnerabilities)\.(cdx|intoto|sigstore)\.json` +
-	`|provenance\.(intoto|sigstore)\.json` +
+	`|(provenance|image-signature)\.(intoto|sigstore)\.json` +
 	`|compliance\.json|kyverno-policy\.yaml)`
 
 // RemoveStale removes what an earlier run left in the directory under the action's own file
 // names (and under also's), so that no file from before can be taken for this run's. Only
-// regular files directly in the directory go: it never descends into a subdirectory and leaves
-// symbolic links (and what they point at), named pipes and devices alone, so nothing outside
-// the directory can be reached through it. It returns the names removed.
+// regular files go, directly in the directory or in an image directory an earlier run of several
+// images made (one holding Marker, see Sub), which goes too once empty; it descends into no
+// other subdirectory and leaves symbolic links (and what they point at), named pipes and
+// devices alone, so nothing outside the directory can be reached through it. It returns the
+// names removed, relative to the directory.
 func (d *Dir) RemoveStale(also ...string) ([]string, error) {
 	entries, err := os.ReadDir(d.Path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrOutputDir, err)
 	}
+	root, err := os.OpenRoot(d.Path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrOutputDir, err)
+	}
+	defer root.Close()
 	var removed []string
 	for _, e := range entries {
 		name := e.Name()
+		if e.IsDir() {
+			gone, err := d.removeStaleImageDir(root, name)
+			removed = append(removed, gone...)
+			if err != nil {
+				return removed, err
+			}
+			continue
+		}
 		if !e.Type().IsRegular() || !(ownName.MatchString(name) || slices.Contains(also, name)) {
 			continue
 		}

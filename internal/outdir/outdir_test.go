@@ -143,3 +143,27 @@ func TestRemoveStale(t *testing.T) {
 		t.Errorf("removed %d files: %v", len(removed), removed)
 	}
 }
+
+func TestOwner(t *testing.T) {
+	ws := t.TempDir()
+	if Owner(filepath.Join(t.TempDir(), "x"), ws) != nil || Owner(filepath.Join(ws, "x"), "") != nil {
+		t.Error("Owner for a path outside the workspace")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, as the action container runs") // CI runs as root.
+	}
+	if Owner(filepath.Join(ws, "x"), ws) != nil {
+		t.Error("Owner for a workspace root owns")
+	}
+	if err := os.Chown(ws, 1001, 121); err != nil {
+		t.Fatal(err)
+	}
+	chown := Owner(filepath.Join(ws, "x"), ws)
+	outside := t.TempDir()
+	if err := chown(outside); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(outside); st.Sys().(*syscall.Stat_t).Uid != 0 {
+		t.Error("a path outside the workspace was given away")
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/bom-attest/bom-attest/internal/patchtext"
 )
 
 // Bounds on a constraints file: it is a short, hand-kept list, so anything far larger is a
@@ -39,7 +41,7 @@ var (
 // used in messages. Every malformed line is reported, up to maxConstraintErrors.
 func parseConstraints(r io.Reader, name string) ([]constraint, error) {
 	cr := &countingReader{r: r}
-	lr := newLineReader(cr, maxConstraintsFile+1)
+	lr := patchtext.NewLineReader(cr, maxConstraintsFile+1)
 	var (
 		out    []constraint
 		errs   []error
@@ -54,7 +56,7 @@ func parseConstraints(r io.Reader, name string) ([]constraint, error) {
 	}
 	seen := map[string]int{}
 	for {
-		raw, err := lr.next()
+		raw, err := lr.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -68,8 +70,8 @@ func parseConstraints(r io.Reader, name string) ([]constraint, error) {
 		if cr.n > maxConstraintsFile {
 			return nil, tooLargeConstraints(name)
 		}
-		if len(raw) >= maxLine {
-			fail(lineNo, "line longer than %d bytes", maxLine)
+		if len(raw) >= patchtext.MaxLine {
+			fail(lineNo, "line longer than %d bytes", patchtext.MaxLine)
 			continue
 		}
 		line := string(raw)
@@ -78,7 +80,7 @@ func parseConstraints(r io.Reader, name string) ([]constraint, error) {
 			if cont.Len() == 0 {
 				start = lineNo
 			}
-			if cont.Len()+len(body) < maxLine {
+			if cont.Len()+len(body) < patchtext.MaxLine {
 				cont.WriteString(body)
 			}
 			continue

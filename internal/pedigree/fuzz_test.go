@@ -3,99 +3,12 @@ package pedigree
 import (
 	"bytes"
 	"errors"
-	"io/fs"
-	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	cyclonedx "github.com/CycloneDX/cyclonedx-go"
 )
-
-// seedPatches adds every fixture patch to the corpus, so fuzzing starts from real shapes.
-func seedPatches(f *testing.F) {
-	err := filepath.WalkDir(filepath.Join("testdata", "patches"), func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err == nil {
-			f.Add(b)
-		}
-		return err
-	})
-	if err != nil {
-		f.Fatal(err)
-	}
-}
-
-func FuzzParsePatchHeader(f *testing.F) {
-	seedPatches(f)
-	for _, s := range []string{
-		"",
-		tinyDiff,
-		"Description: x\nOrigin: upstream, https://example.org/commit/1\nBug-Debian: 1\n---\n" + tinyDiff,
-		"From 0123456789abcdef0123456789abcdef01234567 Mon Sep 17 00:00:00 2001\nFrom: =?UTF-8?q?A?= <a@b>\nDate: Mon, 1 Jan 2024 00:00:00 +0000\nSubject: [PATCH] CVE-2024-0001\n\nCloses-Bug: #1\nPartial-Bug: #2\nRelated-Bug: #3\n(cherry picked from commit abcdef0)\n---\ndiff --git a/x b/x\n",
-		"GHSA-2345-6789-cfgh cve-1999-0001\n--- a\n+++ b\n",
-		"\x00\xff\n--- \n+++ \n",
-	} {
-		f.Add([]byte(s))
-	}
-	kinds := map[cyclonedx.PatchType]bool{cyclonedx.PatchTypeBackport: true, cyclonedx.PatchTypeCherryPick: true, cyclonedx.PatchTypeUnofficial: true}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		h, err := parsePatchHeader(bytes.NewReader(data))
-		if err != nil {
-			if !errors.Is(err, ErrNotPatch) {
-				t.Fatalf("error %v is not ErrNotPatch", err)
-			}
-			return
-		}
-		if !kinds[h.kind] {
-			t.Fatalf("patch type %q", h.kind)
-		}
-		if len(h.resolves) > maxIssues {
-			t.Fatalf("%d resolves, over the cap", len(h.resolves))
-		}
-		if len(h.subject) > 2*maxLine {
-			t.Fatalf("subject of %d bytes", len(h.subject))
-		}
-		seen := map[string]bool{}
-		for _, r := range h.resolves {
-			is := r.issue
-			if is.ID == "" || seen[is.ID] {
-				t.Fatalf("empty or repeated issue id %q", is.ID)
-			}
-			seen[is.ID] = true
-			if is.Type != cyclonedx.IssueTypeDefect && is.Type != cyclonedx.IssueTypeSecurity {
-				t.Fatalf("issue type %q", is.Type)
-			}
-			if is.Source == nil || !absoluteURL(is.Source.URL) {
-				t.Fatalf("issue %q source %+v has no absolute URL", is.ID, is.Source)
-			}
-		}
-		if c := h.commit; c != nil {
-			if c.URL != "" && !absoluteURL(c.URL) {
-				t.Fatalf("commit url %q", c.URL)
-			}
-			if len(c.Message) > maxHeaderText+2*maxLine {
-				t.Fatalf("commit message of %d bytes", len(c.Message))
-			}
-			if a := c.Author; a != nil && a.Timestamp != "" {
-				if _, err := time.Parse(time.RFC3339, a.Timestamp); err != nil {
-					t.Fatalf("author timestamp %q: %v", a.Timestamp, err)
-				}
-			}
-		}
-	})
-}
-
-func absoluteURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
-}
 
 func FuzzParseConstraints(f *testing.F) {
 	if b, err := os.ReadFile(filepath.Join("testdata", "overrides", "constraints.txt")); err == nil {

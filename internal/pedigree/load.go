@@ -11,6 +11,9 @@ import (
 	"strings"
 
 	cyclonedx "github.com/CycloneDX/cyclonedx-go"
+
+	"github.com/bom-attest/bom-attest/internal/localfile"
+	"github.com/bom-attest/bom-attest/internal/patchtext"
 )
 
 // Set is the patch tree and constraints file of Options, read and checked once, before the
@@ -33,7 +36,7 @@ type loadedDir struct {
 type loadedPatch struct {
 	rel   string
 	patch cyclonedx.Patch
-	hdr   *header
+	hdr   *patchtext.Header
 	warn  string // a note for the summary where the patch is recorded, e.g. over the inline limit
 }
 
@@ -155,18 +158,18 @@ func readPatch(t *tree, rel, base string, maxInline int, inline *int64) (loadedP
 	}
 	defer f.Close()
 	if fi.Size() > maxPatchFile {
-		return lp, fmt.Errorf("patches-dir: %s: %w: larger than %s, the limit for one patch file", rel, ErrTooLarge, size(maxPatchFile))
+		return lp, fmt.Errorf("patches-dir: %s: %w: larger than %s, the limit for one patch file", rel, ErrTooLarge, localfile.Size(maxPatchFile))
 	}
-	r := ctxReader{t.ctx, f}
-	hdr, err := parsePatchHeader(r)
+	r := localfile.Reader(t.ctx, f)
+	hdr, err := patchtext.ParseHeader(r)
 	switch {
 	case errors.Is(err, ErrNotPatch):
-		return lp, fmt.Errorf("patches-dir: %s: %w: no diff (a 'diff --git' line, or '---' and '+++' lines) in its first %d KiB", rel, ErrNotPatch, maxScan>>10)
+		return lp, fmt.Errorf("patches-dir: %s: %w: no diff (a 'diff --git' line, or '---' and '+++' lines) in its first %d KiB", rel, ErrNotPatch, patchtext.MaxScan>>10)
 	case err != nil:
 		return lp, fmt.Errorf("patches-dir: %s: %w: %w", rel, ErrUnreadable, osReason(err))
 	}
 	lp.hdr = hdr
-	lp.patch.Type = hdr.kind
+	lp.patch.Type = hdr.Kind
 	const link = "recorded without its text (set patches-base-url to link it)"
 	switch {
 	case base != "":
@@ -174,7 +177,7 @@ func readPatch(t *tree, rel, base string, maxInline int, inline *int64) (loadedP
 	case fi.Size() > int64(maxInline):
 		lp.warn = fmt.Sprintf("patches-dir: %s: %d bytes, over the %d-byte inline diff limit; %s", rel, fi.Size(), maxInline, link)
 	case *inline+fi.Size() > maxInlineTotal:
-		lp.warn = fmt.Sprintf("patches-dir: %s: the patches before it already embed %s of diff text, the limit for one SBOM; %s", rel, size(maxInlineTotal), link)
+		lp.warn = fmt.Sprintf("patches-dir: %s: the patches before it already embed %s of diff text, the limit for one SBOM; %s", rel, localfile.Size(maxInlineTotal), link)
 	default:
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return lp, fmt.Errorf("patches-dir: %s: %w: %w", rel, ErrUnreadable, osReason(err))
@@ -200,7 +203,7 @@ func readPatch(t *tree, rel, base string, maxInline int, inline *int64) (loadedP
 
 // loadConstraints reads the constraints file name, as the user gave it.
 func loadConstraints(ctx context.Context, name string) ([]constraint, error) {
-	f, fi, err := openRegular(func(flag int) (*os.File, error) { return os.OpenFile(name, flag, 0) })
+	f, fi, err := localfile.OpenWith(func(flag int) (*os.File, error) { return os.OpenFile(name, flag, 0) })
 	if err != nil {
 		return nil, fmt.Errorf("constraint-overrides: %s: %w: %w", name, ErrConstraint, osReason(err))
 	}
@@ -208,9 +211,9 @@ func loadConstraints(ctx context.Context, name string) ([]constraint, error) {
 	if fi.Size() > maxConstraintsFile {
 		return nil, tooLargeConstraints(name)
 	}
-	return parseConstraints(ctxReader{ctx, f}, name)
+	return parseConstraints(localfile.Reader(ctx, f), name)
 }
 
 func tooLargeConstraints(name string) error {
-	return fmt.Errorf("constraint-overrides: %s: %w: %w: larger than %s; a constraints file is a short list of pins", name, ErrConstraint, ErrTooLarge, size(maxConstraintsFile))
+	return fmt.Errorf("constraint-overrides: %s: %w: %w: larger than %s; a constraints file is a short list of pins", name, ErrConstraint, ErrTooLarge, localfile.Size(maxConstraintsFile))
 }

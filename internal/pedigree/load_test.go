@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bom-attest/bom-attest/internal/patchtext"
+
 	cyclonedx "github.com/CycloneDX/cyclonedx-go"
 	"github.com/google/go-cmp/cmp"
 )
@@ -137,7 +139,7 @@ func TestLoadLimits(t *testing.T) {
 				o.PatchesDir, o.ConstraintsFile = "", filepath.Join(dir, "constraints.txt")
 				fifo(t, o.ConstraintsFile)
 			},
-			err: ErrConstraint, text: "constraints.txt: bad constraint: not a regular file (p",
+			err: ErrConstraint, text: "constraints.txt: bad constraint: not a regular file: a named pipe",
 		},
 		{
 			name: "device as constraint-overrides",
@@ -147,7 +149,7 @@ func TestLoadLimits(t *testing.T) {
 				}
 				o.PatchesDir, o.ConstraintsFile = "", device
 			},
-			err: ErrConstraint, text: "constraint-overrides: " + device + ": bad constraint: not a regular file (Dc",
+			err: ErrConstraint, text: "constraint-overrides: " + device + ": bad constraint: not a regular file: a device",
 		},
 		{
 			name: "named pipe as a series file",
@@ -155,7 +157,7 @@ func TestLoadLimits(t *testing.T) {
 				writeTree(t, o.PatchesDir, map[string]string{"nova/0001-a.patch": good})
 				fifo(t, filepath.Join(o.PatchesDir, "nova", "series"))
 			},
-			err: ErrUnreadable, text: "patches-dir: nova/series: cannot read: not a regular file (p",
+			err: ErrUnreadable, text: "patches-dir: nova/series: cannot read: not a regular file: a named pipe",
 		},
 		{
 			name: "named pipe listed in a series",
@@ -163,7 +165,7 @@ func TestLoadLimits(t *testing.T) {
 				writeTree(t, o.PatchesDir, map[string]string{"nova/series": "0001-a.patch\n0002-pipe.patch\n", "nova/0001-a.patch": good})
 				fifo(t, filepath.Join(o.PatchesDir, "nova", "0002-pipe.patch"))
 			},
-			err: ErrUnreadable, text: "patches-dir: nova/0002-pipe.patch: cannot read: not a regular file (p",
+			err: ErrUnreadable, text: "patches-dir: nova/0002-pipe.patch: cannot read: not a regular file: a named pipe",
 		},
 		{
 			name: "symlink to a named pipe inside the tree",
@@ -171,7 +173,7 @@ func TestLoadLimits(t *testing.T) {
 				writeTree(t, o.PatchesDir, map[string]string{"nova/2025.2/0001-a.patch": "symlink:../../pipe"})
 				fifo(t, filepath.Join(o.PatchesDir, "pipe"))
 			},
-			err: ErrUnreadable, text: "patches-dir: nova/2025.2/0001-a.patch: cannot read: not a regular file (p",
+			err: ErrUnreadable, text: "patches-dir: nova/2025.2/0001-a.patch: cannot read: not a regular file: a named pipe",
 		},
 	}
 	for _, tt := range tests {
@@ -209,7 +211,7 @@ func TestLoadHonoursContext(t *testing.T) {
 	dir := t.TempDir()
 	opts := Options{PatchesDir: dir, Namespace: "bom-attest"}
 	for i := range 1000 {
-		sparse(t, filepath.Join(dir, "nova", "2025.2", fmt.Sprintf("%04d-zeros.patch", i)), "", maxScan)
+		sparse(t, filepath.Join(dir, "nova", "2025.2", fmt.Sprintf("%04d-zeros.patch", i)), "", patchtext.MaxScan)
 	}
 	t.Run("cancelled before", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())

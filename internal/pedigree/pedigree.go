@@ -9,13 +9,16 @@ import (
 	"strings"
 
 	cyclonedx "github.com/CycloneDX/cyclonedx-go"
+
+	"github.com/bom-attest/bom-attest/internal/localfile"
+	"github.com/bom-attest/bom-attest/internal/patchtext"
 )
 
 // Sentinel errors, wrapped with the input and file at fault; callers branch with errors.Is.
 var (
 	ErrOptions    = errors.New("bad option")
 	ErrPatchesDir = errors.New("not a readable directory")
-	ErrNotPatch   = errors.New("not a patch")
+	ErrNotPatch   = patchtext.ErrNotPatch
 	ErrUnreadable = errors.New("cannot read")
 	ErrEscape     = errors.New("escapes patches-dir")
 	ErrLayout     = errors.New("unsupported patch tree layout")
@@ -24,7 +27,7 @@ var (
 	ErrUnmatched  = errors.New("matches no component in the image")
 	ErrAmbiguous  = errors.New("matches components in more than one ecosystem")
 	ErrConstraint = errors.New("bad constraint")
-	ErrTooLarge   = errors.New("too large") // a file or tree over its limit; the message says which
+	ErrTooLarge   = localfile.ErrTooLarge // a file or tree over its limit; the message says which
 )
 
 // DefaultMaxInlineDiff is the largest patch embedded as diff.text when no patches-base-url is
@@ -220,7 +223,7 @@ func escapePath(rel string) string {
 	return strings.Join(segs, "/")
 }
 
-func addPatch(p *plan, rel string, patch cyclonedx.Patch, hdr *header) {
+func addPatch(p *plan, rel string, patch cyclonedx.Patch, hdr *patchtext.Header) {
 	// One patch file may apply to several components (a package installed twice); each gets
 	// its own copy so a later stage editing one does not edit the other.
 	if patch.Diff != nil {
@@ -231,15 +234,15 @@ func addPatch(p *plan, rel string, patch cyclonedx.Patch, hdr *header) {
 		}
 		patch.Diff = &d
 	}
-	if len(hdr.resolves) > 0 {
-		issues := make([]cyclonedx.Issue, 0, len(hdr.resolves))
-		for _, r := range hdr.resolves {
-			is := r.issue
+	if len(hdr.Resolves) > 0 {
+		issues := make([]cyclonedx.Issue, 0, len(hdr.Resolves))
+		for _, r := range hdr.Resolves {
+			is := r.Issue
 			if is.Source != nil {
 				src := *is.Source
 				is.Source = &src
 			}
-			if r.partial {
+			if r.Partial {
 				is.Description = "Partially resolved by patch " + rel
 			} else {
 				is.Description = "Resolved by patch " + rel
@@ -252,15 +255,15 @@ func addPatch(p *plan, rel string, patch cyclonedx.Patch, hdr *header) {
 		patch.Resolves = &issues
 	}
 	p.patches = append(p.patches, patch)
-	if hdr.commit != nil {
-		c := *hdr.commit
+	if hdr.Commit != nil {
+		c := *hdr.Commit
 		if c.Author != nil {
 			a := *c.Author
 			c.Author = &a
 		}
 		p.commits = append(p.commits, c)
 	}
-	for _, r := range hdr.related {
+	for _, r := range hdr.Related {
 		p.notes = append(p.notes, rel+": "+r)
 	}
 }

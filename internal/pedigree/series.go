@@ -7,6 +7,9 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/bom-attest/bom-attest/internal/localfile"
+	"github.com/bom-attest/bom-attest/internal/patchtext"
 )
 
 // maxSeriesErrors caps the problems reported from one series file, so a wrong file given as a
@@ -29,7 +32,7 @@ type seriesEntry struct {
 func parseSeries(r io.Reader, rel string) ([]seriesEntry, []error) {
 	dir := path.Dir(rel)
 	cr := &countingReader{r: r}
-	lr := newLineReader(cr, maxSeriesFile+1)
+	lr := patchtext.NewLineReader(cr, maxSeriesFile+1)
 	var (
 		out    []seriesEntry
 		errs   []error
@@ -41,7 +44,7 @@ func parseSeries(r io.Reader, rel string) ([]seriesEntry, []error) {
 		}
 	}
 	for n := 1; len(errs) < maxSeriesErrors; n++ {
-		raw, err := lr.next()
+		raw, err := lr.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -52,8 +55,8 @@ func parseSeries(r io.Reader, rel string) ([]seriesEntry, []error) {
 			// The line may be cut short by the limit; the file is refused as a whole.
 			return nil, []error{tooLargeSeries(rel)}
 		}
-		if len(raw) >= maxLine {
-			fail(fmt.Errorf("patches-dir: %s:%d: %w: line longer than %s", rel, n, ErrSeries, size(maxLine)))
+		if len(raw) >= patchtext.MaxLine {
+			fail(fmt.Errorf("patches-dir: %s:%d: %w: line longer than %s", rel, n, ErrSeries, localfile.Size(patchtext.MaxLine)))
 			continue
 		}
 		line, _ := splitComment(string(raw))
@@ -94,5 +97,5 @@ func parseSeries(r io.Reader, rel string) ([]seriesEntry, []error) {
 }
 
 func tooLargeSeries(rel string) error {
-	return fmt.Errorf("patches-dir: %s: %w: larger than %s; a series file lists patches, one a line", rel, ErrTooLarge, size(maxSeriesFile))
+	return fmt.Errorf("patches-dir: %s: %w: larger than %s; a series file lists patches, one a line", rel, ErrTooLarge, localfile.Size(maxSeriesFile))
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bom-attest/bom-attest/internal/patchtext"
+
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -40,7 +42,7 @@ func TestParseSeries(t *testing.T) {
 		{name: "absolute", in: "/etc/passwd\n", err: ErrEscape, text: "patches-dir: nova/series:1: /etc/passwd: escapes patches-dir: absolute path"},
 		{name: "above patches-dir", in: "ok.patch\n../../x.patch\n", want: []seriesEntry{{1, "ok.patch", "nova/ok.patch"}}, err: ErrEscape, text: "patches-dir: nova/series:2: ../../x.patch: escapes patches-dir"},
 		{name: "listed twice", in: "a.patch\n./a.patch\n", want: []seriesEntry{{1, "a.patch", "nova/a.patch"}}, err: ErrDuplicate, text: "nova/series:2: ./a.patch: duplicate: already listed on line 1"},
-		{name: "line too long", in: strings.Repeat("a", maxLine) + ".patch\nb.patch\n", want: []seriesEntry{{2, "b.patch", "nova/b.patch"}}, err: ErrSeries, text: "nova/series:1: bad series entry: line longer than 8 KiB"},
+		{name: "line too long", in: strings.Repeat("a", patchtext.MaxLine) + ".patch\nb.patch\n", want: []seriesEntry{{2, "b.patch", "nova/b.patch"}}, err: ErrSeries, text: "nova/series:1: bad series entry: line longer than 8 KiB"},
 		{name: "file too large", in: "a.patch\n" + strings.Repeat("#", maxSeriesFile), err: ErrTooLarge, text: "patches-dir: nova/series: too large: larger than 1 MiB"},
 		{name: "one endless line", in: strings.Repeat("a", 2*maxSeriesFile), err: ErrTooLarge, text: "larger than 1 MiB"},
 		{name: "bad lines reported up to a cap", in: strings.Repeat("/abs\n", 100), err: ErrEscape, text: "nova/series:1: /abs"},

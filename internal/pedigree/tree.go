@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/bom-attest/bom-attest/internal/localfile"
 )
 
 // Bounds on walking a patch tree, so a tree with millions of files or patches fails with a
@@ -118,7 +120,7 @@ func (t *tree) stopped() bool { return t.over || t.ctx.Err() != nil }
 // readDir lists a directory of the tree, sorted by name, counting its entries against
 // maxTreeFiles before holding them all.
 func (t *tree) readDir(rel string) ([]fs.DirEntry, error) {
-	f, err := t.root.OpenFile(rel, os.O_RDONLY|oNonblock, 0)
+	f, err := t.root.OpenFile(rel, localfile.OpenFlags, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +268,7 @@ func (t *tree) seriesGroup(dir string) group {
 		t.fail(tooLargeSeries(rel))
 		return g
 	}
-	entries, errs := parseSeries(ctxReader{t.ctx, f}, rel)
+	entries, errs := parseSeries(localfile.Reader(t.ctx, f), rel)
 	t.errs = append(t.errs, errs...)
 	if entries == nil && len(errs) > 0 {
 		return g
@@ -346,11 +348,10 @@ func isPatchName(name string) bool {
 
 // open opens a regular file of the tree for reading.
 func (t *tree) open(rel string) (*os.File, fs.FileInfo, error) {
-	f, fi, err := openRegular(func(flag int) (*os.File, error) { return t.root.OpenFile(rel, flag, 0) })
-	var nr errNotRegular
+	f, fi, err := localfile.OpenWith(func(flag int) (*os.File, error) { return t.root.OpenFile(rel, flag, 0) })
 	switch {
-	case errors.As(err, &nr):
-		return nil, nil, fmt.Errorf("patches-dir: %s: %w: %w", rel, ErrUnreadable, nr)
+	case errors.Is(err, localfile.ErrNotRegular):
+		return nil, nil, fmt.Errorf("patches-dir: %s: %w: %w", rel, ErrUnreadable, err)
 	case err != nil:
 		return nil, nil, t.fileErr(rel, err)
 	}

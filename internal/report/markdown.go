@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"html"
 	"io"
 	"net/url"
 	"regexp"
@@ -28,7 +29,19 @@ func Text(s string) Markdown {
 	last := 0
 	for _, m := range autolinkRE.FindAllStringIndex(s, -1) {
 		b.WriteString(escapeText(s[last:m[0]]))
-		b.WriteString(string(Code(s[m[0]:m[1]])))
+		// Sentence punctuation after a URL reads as the sentence's, not the URL's, as GitHub's
+		// own autolinker has it; it stays out of the span while what is left still needs one.
+		end := m[1]
+		for end > m[0] {
+			w, c := s[m[0]:end-1], s[end-1]
+			closing := c == ')' && strings.Count(w, "(") < strings.Count(w, ")")+1
+			if !strings.ContainsRune(".,;:!?'\"", rune(c)) && !closing || !autolinkRE.MatchString(w) {
+				break
+			}
+			end--
+		}
+		b.WriteString(string(Code(s[m[0]:end])))
+		b.WriteString(escapeText(s[end:m[1]]))
 		last = m[1]
 	}
 	b.WriteString(escapeText(s[last:]))
@@ -91,16 +104,7 @@ func codeSpan(s string) string {
 	if s == "" {
 		return ""
 	}
-	longest, run := 0, 0
-	for _, r := range s {
-		if r == '`' {
-			run++
-			longest = max(longest, run)
-		} else {
-			run = 0
-		}
-	}
-	fence := strings.Repeat("`", longest+1)
+	fence := strings.Repeat("`", longestBackticks(s)+1)
 	// CommonMark strips one space from each end of a span that has both, and a backtick next to
 	// the fence would join it: pad in those cases so the span holds exactly s.
 	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") ||
@@ -125,6 +129,19 @@ func Link(u string) Markdown {
 	return Markdown(u)
 }
 
+// Anchor renders text as a link to target, both hostile (an advisory's id and URL): the text is
+// rendered with Text, and the link is made only when target is an absolute http(s) URL of plain
+// URL characters, with the parentheses that would end it percent-encoded. Otherwise it is the
+// text alone.
+func Anchor(text, target string) Markdown {
+	t := Text(text)
+	p, err := url.Parse(target)
+	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || p.User != nil || !linkRE.MatchString(target) {
+		return t
+	}
+	return Markdown("[" + string(t) + "](" + strings.NewReplacer("(", "%28", ")", "%29").Replace(target) + ")")
+}
+
 var linkRE = regexp.MustCompile(`^[A-Za-z0-9\-._~:/?#@!$&'()*+,;=%]+$`)
 
 // Markdownf formats like fmt.Sprintf with format as trusted Markdown: an argument that is
@@ -145,4 +162,42 @@ type textArg struct{ v any }
 
 func (t textArg) Format(f fmt.State, verb rune) {
 	io.WriteString(f, string(Text(fmt.Sprintf(fmt.FormatString(f, verb), t.v))))
+}
+
+// render sets the file in a fenced code block inside <details>: the fence is longer than any run
+// of backticks in the text, so no line of it can close the block, and the summary is HTML-escaped
+// text, as Markdown is not read inside the summary element.
+func (c Collapsed) render() string {
+	text := strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' {
+			return r
+		}
+		if r < 0x20 || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029 {
+			return ' '
+		}
+		return r
+	}, strings.TrimRight(c.Text, "\n"))
+	fence := strings.Repeat("`", max(3, longestBackticks(text)+1))
+	lang := c.Lang
+	if !langRE.MatchString(lang) {
+		lang = ""
+	}
+	return "<details><summary>" + html.EscapeString(oneLine(c.Summary)) + "</summary>\n\n" +
+		fence + lang + "\n" + text + "\n" + fence + "\n\n</details>\n\n"
+}
+
+var langRE = regexp.MustCompile(`^[a-z0-9]+$`)
+
+// longestBackticks is the longest run of backticks in s: a fence must be longer to hold s.
+func longestBackticks(s string) int {
+	longest, run := 0, 0
+	for _, r := range s {
+		if r == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	return longest
 }

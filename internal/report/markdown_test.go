@@ -166,3 +166,24 @@ func FuzzText(f *testing.F) {
 		}
 	})
 }
+
+func TestAnchor(t *testing.T) {
+	for _, tc := range []struct{ text, url, want string }{
+		{"CVE-2099-1001", "https://security-tracker.debian.org/tracker/CVE-2099-1001", "[CVE-2099-1001](https://security-tracker.debian.org/tracker/CVE-2099-1001)"},
+		{"GHSA-x", "https://github.com/advisories/GHSA-x?a=(1)", "[GHSA-x](https://github.com/advisories/GHSA-x?a=%281%29)"},
+		{"CVE-1", "javascript:alert(1)", "CVE-1"},
+		{"CVE-1", "https://user:pw@evil.example/", "CVE-1"},
+		{"CVE-1", "ftp://mirror/x", "CVE-1"},
+		{"CVE-1", "", "CVE-1"},
+		{"CVE-1", "https://x.example/a b|c`d", "CVE-1"},
+	} {
+		if got := string(Anchor(tc.text, tc.url)); got != tc.want {
+			t.Errorf("Anchor(%q, %q) = %q, want %q", tc.text, tc.url, got, tc.want)
+		}
+	}
+	// Hostile text cannot close the link or start another: one link, to the target, in a cell.
+	got := renderMD(t, "| h |\n|---|\n| "+string(Anchor("x](javascript:alert(1)) ![i](https://evil.example/p.png) <b>", "https://ok.example/"))+" |\n")
+	if strings.Count(got, "<a ") != 1 || !strings.Contains(got, `href="https://ok.example/"`) || strings.Contains(got, "<img") || strings.Contains(got, "<b>") {
+		t.Errorf("Anchor renders\n%s", got)
+	}
+}

@@ -3,6 +3,7 @@ package report
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 type Outputs struct {
 	keys []string
 	vals map[string]string
+	json map[string]bool // outputs whose value is JSON (SetJSON)
 }
 
 // Set records output k.
@@ -24,13 +26,50 @@ func (o *Outputs) Set(k, v string) {
 		o.keys = append(o.keys, k)
 	}
 	o.vals[k] = v
+	delete(o.json, k)
+}
+
+// SetJSON records output k as v encoded as JSON (a list or object a workflow reads with
+// fromJSON), and remembers that it is JSON, so Values gives it as a value of its own. v is a
+// list or map of strings, numbers or JSON; were it not encodable, k would be its text.
+func (o *Outputs) SetJSON(k string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		o.Set(k, fmt.Sprint(v))
+		return
+	}
+	o.Set(k, string(b))
+	if o.json == nil {
+		o.json = map[string]bool{}
+	}
+	o.json[k] = true
 }
 
 // Add sets every output of from, in its order.
 func (o *Outputs) Add(from *Outputs) {
 	for _, k := range from.keys {
 		o.Set(k, from.vals[k])
+		if from.json[k] {
+			if o.json == nil {
+				o.json = map[string]bool{}
+			}
+			o.json[k] = true
+		}
 	}
+}
+
+// Values are the outputs for a JSON object of their own: a JSON output as its value, any
+// other as a string.
+func (o *Outputs) Values() map[string]any {
+	m := make(map[string]any, len(o.keys))
+	for _, k := range o.keys {
+		if o.json[k] {
+			m[k] = json.RawMessage(o.vals[k])
+		} else {
+			m[k] = o.vals[k]
+		}
+	}
+	return m
 }
 
 // Get returns output k.

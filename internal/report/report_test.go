@@ -126,9 +126,17 @@ func TestCount(t *testing.T) {
 
 func sampleRun() *Run {
 	return &Run{
-		Version: "v1.2.3", DryRun: true, DryRunReason: "no OIDC token in this job",
+		Version: "v1.2.3", DryRun: true, DryRunReason: "no OIDC token in this job", SpecVersion: "1.6",
+		Images:   []*Image{sampleImage()},
+		Warnings: []string{"image is a tag <b>", "<img src=https://evil.example/p.png> _x_"},
+		Stages:   []Stage{{Name: "scan linux/amd64", Took: 1234 * time.Millisecond}},
+	}
+}
+
+func sampleImage() *Image {
+	return &Image{
 		SubjectName: "ghcr.io/acme/voice-agent", SubjectDigest: "sha256:" + strings.Repeat("ab", 32), IsIndex: true,
-		ResolvedTag: "ghcr.io/acme/voice-agent:main", SpecVersion: "1.6",
+		ResolvedTag: "ghcr.io/acme/voice-agent:main",
 		Platforms: []Platform{
 			{Platform: "linux/amd64", Digest: "sha256:" + strings.Repeat("cd", 32), File: "out/sbom.linux-amd64.cdx.json",
 				Stats: Stats{Total: 3, ByType: map[string]int{"library": 2, "operating-system": 1}, ByEcosystem: map[string]int{"pypi": 2}, Licenses: map[string]int{"Apache-2.0": 2}}},
@@ -142,8 +150,6 @@ func sampleRun() *Run {
 				Rows: [][]Markdown{{Text("voice`intent`"), Text("[MIT](https://evil.example) **bold** www.evil.example me@evil.example"),
 					Link("https://github.com/acme/voice-agent/attestations/42")}}},
 		},
-		Warnings: []string{"image is a tag <b>", "<img src=https://evil.example/p.png> _x_"},
-		Stages:   []Stage{{Name: "scan linux/amd64", Took: 1234 * time.Millisecond}},
 	}
 }
 
@@ -186,7 +192,7 @@ func TestMarkdownGolden(t *testing.T) {
 func TestSummaryFailureGolden(t *testing.T) {
 	r := sampleRun()
 	r.Err = errors.New("sign sbom.linux-arm64-v8: fulcio: 503 from [x](https://evil.example)\nsecond line")
-	r.Outcomes = []Outcome{
+	r.Images[0].Outcomes = []Outcome{
 		{What: "SBOM for linux/amd64: out/sbom.linux-amd64.cdx.json", Done: true},
 		{What: "SBOM for linux/arm64/v8 <b>", Done: false},
 	}

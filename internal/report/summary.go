@@ -12,20 +12,31 @@ import (
 // Run is what one run did, for the job summary. Strings are text from wherever they came and
 // are escaped when rendered; Markdown fields hold what the action wrote itself.
 type Run struct {
-	Version       string
-	DryRun        bool
-	DryRunReason  Markdown
+	Version      string
+	DryRun       bool
+	DryRunReason Markdown
+	SpecVersion  string
+	// Images are the run's images in the order given, one for a run of one image. The summary of
+	// a run of several groups what it says by image.
+	Images   []*Image
+	Warnings []string
+	Stages   []Stage
+	Err      error
+}
+
+// Image is what a run did for one image.
+type Image struct {
 	SubjectName   string
 	SubjectDigest string
 	IsIndex       bool
 	ResolvedTag   string
-	SpecVersion   string
 	Platforms     []Platform
 	Sections      []Section // later stages' tables: pedigree, models, attestations
 	Warnings      []string
-	Stages        []Stage
-	Err           error
-	// Outcomes account, after a failure, for each piece of work the run set out to do.
+	// Err is why this image failed, in a run of several (a run of one has only Run.Err).
+	Err error
+	// Outcomes account, after a failure, for each piece of work the run set out to do for the
+	// image.
 	Outcomes []Outcome
 }
 
@@ -55,6 +66,16 @@ type Section struct {
 	Intro  Markdown
 	Header []string
 	Rows   [][]Markdown
+	// Collapsed are files shown after the table, each in a block the reader opens.
+	Collapsed []Collapsed
+}
+
+// Collapsed is a file shown in a <details> block: Summary is the action's own words for it,
+// Text the file, set as a fenced code block of language Lang (e.g. yaml).
+type Collapsed struct {
+	Summary string
+	Lang    string
+	Text    string
 }
 
 // Outcome is one piece of work — a document written, signed, published — and whether it got
@@ -116,118 +137,207 @@ func purlType(p string) string {
 	return t
 }
 
-// Summary renders the job summary.
+// Summary renders the job summary: for a run of one image, that image's; for several, a table
+// of the images and how each fared, then each image's part under a heading of its own.
 func Summary(r *Run) string {
+	if len(r.Images) > 1 {
+		return summaryOfImages(r)
+	}
+	img := &Image{}
+	if len(r.Images) == 1 {
+		img = r.Images[0]
+	}
 	var b strings.Builder
-	title := r.SubjectName
+	title := img.SubjectName
 	if title == "" {
 		title = "image"
 	}
 	fmt.Fprintf(&b, "## bom-attest: %s\n\n", Text(title))
+	status(&b, r)
+	if r.Err != nil {
+		outcomes(&b, img.Outcomes)
+	}
+	b.WriteString("| | |\n|---|---|\n")
+	imageRows(&b, img)
+	runRows(&b, r)
+	b.WriteString("\n")
+	imageBody(&b, img)
+	warnings(&b, append(append([]string(nil), r.Warnings...), img.Warnings...))
+	timings(&b, r.Stages)
+	return b.String()
+}
+
+// summaryOfImages is the summary of a run of several images.
+func summaryOfImages(r *Run) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## bom-attest: %d images\n\n", len(r.Images))
+	status(&b, r)
+	b.WriteString("| Image | Subject digest | Result |\n|---|---|---|\n")
+	for _, img := range r.Images {
+		tableRow(&b, []Markdown{Code(img.SubjectName), Code(short(img.SubjectDigest)), imageResult(r, img)})
+	}
+	b.WriteString("\n| | |\n|---|---|\n")
+	runRows(&b, r)
+	b.WriteString("\n")
+	warnings(&b, r.Warnings)
+	for _, img := range r.Images {
+		fmt.Fprintf(&b, "## %s\n\n", Text(img.SubjectName))
+		if img.Err != nil {
+			fmt.Fprintf(&b, "> [!CAUTION]\n> **Failed:** %s\n\n", quoteLines(img.Err.Error()))
+		}
+		outcomes(&b, img.Outcomes)
+		b.WriteString("| | |\n|---|---|\n")
+		imageRows(&b, img)
+		b.WriteString("\n")
+		imageBody(&b, img)
+		warnings(&b, img.Warnings)
+	}
+	timings(&b, r.Stages)
+	return b.String()
+}
+
+// imageResult is how one image of several fared, in a word or its error's first line.
+func imageResult(r *Run, img *Image) Markdown {
+	if img.Err != nil {
+		first, _, _ := strings.Cut(img.Err.Error(), "\n")
+		return "❌ " + Text(first)
+	}
+	for _, o := range img.Outcomes {
+		if !o.Done {
+			return "❌ not finished: see below"
+		}
+	}
+	if r.DryRun {
+		return "✅ written (dry run)"
+	}
+	return "✅ written, signed and published"
+}
+
+// status is the alert at the top: failed, dry run, or done.
+func status(b *strings.Builder, r *Run) {
 	switch {
 	case r.Err != nil:
-		fmt.Fprintf(&b, "> [!CAUTION]\n> **Failed:** %s\n\n", quoteLines(r.Err.Error()))
+		fmt.Fprintf(b, "> [!CAUTION]\n> **Failed:** %s\n\n", quoteLines(r.Err.Error()))
 	case r.DryRun:
-		fmt.Fprintf(&b, "> [!NOTE]\n> **Dry run**: documents were written as files; nothing was signed or published. Why: %s.\n\n", r.DryRunReason)
+		fmt.Fprintf(b, "> [!NOTE]\n> **Dry run**: documents were written as files; nothing was signed or published. Why: %s.\n\n", r.DryRunReason)
 	default:
-		fmt.Fprintf(&b, "> [!TIP]\n> Documents written, signed and published.\n\n")
+		fmt.Fprintf(b, "> [!TIP]\n> Documents written, signed and published.\n\n")
 	}
-	if r.Err != nil && len(r.Outcomes) > 0 {
-		b.WriteString("### Done before the failure\n\n")
-		for _, o := range r.Outcomes {
-			mark := "❌ not done:"
-			if o.Done {
-				mark = "✅ done:"
-			}
-			fmt.Fprintf(&b, "- %s %s\n", mark, Text(o.What))
-		}
-		b.WriteString("\n")
-	}
+}
 
-	b.WriteString("| | |\n|---|---|\n")
-	row(&b, "Image", Code(r.SubjectName))
-	if r.SubjectDigest != "" {
+func outcomes(b *strings.Builder, list []Outcome) {
+	if len(list) == 0 {
+		return
+	}
+	b.WriteString("### Done before the failure\n\n")
+	for _, o := range list {
+		mark := "❌ not done:"
+		if o.Done {
+			mark = "✅ done:"
+		}
+		fmt.Fprintf(b, "- %s %s\n", mark, Text(o.What))
+	}
+	b.WriteString("\n")
+}
+
+// imageRows are the rows of the facts table about an image.
+func imageRows(b *strings.Builder, img *Image) {
+	row(b, "Image", Code(img.SubjectName))
+	if img.SubjectDigest != "" {
 		kind := "image manifest"
-		if r.IsIndex {
+		if img.IsIndex {
 			kind = "multi-platform index"
 		}
-		row(&b, "Subject digest", Code(r.SubjectDigest)+" ("+Markdown(kind)+")")
+		row(b, "Subject digest", Code(img.SubjectDigest)+" ("+Markdown(kind)+")")
 	}
-	if r.ResolvedTag != "" {
-		row(&b, "Resolved from tag", Code(r.ResolvedTag)+" ⚠️ pass subject-digest to attest exactly what you built")
+	if img.ResolvedTag != "" {
+		row(b, "Resolved from tag", Code(img.ResolvedTag)+" ⚠️ pass subject-digest to attest exactly what you built")
 	}
-	if r.SpecVersion != "" {
-		row(&b, "CycloneDX", Text(r.SpecVersion))
-	}
-	row(&b, "bom-attest", Code(r.Version))
-	b.WriteString("\n")
+}
 
-	if len(r.Platforms) > 0 {
+// runRows are the rows of the facts table about the run as a whole.
+func runRows(b *strings.Builder, r *Run) {
+	if r.SpecVersion != "" {
+		row(b, "CycloneDX", Text(r.SpecVersion))
+	}
+	row(b, "bom-attest", Code(r.Version))
+}
+
+// imageBody is an image's SBOMs, its first SBOM's components, and its stages' sections.
+func imageBody(b *strings.Builder, img *Image) {
+	if len(img.Platforms) > 0 {
 		b.WriteString("### SBOMs\n\n| Platform | Manifest digest | Components | File |\n|---|---|---:|---|\n")
-		for _, p := range r.Platforms {
-			fmt.Fprintf(&b, "| %s | %s | %d | %s |\n", Text(p.Platform), Code(short(p.Digest)), p.Stats.Total, Code(p.File))
+		for _, p := range img.Platforms {
+			fmt.Fprintf(b, "| %s | %s | %d | %s |\n", Text(p.Platform), Code(short(p.Digest)), p.Stats.Total, Code(p.File))
 		}
 		b.WriteString("\n")
-		for _, p := range r.Platforms {
+		for _, p := range img.Platforms {
 			if p.FullFile == "" {
 				continue
 			}
-			fmt.Fprintf(&b, "The attested SBOM %s leaves out %s; every component is in it. The full SBOM, with all of Syft's evidence, is %s (not attested).\n\n",
+			fmt.Fprintf(b, "The attested SBOM %s leaves out %s; every component is in it. The full SBOM, with all of Syft's evidence, is %s (not attested).\n\n",
 				Code(p.File), Text(p.LeftOut), Code(p.FullFile))
 		}
-		st := r.Platforms[0].Stats
+		st := img.Platforms[0].Stats
 		label := ""
-		if len(r.Platforms) > 1 {
-			label = " (" + r.Platforms[0].Platform + ")"
+		if len(img.Platforms) > 1 {
+			label = " (" + img.Platforms[0].Platform + ")"
 		}
-		fmt.Fprintf(&b, "### Components%s\n\n| Type | Count |\n|---|---:|\n", Text(label))
+		fmt.Fprintf(b, "### Components%s\n\n| Type | Count |\n|---|---:|\n", Text(label))
 		for _, kv := range sorted(st.ByType, 0) {
-			fmt.Fprintf(&b, "| %s | %d |\n", Text(kv.k), kv.v)
+			fmt.Fprintf(b, "| %s | %d |\n", Text(kv.k), kv.v)
 		}
 		b.WriteString("\n| Ecosystem | Count |\n|---|---:|\n")
 		for _, kv := range sorted(st.ByEcosystem, 0) {
-			fmt.Fprintf(&b, "| %s | %d |\n", Text(kv.k), kv.v)
+			fmt.Fprintf(b, "| %s | %d |\n", Text(kv.k), kv.v)
 		}
 		if len(st.Licenses) > 0 {
 			b.WriteString("\n#### Top licenses\n\n| License | Components |\n|---|---:|\n")
 			for _, kv := range sorted(st.Licenses, 10) {
-				fmt.Fprintf(&b, "| %s | %d |\n", Text(kv.k), kv.v)
+				fmt.Fprintf(b, "| %s | %d |\n", Text(kv.k), kv.v)
 			}
 		}
 		b.WriteString("\n")
 	}
-
-	for _, s := range r.Sections {
-		fmt.Fprintf(&b, "### %s\n\n", Text(s.Title))
+	for _, s := range img.Sections {
+		fmt.Fprintf(b, "### %s\n\n", Text(s.Title))
 		if s.Intro != "" {
-			fmt.Fprintf(&b, "%s\n\n", oneLine(string(s.Intro)))
+			fmt.Fprintf(b, "%s\n\n", oneLine(string(s.Intro)))
 		}
-		if len(s.Rows) == 0 {
-			continue
+		if len(s.Rows) > 0 {
+			tableRow(b, Texts(s.Header...))
+			b.WriteString(strings.Repeat("|---", len(s.Header)) + "|\n")
+			for _, r := range s.Rows {
+				tableRow(b, r)
+			}
+			b.WriteString("\n")
 		}
-		tableRow(&b, Texts(s.Header...))
-		b.WriteString(strings.Repeat("|---", len(s.Header)) + "|\n")
-		for _, r := range s.Rows {
-			tableRow(&b, r)
+		for _, c := range s.Collapsed {
+			b.WriteString(c.render())
 		}
-		b.WriteString("\n")
 	}
+}
 
-	if len(r.Warnings) > 0 {
-		b.WriteString("### Warnings\n\n")
-		for _, w := range r.Warnings {
-			fmt.Fprintf(&b, "- %s\n", Text(w))
-		}
-		b.WriteString("\n")
+func warnings(b *strings.Builder, list []string) {
+	if len(list) == 0 {
+		return
 	}
-	if len(r.Stages) > 0 {
-		b.WriteString("<details><summary>Timings</summary>\n\n| Stage | Time |\n|---|---:|\n")
-		for _, s := range r.Stages {
-			fmt.Fprintf(&b, "| %s | %s |\n", Text(s.Name), s.Took.Round(time.Millisecond))
-		}
-		b.WriteString("\n</details>\n\n")
+	b.WriteString("### Warnings\n\n")
+	for _, w := range list {
+		fmt.Fprintf(b, "- %s\n", Text(w))
 	}
-	return b.String()
+	b.WriteString("\n")
+}
+
+func timings(b *strings.Builder, stages []Stage) {
+	if len(stages) == 0 {
+		return
+	}
+	b.WriteString("<details><summary>Timings</summary>\n\n| Stage | Time |\n|---|---:|\n")
+	for _, s := range stages {
+		fmt.Fprintf(b, "| %s | %s |\n", Text(s.Name), s.Took.Round(time.Millisecond))
+	}
+	b.WriteString("\n</details>\n\n")
 }
 
 type kv struct {

@@ -2,7 +2,6 @@ package run
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
-	"github.com/bom-attest/bom-attest/internal/config"
 	"github.com/bom-attest/bom-attest/internal/image"
 	"github.com/bom-attest/bom-attest/internal/provenance"
 	"github.com/bom-attest/bom-attest/internal/report"
@@ -19,6 +17,7 @@ import (
 	"github.com/bom-attest/bom-attest/internal/store"
 	"github.com/bom-attest/bom-attest/internal/transport"
 	"github.com/bom-attest/bom-attest/internal/verify"
+	"github.com/bom-attest/bom-attest/internal/version"
 )
 
 // document is one predicate on its way to becoming a published attestation.
@@ -39,7 +38,7 @@ type document struct {
 }
 
 // addDocument queues a predicate for attestation when the attestations input asks for its kind.
-func (p *pipeline) addDocument(d *document) {
+func (p *imagePipeline) addDocument(d *document) {
 	if p.cfg.Wants(d.kind) {
 		p.docs = append(p.docs, d)
 	}
@@ -75,12 +74,30 @@ func (p *pipeline) signOptions(t *transport.Transport) sign.Options {
 	}
 }
 
-// attest turns the queued documents into statements, then (unless this is a dry run) gets the
-// job's ID token, makes build provenance from its verified claims, signs, self-verifies, writes
-// and publishes them.
+// attest turns each described image's queued documents into statements, then (unless this is a
+// dry run) gets the job's ID token, makes build provenance from its verified claims and the
+// signing certificate once for the run, signs, self-verifies and writes each image's documents,
+// and then publishes them. An image that fails here is set aside; a failure of what the images
+// share (the token, the provenance, the certificate) is the run's.
 func (p *pipeline) attest(ctx context.Context) error {
+	var ready []*imagePipeline
+	for _, im := range p.images {
+		if im.err == nil {
+			ready = append(ready, im)
+		}
+	}
+	if len(ready) == 0 {
+		return nil
+	}
 	if p.cfg.DryRun {
-		return p.stage("statements (dry run)", p.dryRun)
+		for _, im := range ready {
+			if err := im.stage("statements (dry run)", im.dryRun); err != nil {
+				im.fail(err)
+				continue
+			}
+			im.fail(im.writePolicy(ctx))
+		}
+		return nil
 	}
 	t := p.signingTransport()
 	var token string
@@ -92,6 +109,7 @@ func (p *pipeline) attest(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var prov []byte
 	if p.cfg.Wants("provenance") {
 		err = p.stage("provenance", func() error {
 			// The claims come from the token Fulcio certifies, checked against the issuer's
@@ -100,58 +118,88 @@ func (p *pipeline) attest(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("provenance: %w", err)
 			}
-			pred, err := provenance.Build(claims, p.cfg.GitHub.ServerURL)
+			prov, err = provenance.Build(claims, p.cfg.GitHub.ServerURL)
 			if err != nil {
 				return fmt.Errorf("provenance: %w", err)
 			}
-			p.docs = append(p.docs, &document{name: "provenance", kind: "provenance", predicateType: provenance.PredicateType,
-				predicate: pred, subject: p.subjectOfImage})
 			return nil
 		})
 		if err != nil {
 			return err
 		}
 	}
-	err = p.stage("sign", func() error {
-		signer, err := sign.NewSigner(ctx, token, p.signOptions(t))
-		if err != nil {
-			return err
-		}
-		if err := p.buildStatements(); err != nil {
-			return err
-		}
-		// Sign every document before writing any bundle: a failure half-way must not leave
-		// bundles that look like a complete, published set.
-		for _, d := range p.docs {
-			b, res, err := signer.Sign(ctx, d.statement)
-			if err != nil {
-				return fmt.Errorf("sign %s: %w", d.name, err)
-			}
-			d.bundle, d.signedBy, d.timeSource = b, res.SAN, res.TimeSource()
-			p.log.Infof("%s: signed by %s, verified (%s)", d.name, res.SAN, res.TimeSource())
-		}
-		for _, d := range p.docs {
-			path, err := p.dir.Write(d.name+".sigstore.json", d.bundle)
-			if err != nil {
-				return err
-			}
-			d.file = p.display(path)
-		}
-		return nil
+	var signer *sign.Signer
+	err = p.stage("signing certificate", func() (err error) {
+		signer, err = sign.NewSigner(ctx, token, p.signOptions(t))
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	p.setBundleOutputs()
-	err = p.stage("publish", func() error { return p.publish(ctx) })
-	p.attestationsSection(false)
-	return err
+	gh, err := store.NewGitHub(store.GitHubOptions{APIURL: p.cfg.GitHub.APIURL, ServerURL: p.cfg.GitHub.ServerURL,
+		Repository: p.cfg.GitHub.Repository, Token: p.cfg.GitHubToken, Transport: p.httpOpts})
+	if err != nil {
+		return err
+	}
+	// Every image is signed before any is published: the certificate is short-lived, and
+	// publishing takes longer than signing.
+	for _, im := range ready {
+		if prov != nil {
+			im.docs = append(im.docs, &document{name: "provenance", kind: "provenance", predicateType: provenance.PredicateType,
+				predicate: prov, subject: im.subjectOfImage})
+		}
+		if err := im.stage("sign", func() error { return im.sign(ctx, signer) }); err != nil {
+			im.fail(err)
+			continue
+		}
+		im.setBundleOutputs()
+	}
+	for _, im := range ready {
+		if im.err != nil {
+			continue
+		}
+		err := im.stage("publish", func() error { return im.publish(ctx, gh) })
+		im.attestationsSection(false)
+		if err != nil {
+			im.fail(err)
+			continue
+		}
+		im.fail(im.writePolicy(ctx))
+	}
+	return nil
 }
 
-// kindOrder keeps outputs and the summary in one order: SBOMs, ML-BOM, provenance.
-var kindOrder = map[string]int{"sbom": 0, "mlbom": 1, "provenance": 2}
+// sign signs every document of the image, and the image itself, before writing any bundle: a
+// failure half-way must not leave bundles that look like a complete, published set.
+func (p *imagePipeline) sign(ctx context.Context, signer *sign.Signer) error {
+	if err := p.buildStatements(); err != nil {
+		return err
+	}
+	for _, d := range p.docs {
+		b, res, err := signer.Sign(ctx, d.statement)
+		if err != nil {
+			return fmt.Errorf("sign %s: %w", d.name, err)
+		}
+		d.bundle, d.signedBy, d.timeSource = b, res.SAN, res.TimeSource()
+		p.log.Infof("%s: signed by %s, verified (%s)", d.name, res.SAN, res.TimeSource())
+	}
+	if err := p.signImage(ctx, signer); err != nil {
+		return err
+	}
+	for _, d := range p.docs {
+		path, err := p.dir.Write(d.name+".sigstore.json", d.bundle)
+		if err != nil {
+			return err
+		}
+		d.file = p.display(path)
+	}
+	return p.writeImageSignature()
+}
 
-func (p *pipeline) buildStatements() error {
+// kindOrder keeps outputs and the summary in one order: SBOMs, ML-BOM, provenance, vulnerability reports.
+var kindOrder = map[string]int{"sbom": 0, "mlbom": 1, "provenance": 2, "vulnerabilities": 3}
+
+func (p *imagePipeline) buildStatements() error {
 	sort.SliceStable(p.docs, func(i, j int) bool { return kindOrder[p.docs[i].kind] < kindOrder[p.docs[j].kind] })
 	for _, d := range p.docs {
 		st, err := statement.New(d.name, []statement.Subject{d.subject}, d.predicateType, d.predicate)
@@ -163,7 +211,7 @@ func (p *pipeline) buildStatements() error {
 	return nil
 }
 
-func (p *pipeline) dryRun() error {
+func (p *imagePipeline) dryRun() error {
 	if err := p.buildStatements(); err != nil {
 		return err
 	}
@@ -174,6 +222,9 @@ func (p *pipeline) dryRun() error {
 		}
 		d.file = p.display(path)
 		p.log.Infof("wrote %s (unsigned)", d.file)
+	}
+	if err := p.dryRunImageSignature(); err != nil {
+		return err
 	}
 	plan, err := sign.NewPlan(p.signOptions(nil))
 	if err != nil {
@@ -200,13 +251,8 @@ func (p *pipeline) dryRun() error {
 
 // publish stores every bundle with the GitHub Attestations API and, on request, pushes it to
 // the registry as a referrer of the image it is about, then records where those images are stored.
-func (p *pipeline) publish(ctx context.Context) error {
+func (p *imagePipeline) publish(ctx context.Context, gh *store.GitHub) error {
 	c := p.cfg
-	gh, err := store.NewGitHub(store.GitHubOptions{APIURL: c.GitHub.APIURL, ServerURL: c.GitHub.ServerURL,
-		Repository: c.GitHub.Repository, Token: c.GitHubToken, Transport: p.httpOpts})
-	if err != nil {
-		return err
-	}
 	var ids, urls []string
 	for _, d := range p.docs {
 		a, err := gh.Upload(ctx, d.bundle)
@@ -220,8 +266,8 @@ func (p *pipeline) publish(ctx context.Context) error {
 	if len(ids) > 0 {
 		p.out.Set("attestation-id", ids[0])
 		p.out.Set("attestation-url", urls[0])
-		p.out.Set("attestation-ids", jsonList(ids))
-		p.out.Set("attestation-urls", jsonList(urls))
+		p.out.SetJSON("attestation-ids", ids)
+		p.out.SetJSON("attestation-urls", urls)
 	}
 	if !c.PushToRegistry {
 		return nil
@@ -243,25 +289,39 @@ func (p *pipeline) publish(ctx context.Context) error {
 			images = append(images, ref)
 		}
 	}
+	if err := p.pushImageSignature(ctx, opts); err != nil {
+		return err
+	}
 	if c.CreateStorageRecord {
 		p.storageRecords(ctx, gh, images)
 	}
 	return nil
 }
 
+// ownerType is whether the repository's owner is an organization, or why that is not known.
+type ownerType struct {
+	org bool
+	err error
+}
+
 // storageRecords records where each attested image is stored (GitHub's artifact metadata), as
 // actions/attest v4 does: only for an organization's repository, which is what GitHub keeps
 // them for. A failure is a warning that says what to fix, never a failed run: the attestations
 // are stored and pushed by then.
-func (p *pipeline) storageRecords(ctx context.Context, gh *store.GitHub, images []name.Digest) {
+func (p *imagePipeline) storageRecords(ctx context.Context, gh *store.GitHub, images []name.Digest) {
 	const optOut = " (create-storage-record: false turns storage records off)"
-	org, err := gh.OwnerIsOrganization(ctx)
-	if err != nil {
-		p.warn("no storage record created: %v%s", err, optOut)
-		return
+	if p.org == nil {
+		// Asked once for the run: the answer, or the warning, is the same for every image.
+		org, err := gh.OwnerIsOrganization(ctx)
+		p.org = &ownerType{org: org, err: err}
+		switch {
+		case err != nil:
+			p.pipeline.warn("no storage record created: %v%s", err, optOut)
+		case !org:
+			p.log.Infof("no storage record: the repository is owned by a user account, and GitHub keeps storage records for organizations only")
+		}
 	}
-	if !org {
-		p.log.Infof("no storage record: the repository is owned by a user account, and GitHub keeps storage records for organizations only")
+	if p.org.err != nil || !p.org.org {
 		return
 	}
 	var ids []string
@@ -280,22 +340,22 @@ func (p *pipeline) storageRecords(ctx context.Context, gh *store.GitHub, images 
 		p.log.Infof("storage record for %s: %v", img, got)
 	}
 	if len(ids) > 0 {
-		p.out.Set("storage-record-ids", jsonList(ids))
+		p.out.SetJSON("storage-record-ids", ids)
 	}
 }
 
-func (p *pipeline) setBundleOutputs() {
+func (p *imagePipeline) setBundleOutputs() {
 	var paths []string
 	for _, d := range p.docs {
 		paths = append(paths, d.file)
 	}
 	if len(paths) > 0 {
 		p.out.Set("bundle-path", paths[0])
-		p.out.Set("bundle-paths", jsonList(paths))
+		p.out.SetJSON("bundle-paths", paths)
 	}
 }
 
-func (p *pipeline) attestationsSection(dry bool) {
+func (p *imagePipeline) attestationsSection(dry bool) {
 	s := report.Section{Title: "Attestations", Header: []string{"Document", "Predicate type", "Subject digest", "Attestation", "Registry referrer", "File"}}
 	if dry {
 		s.Title = "Attestations (dry run: what would be signed and published)"
@@ -317,11 +377,6 @@ func (p *pipeline) attestationsSection(dry bool) {
 	p.sum.Sections = append(p.sum.Sections, s)
 }
 
-func jsonList(v []string) string {
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
 // runVerify is the `bom-attest verify` command; --from-registry finds bundles with the same
 // referrer code that pushed them.
 func runVerify(ctx context.Context, env Env) int {
@@ -336,13 +391,14 @@ func (registryFinder) FindBundles(ctx context.Context, ref string) ([]verify.Fou
 	if err != nil {
 		return nil, err
 	}
-	found, err := store.FindBundles(ctx, d, store.ReferrerOptions{Keychain: image.Keychain("", ""), UserAgent: "bom-attest/" + config.Version})
+	t := transport.New(transport.WithUserAgent(version.UserAgent()), transport.WithCrossHostReads())
+	found, err := store.FindBundles(ctx, d, store.ReferrerOptions{Keychain: image.Keychain("", ""), Transport: t})
 	if err != nil {
 		return nil, err
 	}
 	out := make([]verify.Found, len(found))
 	for i, f := range found {
-		out[i] = verify.Found{Name: fmt.Sprintf("%s (referrer %s, %s)", ref, f.Digest, f.PredicateType), Bundle: f.Bundle}
+		out[i] = verify.Found{Name: fmt.Sprintf("%s (referrer %s, %s)", ref, f.Digest, f.PredicateType), Bundle: f.Bundle, PredicateType: f.PredicateType}
 	}
 	return out, nil
 }

@@ -324,4 +324,36 @@ func TestReproducibleDocuments(t *testing.T) {
 	if !strings.HasPrefix(sb.SerialNumber, "urn:uuid:") {
 		t.Errorf("serialNumber = %q", sb.SerialNumber)
 	}
+	// The ML-BOM points at the SBOM it was written with: the SBOM's final serial number.
+	var ml struct {
+		ExternalReferences []struct{ Type, URL string }
+	}
+	json.Unmarshal(docs[0]["mlbom.cdx.json"], &ml)
+	linked := false
+	for _, r := range ml.ExternalReferences {
+		linked = linked || r.Type == "bom" && r.URL == "urn:cdx:"+strings.TrimPrefix(sb.SerialNumber, "urn:uuid:")+"/1"
+	}
+	if !linked {
+		t.Errorf("ML-BOM references %+v, want the SBOM %s", ml.ExternalReferences, sb.SerialNumber)
+	}
+
+	// The serial number is derived from the finished SBOM, models included: the image's model
+	// declared with a version gives another SBOM, so another serial number.
+	r := newRunner(t)
+	r.extraEnv = map[string]string{"SOURCE_DATE_EPOCH": "1767225600"}
+	manifest := filepath.Join(r.workspace, "models.yaml")
+	os.WriteFile(manifest, []byte("models:\n  - name: voice-intent\n    version: \"2099-01-01\"\n    path: /opt/models/voice-intent\n"), 0o644)
+	res := r.run(map[string]string{"image": "oci-dir:" + sample, "model-manifest": manifest})
+	if res.code != 0 {
+		t.Fatalf("exit %d\n%s", res.code, res.stdout)
+	}
+	b, err := os.ReadFile(filepath.Join(r.temp, "bom-attest", "sbom.cdx.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var other struct{ SerialNumber string }
+	json.Unmarshal(b, &other)
+	if other.SerialNumber == sb.SerialNumber || !bytes.Contains(b, []byte("2099-01-01")) {
+		t.Errorf("an SBOM with other model components kept serial number %s", sb.SerialNumber)
+	}
 }

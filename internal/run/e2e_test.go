@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "bom-attest")
-	build := exec.Command("go", "build", "-o", binary, "-ldflags", "-X github.com/bom-attest/bom-attest/internal/config.Version=v0.0.0-e2e", "../..")
+	build := exec.Command("go", "build", "-trimpath", "-o", binary, "-ldflags", "-s -w -X github.com/bom-attest/bom-attest/internal/version.Version=v0.0.0-e2e", "../..")
 	build.Env = append(os.Environ(), "GOTOOLCHAIN=local", "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build bom-attest: %v\n%s", err, out)

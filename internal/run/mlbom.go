@@ -26,23 +26,24 @@ func (p *pipeline) modelStage() bool {
 // manifest. mlbom.Build puts the same model components in the SBOM, so both documents tell one
 // truth; every platform's SBOM gets that, and the ML-BOM itself is written once, from the first
 // platform, about the image as a whole. A weight file in a layer the platforms share is read
-// once. The ML-BOM's serial number is set in one place, mlbom.LinkSBOM, derived from the SBOM's.
-func (p *pipeline) models(ctx context.Context, src source.Source, bom *cyclonedx.BOM, first bool) error {
+// once. It returns the ML-BOM to write (from the first platform, when it has models), which
+// writeMLBOM writes once the SBOM's serial number is final.
+func (p *imagePipeline) models(ctx context.Context, src source.Source, bom *cyclonedx.BOM, first bool) (*cyclonedx.BOM, error) {
 	res, err := src.FileResolver(source.SquashedScope)
 	if err != nil {
-		return fmt.Errorf("model discovery: %w", err)
+		return nil, fmt.Errorf("model discovery: %w", err)
 	}
 	found, err := mlbom.Discover(ctx, res, p.manifest, mlbom.DiscoverOptions{Scan: p.cfg.ScanModels, Hashes: &p.modelHashes})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	doc, result, err := mlbom.Build(bom, p.manifest, found, mlbom.Options{SpecVersion: p.cfg.SpecVersion, Namespace: p.cfg.PropertyNamespace})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	p.log.Infof("models: %d", result.ModelCount())
 	if !first {
-		return nil
+		return nil, nil
 	}
 	for _, n := range result.Notices {
 		p.log.Noticef("%s", n)
@@ -53,7 +54,19 @@ func (p *pipeline) models(ctx context.Context, src source.Source, bom *cyclonedx
 	p.out.Set("model-count", strconv.Itoa(result.ModelCount()))
 	p.sum.Sections = append(p.sum.Sections, modelsSection(result))
 	if result.ModelCount() == 0 {
-		return nil
+		return nil, nil
+	}
+	return doc, nil
+}
+
+// writeMLBOM links the ML-BOM to the SBOM's final serial number, gives it its own (from its
+// content when SOURCE_DATE_EPOCH asks for reproducible documents), checks and writes it.
+func (p *imagePipeline) writeMLBOM(doc, sbomDoc *cyclonedx.BOM) error {
+	mlbom.LinkSBOM(doc, sbomDoc)
+	if !p.cfg.SourceDateEpoch.IsZero() {
+		if err := sbom.DeriveSerial(doc); err != nil {
+			return err
+		}
 	}
 	enc, err := sbom.Encode(doc, p.cfg.SpecVersion)
 	if err != nil {

@@ -46,7 +46,7 @@ func (p *pipeline) loadPedigree(ctx context.Context) error {
 // pedigree records patches and constraint overrides on one platform's SBOM. The summary table
 // and the patched-count output speak for the first platform, as the platforms share one patch
 // tree; warnings are gathered from every platform for pedigreeWarnings.
-func (p *pipeline) pedigree(bom *cyclonedx.BOM, platform string, first bool) error {
+func (p *imagePipeline) pedigree(bom *cyclonedx.BOM, platform string, first bool) error {
 	s := p.ped
 	res, err := pedigree.Apply(bom, s.set)
 	if err != nil {
@@ -80,7 +80,7 @@ func (p *pipeline) pedigree(bom *cyclonedx.BOM, platform string, first bool) err
 // pedigreeWarnings reports the warnings of every platform the pedigree was applied to, once
 // each: a warning every platform had as it is, one only some had naming them. It runs once,
 // after the last platform or when the run stops early.
-func (p *pipeline) pedigreeWarnings() {
+func (p *imagePipeline) pedigreeWarnings() {
 	s := p.ped
 	if s == nil || s.reported {
 		return

@@ -10,8 +10,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/CycloneDX/cyclonedx-go"
 	"github.com/anchore/syft/syft/source"
 
+	"github.com/bom-attest/bom-attest/internal/admission"
 	"github.com/bom-attest/bom-attest/internal/check"
 	"github.com/bom-attest/bom-attest/internal/config"
 	"github.com/bom-attest/bom-attest/internal/image"
@@ -22,13 +24,26 @@ import (
 	"github.com/bom-attest/bom-attest/internal/sbom"
 	"github.com/bom-attest/bom-attest/internal/statement"
 	"github.com/bom-attest/bom-attest/internal/transport"
+	"github.com/bom-attest/bom-attest/internal/version"
 )
 
 // Exit codes.
 const (
 	ExitOK     = 0 // success, including a dry run
 	ExitFailed = 1 // something the user can fix; the message names the input or file
+	ExitGate   = 2 // a gate that failed on purpose, after writing every file and attestation
 )
+
+// errGate marks the failures of the gates (compliance-fail-under, …) that end a finished run
+// on purpose: Main exits ExitGate for it, after every file and attestation is written.
+var errGate = errors.New("gate failed")
+
+// gateError is a failed gate's error: its own message, and errors.Is(err, errGate).
+type gateError struct{ err error }
+
+func (g gateError) Error() string        { return g.err.Error() }
+func (g gateError) Unwrap() error        { return g.err }
+func (g gateError) Is(target error) bool { return target == errGate }
 
 // Env is the process's view of the world: arguments, environment and standard streams.
 type Env struct {
@@ -47,6 +62,10 @@ func OS() Env {
 func Main(ctx context.Context, env Env) int {
 	if len(env.Args) > 0 && env.Args[0] == "verify" {
 		return runVerify(ctx, env)
+	}
+	if len(env.Args) > 0 && (env.Args[0] == "--version" || env.Args[0] == "-version") {
+		fmt.Fprint(env.Stdout, version.Get())
+		return ExitOK
 	}
 	cfg, err := config.Load(env.Args, env.Getenv, env.Stderr)
 	if errors.Is(err, config.ErrHelp) {
@@ -71,32 +90,65 @@ func Main(ctx context.Context, env Env) int {
 	log.Mask(cfg.GitHub.IDTokenSecret)
 
 	p := &pipeline{cfg: cfg, log: log, out: &report.Outputs{}, env: env,
-		sum: &report.Run{Version: config.Version, DryRun: cfg.DryRun,
+		sum: &report.Run{Version: version.Get().Short(), DryRun: cfg.DryRun,
 			// config writes the reason from its own words, with Markdown code spans.
-			DryRunReason: report.Markdown(cfg.DryRunReason),
-			SubjectName:  cfg.SubjectName, SubjectDigest: cfg.SubjectDigest, SpecVersion: cfg.SpecVersion.String()}}
-	p.httpOpts = []transport.Option{transport.WithUserAgent("bom-attest/" + config.Version), transport.WithLogf(log.Infof)}
-	p.http = transport.New(p.httpOpts...)
+			DryRunReason: report.Markdown(cfg.DryRunReason), SpecVersion: cfg.SpecVersion.String()}}
+	p.httpOpts = []transport.Option{transport.WithUserAgent(version.UserAgent()), transport.WithLogf(log.Infof)}
+	// Registries serve blobs from CDNs on other hosts; the API and signing clients get no such leeway.
+	p.http = transport.New(append(p.httpOpts[:len(p.httpOpts):len(p.httpOpts)], transport.WithCrossHostReads())...)
 	p.http.AddSecret(cfg.GitHubToken)
+	p.newImages()
 	if cfg.DryRun {
 		log.Noticef("bom-attest dry run: %s. Documents are written to %s; nothing is signed or published.", cfg.DryRunReason, cfg.OutputDir)
 	}
 	runErr := p.run(ctx)
 	p.sum.Err = runErr
 	if runErr != nil {
-		p.sum.Outcomes = p.outcomes()
+		p.accountFor(runErr)
 	}
+	p.setOutputs(runErr)
 	p.out.Set("dry-run", strconv.FormatBool(cfg.DryRun))
 	if err := p.finish(); err != nil && runErr == nil {
 		runErr = err
 	}
 	if runErr != nil {
-		log.Errorf("%v", runErr)
-		return ExitFailed
+		p.logFailure(runErr)
+		return exitCode(runErr)
 	}
 	return ExitOK
 }
 
+// logFailure ends the log with what failed: an annotation for the run, and one for each image
+// that failed in a run of several, so each reads on its own.
+func (p *pipeline) logFailure(err error) {
+	ie, ok := err.(*imagesError)
+	if !ok {
+		p.log.Errorf("%v", err)
+		return
+	}
+	p.log.Errorf("%d of %d images failed", len(ie.failed), ie.of)
+	for _, im := range ie.failed {
+		p.log.Errorf("%s: %v", im.key, im.err)
+	}
+}
+
+// exitCode maps a failed run to its exit code: 2 when what failed is only gates, which fail on
+// purpose after everything is written and attested; 1 for anything else.
+func exitCode(err error) int {
+	if ie, ok := err.(*imagesError); ok {
+		if ie.onlyGates() {
+			return ExitGate
+		}
+		return ExitFailed
+	}
+	if errors.Is(err, errGate) {
+		return ExitGate
+	}
+	return ExitFailed
+}
+
+// pipeline is the run: what its images share — the config, the log, output-dir, the inputs read
+// before any image, the layer cache, the signing — and the images, each an imagePipeline.
 type pipeline struct {
 	cfg *config.Config
 	log *report.Log
@@ -108,18 +160,15 @@ type pipeline struct {
 	http     *transport.Transport
 	httpOpts []transport.Option
 
-	manifest       *modelmanifest.Manifest // model-manifest, nil without one
-	modelHashes    mlbom.HashCache         // weight files read once, whatever platforms share them
-	ped            *pedigreeState          // patches-dir and constraint-overrides, nil without either
-	targets        []image.Target          // the platforms to describe, in order
-	held           *report.Outputs         // outputs of the platform stages, until all are done
-	docs           []*document
-	subjectOfImage statement.Subject // the image as a whole: index or single manifest
-	repoURL        string            // where referrers go
-	// fullSBOM is the full SBOM the last platform wrote next to its attested one ("" when the
-	// two are the same), leftOut what the attested one leaves out.
-	fullSBOM string
-	leftOut  sbom.Omitted
+	manifest    *modelmanifest.Manifest // model-manifest, nil without one
+	modelHashes mlbom.HashCache         // weight files read once, whatever platforms and images share them
+	ped         *pedigreeState          // patches-dir and constraint-overrides, nil without either
+	vulns       *vulnScan               // the database and VEX, nil unless vulnerability-scan
+	images      []*imagePipeline        // in the order given
+	layers      *image.LayerCache       // the blobs of layers more than one platform or image has
+	trust       *admission.Trust        // the policies' trust, once known
+	org         *ownerType              // whether the repository's owner is an organization, once asked
+	compl       complianceState         // the compliance stage's resolver, which every image shares
 }
 
 // stage times fn inside a log group and records it for the summary.
@@ -135,6 +184,10 @@ func (p *pipeline) warn(format string, a ...any) {
 	p.sum.Warnings = append(p.sum.Warnings, fmt.Sprintf(format, a...))
 }
 
+// run loads what the images share, resolves every image, describes them one after another (one
+// platform's layers at a time), attests those whose documents are all written, and checks their
+// gates. An image that fails is set aside and the others go on; a failure of what they share
+// stops the run.
 func (p *pipeline) run(ctx context.Context) error {
 	cfg := p.cfg
 	if err := p.openDir(); err != nil {
@@ -151,76 +204,71 @@ func (p *pipeline) run(ctx context.Context) error {
 	if err := p.loadPedigree(ctx); err != nil {
 		return err
 	}
-	defer p.pedigreeWarnings()
-	var res *image.Resolved
-	err := p.stage("resolve "+displayImage(cfg), func() error {
-		var err error
-		res, err = image.Resolve(ctx, cfg.ImageKind, cfg.ImageRef, image.Options{
-			Keychain:      image.Keychain(cfg.GitHubToken, cfg.GitHub.Actor),
-			Transport:     p.http,
-			UserAgent:     "bom-attest/" + config.Version,
-			Platforms:     cfg.Platforms,
-			SubjectDigest: cfg.SubjectDigest,
-			SubjectName:   cfg.SubjectName,
-		})
-		if err != nil {
-			return inputError("image", err)
-		}
-		for _, t := range res.Targets {
-			p.log.Infof("%s %s %s", t.PlatformString(), t.Digest, t.Name)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := p.newResolver(); err != nil {
 		return err
 	}
-	defer res.Close()
-	for _, w := range res.Warnings {
-		p.warn("%s", w)
+	if cfg.VulnerabilityScan {
+		if err := p.loadVulnerabilityInputs(ctx); err != nil {
+			return err
+		}
+		defer p.vulns.db.Close()
 	}
-	p.sum.SubjectName, p.sum.SubjectDigest, p.sum.IsIndex, p.sum.ResolvedTag = res.Targets[0].Name, res.Subject.String(), res.IsIndex, res.ResolvedTag
-	p.out.Set("subject-digest", res.Subject.String())
-	subjectName, err := statement.SubjectName(res.Targets[0].Name)
-	if err != nil {
-		return inputError("subject-name", err)
+	// Every image is resolved (manifests and configs only) before any is pulled, so the layers
+	// they share are known and pulled once.
+	var targets []image.Target
+	for _, im := range p.images {
+		im.fail(im.resolve(ctx))
+		if im.res != nil {
+			defer im.res.Close()
+			targets = append(targets, im.targets...)
+		}
 	}
-	p.subjectOfImage = statement.Subject{Name: subjectName, Digest: res.Subject.String()}
-	p.repoURL = res.Targets[0].RepoURL
-	p.targets = res.Targets
+	p.layers = image.NewLayerCache(cfg.ImageLimits.MaxBytes, targets...)
+	defer p.layers.Close()
+	for _, im := range p.images {
+		if im.err == nil {
+			im.fail(im.describe(ctx))
+		}
+	}
+	if n, size := p.layers.Reused(); n > 0 {
+		p.log.Infof("%d layers (%d bytes) that more than one platform or image has were pulled once", n, size)
+	}
+	if err := p.attest(ctx); err != nil {
+		return err
+	}
+	for _, im := range p.images {
+		if im.err == nil {
+			im.fail(im.gates())
+		}
+	}
+	return p.failures()
+}
 
-	// The image's documents are finished together: what the platform stages report as outputs
-	// (SBOM, ML-BOM, counts) is held until every platform is done, as some platforms' SBOMs
-	// would read as the image's.
-	final := p.out
-	p.held = &report.Outputs{}
-	p.out = p.held
-	paths, err := p.platforms(ctx)
-	p.out = final
-	if err != nil {
-		return err
+// gates runs the image's gates once everything is written and attested; a failed one ends the
+// run with ExitGate, every failed gate named.
+func (p *imagePipeline) gates() error {
+	var failed []error
+	if err := p.complianceGate(); err != nil {
+		failed = append(failed, err)
 	}
-	p.pedigreeWarnings()
-	p.out.Set("sbom-path", paths[0])
-	p.out.Set("sbom-paths", jsonList(paths))
-	p.out.Set("component-count", strconv.Itoa(p.sum.Platforms[0].Stats.Total))
-	p.out.Add(p.held)
-	return p.attest(ctx)
+	if err := p.vulnerabilityGate(); err != nil {
+		failed = append(failed, err)
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	return gateError{errors.Join(failed...)}
 }
 
 // platforms writes the SBOM of every target, in order, and returns their paths as shown.
-func (p *pipeline) platforms(ctx context.Context) ([]string, error) {
+func (p *imagePipeline) platforms(ctx context.Context) ([]string, error) {
 	var paths []string
 	for i, t := range p.targets {
-		path, stats, err := p.target(ctx, t, p.sbomFile(t), i == 0)
+		pl, err := p.target(ctx, t, p.sbomFile(t), i == 0)
 		if err != nil {
 			return nil, err
 		}
-		shown := p.display(path)
-		paths = append(paths, shown)
-		pl := report.Platform{Platform: t.PlatformString(), Digest: t.Digest.String(), File: shown, Stats: stats}
-		if p.fullSBOM != "" {
-			pl.FullFile, pl.LeftOut = p.fullSBOM, p.leftOut.String()
-		}
+		paths = append(paths, pl.File)
 		p.sum.Platforms = append(p.sum.Platforms, pl)
 	}
 	return paths, nil
@@ -245,7 +293,7 @@ func (p *pipeline) openDir() error {
 }
 
 // sbomFile is the SBOM file name of target t: one per platform when there can be several.
-func (p *pipeline) sbomFile(t image.Target) string {
+func (p *imagePipeline) sbomFile(t image.Target) string {
 	if p.sum.IsIndex || len(p.targets) > 1 {
 		return "sbom." + t.FileSuffix() + ".cdx.json"
 	}
@@ -254,14 +302,13 @@ func (p *pipeline) sbomFile(t image.Target) string {
 
 // target pulls, scans, encodes and writes the SBOM of one platform manifest. The image is read
 // once; its layers are released when the platform is done, so memory does not grow with the
-// number of platforms.
-func (p *pipeline) target(ctx context.Context, t image.Target, file string, first bool) (string, report.Stats, error) {
+// number of platforms or images. Every stage of one platform belongs here, in its order.
+func (p *imagePipeline) target(ctx context.Context, t image.Target, file string, first bool) (report.Platform, error) {
 	plat := t.PlatformString()
 	var (
 		src      source.Source
 		closeSrc func() error
 		gen      *sbom.Result
-		path     string
 	)
 	defer func() {
 		if closeSrc != nil {
@@ -269,17 +316,11 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string, firs
 		}
 	}()
 	err := p.stage("pull "+plat, func() (err error) {
-		src, closeSrc, err = image.Open(ctx, t)
+		src, closeSrc, err = image.Open(ctx, t, image.WithLayerCache(p.layers))
 		return err
 	})
 	if err != nil {
-		return "", report.Stats{}, err
-	}
-	// In Actions the repository owner builds and ships the image: it supplies it and, through
-	// this step, authors the SBOM (the minimum elements ask for both).
-	var owner, ownerURL string
-	if o, _, ok := strings.Cut(p.cfg.GitHub.Repository, "/"); ok && o != "" {
-		owner, ownerURL = o, p.cfg.GitHub.ServerURL+"/"+o
+		return report.Platform{}, err
 	}
 	err = p.stage("scan "+plat, func() (err error) {
 		var idx string
@@ -289,11 +330,11 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string, firs
 		gen, err = sbom.Generate(ctx, src, sbom.Options{
 			Subject: sbom.Subject{Name: t.Name, RepoURL: t.RepoURL, Digest: t.Digest.String(), IndexDigest: idx,
 				OS: t.Platform.OS, Arch: t.Platform.Architecture, Variant: t.Platform.Variant, Tag: p.sum.ResolvedTag},
-			ToolVersion: config.Version,
+			ToolVersion: version.Get().Version,
 			Timestamp:   p.cfg.SourceDateEpoch,
 			Namespace:   p.cfg.PropertyNamespace,
-			Supplier:    owner,
-			SupplierURL: ownerURL,
+			Supplier:    p.cfg.SupplierName,
+			SupplierURL: p.cfg.SupplierURL,
 			SkipModels:  p.modelStage(),
 		})
 		if err == nil {
@@ -302,34 +343,56 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string, firs
 		return err
 	})
 	if err != nil {
-		return "", report.Stats{}, err
+		return report.Platform{}, err
+	}
+	// In Actions the repository owner builds and ships the image: by default it supplies it
+	// and, through this step, authors the SBOM (the minimum elements ask for both).
+	p.applyMetadata(gen.BOM)
+	var compl *platformCompliance
+	if len(p.cfg.Compliance) > 0 {
+		// While the image's layers are open: the package records and installed files are read
+		// from them.
+		err = p.stage("compliance "+plat, func() (err error) {
+			compl, err = p.enrich(ctx, src, gen.BOM, plat)
+			return err
+		})
+		if err != nil {
+			return report.Platform{}, err
+		}
 	}
 	if p.ped != nil {
 		err = p.stage("pedigree "+plat, func() error { return p.pedigree(gen.BOM, plat, first) })
 		if err != nil {
-			return "", report.Stats{}, err
+			return report.Platform{}, err
+		}
+	}
+	var mlDoc *cyclonedx.BOM
+	if p.modelStage() {
+		err = p.stage("models "+plat, func() (err error) {
+			mlDoc, err = p.models(ctx, src, gen.BOM, first)
+			return err
+		})
+		if err != nil {
+			return report.Platform{}, err
 		}
 	}
 	if !p.cfg.SourceDateEpoch.IsZero() {
-		// Reproducible output: the serial number comes from the content, not chance. It is
-		// derived before the models stage, which reconciles the SBOM's model components with
-		// the ML-BOM and has the ML-BOM point at this serial number.
+		// Reproducible output: the serial number comes from the finished content, not chance.
 		if err := sbom.DeriveSerial(gen.BOM); err != nil {
-			return "", report.Stats{}, err
+			return report.Platform{}, err
 		}
 	}
-	if p.modelStage() {
-		err = p.stage("models "+plat, func() error { return p.models(ctx, src, gen.BOM, first) })
-		if err != nil {
-			return "", report.Stats{}, err
+	if mlDoc != nil {
+		// The ML-BOM points at the SBOM by serial number, so it is written once that is final.
+		if err := p.writeMLBOM(mlDoc, gen.BOM); err != nil {
+			return report.Platform{}, err
 		}
 	}
 	// The image is not read again: its layers and file trees go before the encoding, which is
 	// the run's largest allocation.
 	closeSrc()
 	closeSrc, src = nil, nil
-	var full string
-	var left sbom.Omitted
+	pl := report.Platform{Platform: plat, Digest: t.Digest.String()}
 	err = p.stage("encode "+plat, func() error {
 		doc, omitted, err := sbom.EncodeAttested(gen.BOM, p.cfg.SpecVersion)
 		if err != nil {
@@ -340,42 +403,49 @@ func (p *pipeline) target(ctx context.Context, t image.Target, file string, firs
 		if err := check.Validate(doc, p.cfg.SpecVersion); err != nil {
 			return fmt.Errorf("SBOM for %s: %w", plat, err)
 		}
-		path, err = p.dir.Write(file, doc)
+		path, err := p.dir.Write(file, doc)
 		if err != nil {
 			return err
 		}
-		p.log.Infof("wrote %s (%d bytes)", p.display(path), len(doc))
+		pl.File = p.display(path)
+		p.log.Infof("wrote %s (%d bytes)", pl.File, len(doc))
 		if omitted.Any() {
-			if full, err = p.writeFullSBOM(gen, file); err != nil {
+			if err := p.writeFullSBOM(gen, file, omitted, &pl); err != nil {
 				return err
 			}
-			left = omitted
 		}
 		if p.cfg.Wants("sbom") && len(doc) > statement.MaxPredicateSize {
-			return sbomTooLarge(file, len(doc), full)
+			return sbomTooLarge(file, len(doc), pl.FullFile)
+		}
+		if compl != nil {
+			p.measure(compl, gen.BOM, pl.File)
 		}
 		p.addDocument(&document{name: strings.TrimSuffix(file, ".cdx.json"), kind: "sbom", predicateType: statement.PredicateCycloneDX,
 			predicate: doc, subject: statement.Subject{Name: p.subjectOfImage.Name, Digest: t.Digest.String()}})
 		return nil
 	})
-	p.fullSBOM, p.leftOut = full, left
-	return path, report.Count(gen.BOM), err
+	if err == nil && p.vulns != nil {
+		err = p.stage("vulnerabilities "+plat, func() error { return p.scanVulnerabilities(ctx, t, gen, file) })
+	}
+	pl.Stats = report.Count(gen.BOM)
+	return pl, err
 }
 
 // writeFullSBOM writes the full SBOM, every property Syft gave, next to the attested one:
-// sbom.full.cdx.json (per platform sbom.full.<platform>.cdx.json). It returns the path as shown.
-func (p *pipeline) writeFullSBOM(gen *sbom.Result, file string) (string, error) {
+// sbom.full.cdx.json (per platform sbom.full.<platform>.cdx.json), through the image's own
+// directory. It notes the file and what the attested one leaves out in pl, for the summary.
+func (p *imagePipeline) writeFullSBOM(gen *sbom.Result, file string, left sbom.Omitted, pl *report.Platform) error {
 	doc, err := sbom.Encode(gen.BOM, p.cfg.SpecVersion)
 	if err != nil {
-		return "", err
+		return err
 	}
 	path, err := p.dir.Write("sbom.full."+strings.TrimPrefix(file, "sbom."), doc)
 	if err != nil {
-		return "", err
+		return err
 	}
-	shown := p.display(path)
-	p.log.Infof("wrote %s (%d bytes): the full SBOM, with what the attested one leaves out", shown, len(doc))
-	return shown, nil
+	pl.FullFile, pl.LeftOut = p.display(path), left.String()
+	p.log.Infof("wrote %s (%d bytes): the full SBOM, with what the attested one leaves out", pl.FullFile, len(doc))
+	return nil
 }
 
 // sbomTooLarge is the error for an attested SBOM over GitHub's limit, found before anything is
@@ -422,8 +492,9 @@ func (p *pipeline) writesSummaryFile() bool {
 	return p.cfg.ShowSummary && p.cfg.GitHub.SummaryPath == ""
 }
 
-// outcomes accounts for the work of a failed run, document by document, for the summary.
-func (p *pipeline) outcomes() []report.Outcome {
+// outcomes accounts for the work of a failed run on this image, document by document, for the
+// summary.
+func (p *imagePipeline) outcomes() []report.Outcome {
 	var out []report.Outcome
 	add := func(done bool, format string, a ...any) {
 		out = append(out, report.Outcome{What: fmt.Sprintf(format, a...), Done: done})
@@ -432,27 +503,27 @@ func (p *pipeline) outcomes() []report.Outcome {
 		if i < len(p.sum.Platforms) {
 			add(true, "SBOM for %s written: %s", t.PlatformString(), p.sum.Platforms[i].File)
 		} else {
-			add(false, "SBOM for %s (%s)", t.PlatformString(), p.sbomFile(t))
+			add(false, "SBOM for %s (%s)", t.PlatformString(), p.file(p.sbomFile(t)))
 		}
 	}
 	if p.held != nil && p.held.Get("mlbom-path") != "" {
 		add(true, "ML-BOM written: %s", p.held.Get("mlbom-path"))
 	} else if p.manifest != nil {
-		add(false, "ML-BOM (mlbom.cdx.json)")
+		add(false, "ML-BOM (%s)", p.file("mlbom.cdx.json"))
 	}
 	for _, d := range p.docs {
 		if p.cfg.DryRun {
-			add(d.file != "", "%s: unsigned statement written (%s.intoto.json)", d.name, d.name)
+			add(d.file != "", "%s: unsigned statement written (%s)", d.name, p.file(d.name+".intoto.json"))
 			continue
 		}
 		add(d.bundle != nil, "%s: signed", d.name)
-		add(d.file != "", "%s: bundle written (%s.sigstore.json)", d.name, d.name)
+		add(d.file != "", "%s: bundle written (%s)", d.name, p.file(d.name+".sigstore.json"))
 		add(d.attest.URL != "", "%s: stored with the GitHub Attestations API", d.name)
 		if p.cfg.PushToRegistry {
 			add(d.referrer != "", "%s: pushed to the registry as a referrer", d.name)
 		}
 	}
-	return out
+	return append(out, p.admissionOutcomes()...)
 }
 
 // display is how a written file is named in outputs and the summary: relative to the workspace
@@ -467,13 +538,6 @@ func (p *pipeline) display(path string) string {
 		return filepath.ToSlash(rel)
 	}
 	return path
-}
-
-func displayImage(c *config.Config) string {
-	if c.ImageKind == image.KindRegistry {
-		return c.ImageRef
-	}
-	return string(c.ImageKind) + ":" + c.ImageRef
 }
 
 // inputError names the input at fault, unless the message already does.

@@ -107,10 +107,14 @@ func Generate(ctx context.Context, src source.Source, o Options) (*Result, error
 
 // SyftVersion is the version of the Syft library compiled in, from the build info, so the SBOM
 // names the scanner that really ran.
-func SyftVersion() string {
+func SyftVersion() string { return ModuleVersion("github.com/anchore/syft") }
+
+// ModuleVersion is the version of a module compiled into this binary, from the build info;
+// "unknown" when the binary carries none.
+func ModuleVersion(path string) string {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, d := range bi.Deps {
-			if d.Path == "github.com/anchore/syft" {
+			if d.Path == path {
 				if d.Replace != nil {
 					return d.Replace.Version
 				}

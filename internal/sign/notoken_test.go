@@ -2,6 +2,7 @@ package sign
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -41,13 +42,13 @@ func TestNoTokenAnywhere(t *testing.T) {
 		if err := os.WriteFile(path, bundle, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		texts = append(texts, res.Summary())
+		texts = append(texts, fmt.Sprint(res.Summary()))
 		// What the verify command prints of a bundle.
 		again, err := Verify(bundle, trusted, Policy{SubjectDigest: imageDigest, Issuer: st.OIDC.URL, SANRegex: "^https://github.com/acme/"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		texts = append(texts, again.Summary())
+		texts = append(texts, fmt.Sprint(again.Summary()))
 	}
 
 	// Failures whose messages carry server answers.

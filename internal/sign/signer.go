@@ -174,8 +174,8 @@ func (s *Signer) sign(ctx context.Context, stmt []byte) ([]byte, *VerifyResult, 
 
 // bundle signs content with the run's key and certificate through sigstore-go, with a timestamp
 // and a log entry as the plan says, and has sigstore-go verify the result against the trusted
-// root. Content is any sigstore-go content: a DSSE envelope here, a message digest for an image
-// signature later.
+// root. Content is a DSSE envelope of an in-toto statement: an attestation, or the image
+// signature, which cosign v3 also signs as a statement about the digest.
 func (s *Signer) bundle(ctx context.Context, content sigsign.Content) ([]byte, error) {
 	st := &stage{current: ErrVerification}
 	opts := sigsign.BundleOptions{

@@ -11,6 +11,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/tuf"
 	"github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
 
+	"github.com/bom-attest/bom-attest/internal/localfile"
 	"github.com/bom-attest/bom-attest/internal/transport"
 )
 
@@ -44,7 +45,7 @@ const (
 // ReadTrustedRoot reads a trusted_root.json (input trusted-root, verify --trusted-root): a
 // regular file of at most MaxTrustedRoot bytes.
 func ReadTrustedRoot(ctx context.Context, path string) (*root.TrustedRoot, error) {
-	data, err := readFile(ctx, path, MaxTrustedRoot)
+	data, err := localfile.Read(ctx, path, MaxTrustedRoot)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrTrustedRoot, err)
 	}
@@ -58,7 +59,7 @@ func ReadTrustedRoot(ctx context.Context, path string) (*root.TrustedRoot, error
 // ReadBundle reads a Sigstore bundle file (verify --bundle): a regular file of at most
 // MaxBundle bytes.
 func ReadBundle(ctx context.Context, path string) ([]byte, error) {
-	return readFile(ctx, path, MaxBundle)
+	return localfile.Read(ctx, path, MaxBundle)
 }
 
 // trust is an instance's trusted material and, for an instance whose endpoints come from its

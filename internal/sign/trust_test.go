@@ -13,6 +13,7 @@ import (
 
 	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
 
+	"github.com/bom-attest/bom-attest/internal/localfile"
 	"github.com/bom-attest/bom-attest/internal/testserver"
 	"github.com/bom-attest/bom-attest/internal/transport"
 )
@@ -131,7 +132,7 @@ func TestReadFileRefuses(t *testing.T) {
 	tests := []refusal{
 		{name: "directory", path: dir, message: "not a regular file"},
 		{name: "device", path: os.DevNull, message: "not a regular file"},
-		{name: "too large", path: big, message: "larger than 1024 bytes"},
+		{name: "too large", path: big, message: "larger than 1 KiB"},
 		{name: "cancelled", path: small, ctx: cancelled, message: "context canceled"},
 		{name: "missing", path: filepath.Join(dir, "none"), message: "no such file"},
 	}
@@ -143,7 +144,7 @@ func TestReadFileRefuses(t *testing.T) {
 				ctx = context.Background()
 			}
 			start := time.Now()
-			_, err := readFile(ctx, tt.path, 1024)
+			_, err := localfile.Read(ctx, tt.path, 1024)
 			if err == nil || !strings.Contains(err.Error(), tt.message) || !strings.Contains(err.Error(), tt.path) {
 				t.Fatalf("readFile(%s) error = %v, want one naming the file and saying %q", tt.path, err, tt.message)
 			}
@@ -152,7 +153,7 @@ func TestReadFileRefuses(t *testing.T) {
 			}
 		})
 	}
-	if b, err := readFile(context.Background(), small, 1024); err != nil || string(b) != "{}" {
+	if b, err := localfile.Read(context.Background(), small, 1024); err != nil || string(b) != "{}" {
 		t.Fatalf("readFile(small) = %q, %v", b, err)
 	}
 }

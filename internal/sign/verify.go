@@ -177,12 +177,13 @@ func (r *VerifyResult) TimeSource() string {
 	return strings.Join(parts, "; ")
 }
 
-// Summary is the one-screen account of a verified bundle.
-func (r *VerifyResult) Summary() string {
-	var b strings.Builder
+// Summary is the account of a verified bundle, as label and value rows. The values come from
+// the bundle: a caller prints them escaped.
+func (r *VerifyResult) Summary() [][2]string {
+	var rows [][2]string
 	row := func(k, v string) {
 		if v != "" {
-			fmt.Fprintf(&b, "  %-16s %s\n", k, v)
+			rows = append(rows, [2]string{k, v})
 		}
 	}
 	row("predicate type", r.PredicateType)
@@ -201,7 +202,7 @@ func (r *VerifyResult) Summary() string {
 	row("run", r.RunURL)
 	row("issuer", r.Issuer)
 	row("time source", r.TimeSource())
-	return b.String()
+	return rows
 }
 
 func (r *VerifyResult) hasTimestamp(kind string) bool {

@@ -136,7 +136,7 @@ func connect(ctx context.Context, subject name.Digest, o ReferrerOptions, scope 
 	}
 	base := o.Transport
 	if base == nil {
-		base = transport.New(transport.WithUserAgent(o.UserAgent))
+		base = transport.New(transport.WithUserAgent(o.UserAgent), transport.WithCrossHostReads())
 	}
 	// Our transport retries reads, PUTs and requests that never left; go-containerregistry adds
 	// only authentication on top (a Wrapper is not wrapped again by remote).

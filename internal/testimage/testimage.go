@@ -3,8 +3,11 @@ package testimage
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"sort"
 	"strings"
@@ -231,4 +234,96 @@ func DebianImage(arch, variant string) (v1.Image, error) {
 		return nil, err
 	}
 	return Image(v1.Platform{OS: "linux", Architecture: arch, Variant: variant}, l)
+}
+
+// StreamLayer is a gzip-compressed OCI layer whose tar stream gen writes. Only the compressed
+// bytes are kept, so a test can make a layer that expands to gigabytes or a million entries
+// without holding it.
+func StreamLayer(gen func(tw *tar.Writer) error) (v1.Layer, error) {
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err != nil {
+		return nil, err
+	}
+	tw := tar.NewWriter(zw)
+	if err := gen(tw); err != nil {
+		return nil, fmt.Errorf("testimage: %w", err)
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	raw := buf.Bytes()
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(raw)), nil
+	}, tarball.WithMediaType(types.OCILayer))
+}
+
+// DockerSave writes img as `docker save` does: manifest.json, the config as <hex>.json and each
+// layer as an uncompressed <n>/layer.tar.
+func DockerSave(path string, img v1.Image, repoTag string) error {
+	out, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	tw := tar.NewWriter(out)
+	add := func(name string, r io.Reader, size int64) error {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Size: size, Mode: 0o644, ModTime: Epoch}); err != nil {
+			return err
+		}
+		_, err := io.Copy(tw, r)
+		return err
+	}
+	cfgName, err := img.ConfigName()
+	if err != nil {
+		return err
+	}
+	cfg, err := img.RawConfigFile()
+	if err != nil {
+		return err
+	}
+	manifest := []map[string]any{{"Config": cfgName.Hex + ".json", "RepoTags": []string{repoTag}, "Layers": []string{}}}
+	if err := add(cfgName.Hex+".json", bytes.NewReader(cfg), int64(len(cfg))); err != nil {
+		return err
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return err
+	}
+	for i, l := range layers {
+		// The size of a tar entry comes first, so the layer is read twice.
+		rc, err := l.Uncompressed()
+		if err != nil {
+			return err
+		}
+		n, err := io.Copy(io.Discard, rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+		if rc, err = l.Uncompressed(); err != nil {
+			return err
+		}
+		name := fmt.Sprintf("%d/layer.tar", i)
+		err = add(name, rc, n)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+		manifest[0]["Layers"] = append(manifest[0]["Layers"].([]string), name)
+	}
+	m, err := json.Marshal(manifest)
+	if err != nil {
+		return err
+	}
+	if err := add("manifest.json", bytes.NewReader(m), int64(len(m))); err != nil {
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return out.Close()
 }

@@ -46,7 +46,9 @@ type Transport struct {
 	attemptTime time.Duration
 	maxBody     int64
 	logf        func(format string, args ...any)
-	sleep       func(ctx context.Context, d time.Duration) error
+	// crossHostReads: see WithCrossHostReads.
+	crossHostReads bool
+	sleep          func(ctx context.Context, d time.Duration) error
 
 	mu      sync.RWMutex
 	secrets []string
@@ -103,22 +105,32 @@ func New(opts ...Option) *Transport {
 	return t
 }
 
-// Client is an http.Client over t that follows redirects only within the same scheme and host:
-// a signing or API request redirected elsewhere would carry its body (a token, a signature) to a
-// host nobody configured.
+// WithCrossHostReads lets a GET or HEAD be redirected to another host: registries serve
+// blobs from a CDN, and a download mirror may move. Go's client drops the Authorization header
+// when a redirect leaves the domain. A request with a body (a token, a signature) still never is.
+func WithCrossHostReads() Option { return func(t *Transport) { t.crossHostReads = true } }
+
+// Client is an http.Client over t that follows redirects only within the same scheme and host
+// (but see WithCrossHostReads): a signing or API request redirected elsewhere would carry its
+// body and credentials to a host nobody configured.
 func (t *Transport) Client() *http.Client {
-	return &http.Client{Transport: t, CheckRedirect: sameHost}
+	return &http.Client{Transport: t, CheckRedirect: t.checkRedirect}
 }
 
-func sameHost(req *http.Request, via []*http.Request) error {
+func (t *Transport) checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= 5 {
 		return fmt.Errorf("%w: more than 5 redirects from %s", ErrRedirect, via[0].URL.Redacted())
 	}
 	prev := via[len(via)-1].URL
-	if req.URL.Scheme != prev.Scheme || !strings.EqualFold(req.URL.Host, prev.Host) {
-		return fmt.Errorf("%w: %s redirected to %s", ErrRedirect, prev.Redacted(), req.URL.Redacted())
+	if req.URL.Scheme == prev.Scheme && strings.EqualFold(req.URL.Host, prev.Host) {
+		return nil
 	}
-	return nil
+	// Never from https down to http; RoundTrip refuses plain HTTP off loopback anyway.
+	downgrade := prev.Scheme == "https" && req.URL.Scheme != "https"
+	if t.crossHostReads && !downgrade && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
+		return nil
+	}
+	return fmt.Errorf("%w: %s redirected to %s", ErrRedirect, prev.Redacted(), req.URL.Redacted())
 }
 
 // AddSecret makes t remove s from every error it returns from now on. A JWT's signature is
@@ -201,7 +213,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// Client checks redirects, but a library may wrap t in an http.Client of its own that
 	// follows them anywhere; the redirected request still names the answer that caused it.
 	if via := req.Response; via != nil && via.Request != nil {
-		if err := sameHost(req, []*http.Request{via.Request}); err != nil {
+		if err := t.checkRedirect(req, []*http.Request{via.Request}); err != nil {
 			return nil, err
 		}
 	}

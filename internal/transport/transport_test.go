@@ -394,3 +394,49 @@ func TestRedactError(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestCrossHostReads: a registry's blob GET redirected to a CDN is followed by the transport that
+// allows it, with the Authorization header dropped; a POST is not, and without the option neither.
+func TestCrossHostReads(t *testing.T) {
+	var auth atomic.Value
+	cdn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth.Store(r.Header.Get("Authorization"))
+		io.WriteString(w, "blob")
+	}))
+	defer cdn.Close()
+	to := strings.Replace(cdn.URL, "127.0.0.1", "localhost", 1) + "/blob"
+	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, to, http.StatusTemporaryRedirect) }))
+	defer reg.Close()
+
+	get := func(tr *Transport, method string) error {
+		req, _ := http.NewRequest(method, reg.URL+"/v2/app/blobs/sha256:x", strings.NewReader("{}"))
+		if method == http.MethodGet {
+			req.Body = nil
+		}
+		req.Header.Set("Authorization", "Bearer registry-token")
+		resp, err := tr.Client().Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	if err := get(fast(WithCrossHostReads()), http.MethodGet); err != nil {
+		t.Fatalf("GET with cross-host reads: %v", err)
+	}
+	if a, _ := auth.Load().(string); a != "" {
+		t.Errorf("the CDN got Authorization %q", a)
+	}
+	if err := get(fast(WithCrossHostReads()), http.MethodPost); !errors.Is(err, ErrRedirect) {
+		t.Errorf("POST with cross-host reads: err = %v", err)
+	}
+	if err := get(fast(), http.MethodGet); !errors.Is(err, ErrRedirect) {
+		t.Errorf("GET without cross-host reads: err = %v", err)
+	}
+	// A library's own client over the transport gets the same rule.
+	lib := &http.Client{Transport: fast(WithCrossHostReads())}
+	resp, err := lib.Get(reg.URL + "/v2/app/blobs/sha256:x")
+	if err != nil {
+		t.Fatalf("library client GET: %v", err)
+	}
+	resp.Body.Close()
+}

@@ -111,6 +111,10 @@ func TestRunVerify(t *testing.T) {
 		"ghcr.io/acme/app@" + imageDigest:   {{Name: "rekor referrer", Bundle: bundles["rekor"]}, {Name: "tsa referrer", Bundle: bundles["tsa"]}},
 		"ghcr.io/acme/bad@" + imageDigest:   {{Name: "rekor referrer", Bundle: bundles["rekor"]}, {Name: "unsigned referrer", Bundle: []byte(`{}`)}},
 		"ghcr.io/acme/empty@" + imageDigest: nil,
+		"ghcr.io/acme/mixed@" + imageDigest: {{Name: "sbom referrer", Bundle: bundles["rekor"], PredicateType: "https://cyclonedx.org/bom"},
+			{Name: "provenance referrer", Bundle: []byte(`{}`), PredicateType: "https://slsa.dev/provenance/v1"}},
+		// A registry names its referrers; a hostile one tries to start workflow commands.
+		"ghcr.io/acme/evil@" + imageDigest: {{Name: "x\n::stop-commands::evil\r\n::warning::evil", Bundle: []byte(`{}`)}},
 	}
 	tests := []struct {
 		name   string
@@ -152,6 +156,10 @@ func TestRunVerify(t *testing.T) {
 			[]string{"✓ rekor referrer verified", "✓ tsa referrer verified"}, nil},
 		{"from registry, one bad", []string{"--from-registry", "ghcr.io/acme/bad@" + imageDigest, "--trusted-root", st.TrustedRootPath, "--cert-oidc-issuer", st.OIDC.URL, "--owner", "acme"}, 1,
 			[]string{"✓ rekor referrer verified"}, []string{"✗ unsigned referrer does not verify"}},
+		{"from registry, one predicate type of several", []string{"--from-registry", "ghcr.io/acme/mixed@" + imageDigest, "--trusted-root", st.TrustedRootPath,
+			"--cert-oidc-issuer", st.OIDC.URL, "--owner", "acme", "--predicate-type", "https://cyclonedx.org/bom"}, 0, []string{"sbom referrer verified"}, nil},
+		{"from registry, no bundle of the predicate type", []string{"--from-registry", "ghcr.io/acme/mixed@" + imageDigest, "--trusted-root", st.TrustedRootPath,
+			"--cert-oidc-issuer", st.OIDC.URL, "--owner", "acme", "--predicate-type", "https://example.com/none"}, 1, nil, []string{"none of the 2 Sigstore bundles"}},
 		{"from registry, nothing", []string{"--from-registry", "ghcr.io/acme/empty@" + imageDigest, "--trusted-root", st.TrustedRootPath, "--cert-oidc-issuer", st.OIDC.URL, "--owner", "acme"}, 1,
 			nil, []string{"no Sigstore bundles"}},
 		{"from registry, lookup fails", []string{"--from-registry", "ghcr.io/acme/gone@" + imageDigest, "--trusted-root", st.TrustedRootPath, "--cert-oidc-issuer", st.OIDC.URL, "--owner", "acme"}, 1,
@@ -159,6 +167,8 @@ func TestRunVerify(t *testing.T) {
 		{"unknown flag", []string{"--frobnicate"}, 1, nil, []string{"frobnicate"}},
 		{"stray argument", base(tsa, "--owner", "acme", "extra"), 1, nil, []string{`unexpected argument "extra"`}},
 		{"help", []string{"-h"}, 0, nil, []string{"usage: bom-attest verify"}},
+		{"hostile referrer name", []string{"--from-registry", "ghcr.io/acme/evil@" + imageDigest, "--trusted-root", st.TrustedRootPath,
+			"--cert-oidc-issuer", st.OIDC.URL, "--owner", "acme"}, 1, nil, []string{`x\n::stop-commands::evil\r\n::warning::evil does not verify`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -175,6 +185,11 @@ func TestRunVerify(t *testing.T) {
 			for _, want := range tt.stderr {
 				if !strings.Contains(stderr.String(), want) {
 					t.Errorf("stderr lacks %q:\n%s", want, &stderr)
+				}
+			}
+			for _, line := range strings.Split(stdout.String()+stderr.String(), "\n") {
+				if strings.HasPrefix(strings.TrimSpace(line), "::") {
+					t.Errorf("a line starts a workflow command: %q", line)
 				}
 			}
 			if tt.code == 0 && tt.name != "help" && strings.Count(stdout.String(), "\n") > 24 {
