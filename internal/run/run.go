@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -376,6 +377,10 @@ func (p *imagePipeline) target(ctx context.Context, t image.Target, file string,
 			return report.Platform{}, err
 		}
 	}
+	// The image is not read again: its layers and file trees go before the encoding, which is
+	// the run's largest allocation.
+	closeSrc()
+	closeSrc, src = nil, nil
 	if !p.cfg.SourceDateEpoch.IsZero() {
 		// Reproducible output: the serial number comes from the finished content, not chance.
 		if err := sbom.DeriveSerial(gen.BOM); err != nil {
@@ -388,13 +393,11 @@ func (p *imagePipeline) target(ctx context.Context, t image.Target, file string,
 			return report.Platform{}, err
 		}
 	}
-	// The image is not read again: its layers and file trees go before the encoding, which is
-	// the run's largest allocation.
-	closeSrc()
-	closeSrc, src = nil, nil
 	pl := report.Platform{Platform: plat, Digest: t.Digest.String()}
 	err = p.stage("encode "+plat, func() error {
-		doc, omitted, err := sbom.EncodeAttested(gen.BOM, p.cfg.SpecVersion)
+		// gen.BOM is the attested representation (README, "The attested SBOM"): what is
+		// written here, measured and signed is one and the same document.
+		doc, err := sbom.Encode(gen.BOM, p.cfg.SpecVersion)
 		if err != nil {
 			return err
 		}
@@ -409,13 +412,11 @@ func (p *imagePipeline) target(ctx context.Context, t image.Target, file string,
 		}
 		pl.File = p.display(path)
 		p.log.Infof("wrote %s (%d bytes)", pl.File, len(doc))
-		if omitted.Any() {
-			if err := p.writeFullSBOM(gen, file, omitted, &pl); err != nil {
-				return err
-			}
+		if err := p.writeFullSBOM(gen, file, &pl); err != nil {
+			return err
 		}
 		if p.cfg.Wants("sbom") && len(doc) > statement.MaxPredicateSize {
-			return sbomTooLarge(file, len(doc), pl.FullFile)
+			return sbomTooLarge(file, len(doc), pl.FullFile, p.cfg.Compliance)
 		}
 		if compl != nil {
 			p.measure(compl, gen.BOM, pl.File)
@@ -431,12 +432,13 @@ func (p *imagePipeline) target(ctx context.Context, t image.Target, file string,
 	return pl, err
 }
 
-// writeFullSBOM writes the full SBOM, every property Syft gave, next to the attested one:
-// sbom.full.cdx.json (per platform sbom.full.<platform>.cdx.json), through the image's own
-// directory. It notes the file and what the attested one leaves out in pl, for the summary.
-func (p *imagePipeline) writeFullSBOM(gen *sbom.Result, file string, left sbom.Omitted, pl *report.Platform) error {
-	doc, err := sbom.Encode(gen.BOM, p.cfg.SpecVersion)
-	if err != nil {
+// writeFullSBOM writes the full SBOM, every property Syft gave, next to the attested one when
+// the attested one leaves something out: sbom.full.cdx.json (per platform
+// sbom.full.<platform>.cdx.json), through the image's own directory. It notes the file and
+// what the attested one leaves out in pl, for the summary.
+func (p *imagePipeline) writeFullSBOM(gen *sbom.Result, file string, pl *report.Platform) error {
+	doc, left, err := gen.EncodeFull(p.cfg.SpecVersion)
+	if err != nil || !left.Any() {
 		return err
 	}
 	path, err := p.dir.Write("sbom.full."+strings.TrimPrefix(file, "sbom."), doc)
@@ -449,15 +451,23 @@ func (p *imagePipeline) writeFullSBOM(gen *sbom.Result, file string, left sbom.O
 }
 
 // sbomTooLarge is the error for an attested SBOM over GitHub's limit, found before anything is
-// signed: its size, and the input that lets the rest be attested.
-func sbomTooLarge(file string, size int, full string) error {
+// signed: its size, and the inputs that make it fit or let the rest be attested. compliance is
+// the standards whose minimum elements were added to every component.
+func sbomTooLarge(file string, size int, full string, compliance []check.Standard) error {
 	also := ""
 	if full != "" {
 		also = fmt.Sprintf(" (already without what %s has besides)", full)
 	}
+	smaller := ""
+	switch {
+	case slices.Contains(compliance, check.BSI):
+		smaller = "To make it smaller, narrow the compliance input (compliance: cisa adds about 170 bytes less to every component than BSI's elements, compliance: none nothing). "
+	case len(compliance) > 0:
+		smaller = "To make it smaller, set compliance: none (the minimum elements add about 380 bytes to every component). "
+	}
 	return fmt.Errorf("%s: %w: the SBOM is %.1f MiB (%d bytes)%s, over GitHub's %d MiB limit for an attestation; nothing was signed. "+
-		"To attest the rest, leave the SBOM out of the attestations input (attestations: mlbom,provenance): the SBOM files are still written",
-		file, statement.ErrTooLarge, float64(size)/(1<<20), size, also, statement.MaxPredicateSize>>20)
+		"%sTo attest the rest, leave the SBOM out of the attestations input (attestations: mlbom,provenance): the SBOM files are still written",
+		file, statement.ErrTooLarge, float64(size)/(1<<20), size, also, statement.MaxPredicateSize>>20, smaller)
 }
 
 // finish writes outputs and the job summary, also after a failure, so the log and summary say

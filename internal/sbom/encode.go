@@ -21,31 +21,30 @@ type Omitted struct {
 // Any reports whether the attested document differs from the full one.
 func (o Omitted) Any() bool { return o.CPEs+o.Locations > 0 }
 
-// Encode writes bom as compact JSON at spec version v: the full document, every property Syft
-// gave each component. Compact, because the document is also the attestation's predicate and
-// GitHub refuses predicates over 16 MiB: indentation alone adds 40% to a large SBOM. Fields v
-// lacks are dropped by cyclonedx-go's converter; bom itself is left as it was.
+// Encode writes bom as compact JSON at spec version v. For an SBOM Generate made, that is the
+// attested document: the representation of lean.go. Compact, because the document is also the
+// attestation's predicate and GitHub refuses predicates over 16 MiB: indentation alone adds 40%
+// to a large SBOM. Fields v lacks are dropped by cyclonedx-go's converter; bom itself is left as
+// it was.
 func Encode(bom *cyclonedx.BOM, v cyclonedx.SpecVersion) ([]byte, error) {
 	var buf bytes.Buffer
-	if _, err := encode(&buf, bom, v, false); err != nil {
+	if _, err := encode(&buf, bom, v, nil); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
 }
 
-// EncodeAttested writes the document bom-attest attests: bom as Encode writes it, less the part
-// of Syft's evidence that is bulk rather than substance (README, "The attested SBOM"):
-//   - the guessed CPE candidates (syft:cpe23) of packages whose type Grype matches without
-//     CPEs (distribution packages, language ecosystems; see cpeFreeTypes); each component keeps
-//     its own cpe, and packages Grype matches by CPE keep every candidate;
-//   - every location but the first path (syft:location:0:path): no layer IDs, no further
-//     evidence files.
-//
-// Every component, its identity (purl, cpe, bom-ref), licences, hashes, dependencies and every
-// property that is not one of those stay. It returns the document and what it left out.
-func EncodeAttested(bom *cyclonedx.BOM, v cyclonedx.SpecVersion) ([]byte, Omitted, error) {
+// EncodeFull writes the full document: r.BOM as Encode writes it, with every package's
+// properties as Syft writes them — the CPE candidates and locations the attested document
+// leaves out put back from Syft's model, where Syft has them. It returns the document and what
+// the attested one leaves out; with nothing left out the two documents are the same.
+func (r *Result) EncodeFull(v cyclonedx.SpecVersion) ([]byte, Omitted, error) {
 	var buf bytes.Buffer
-	o, err := encode(&buf, bom, v, true)
+	var full func([]cyclonedx.Component) Omitted
+	if r.Syft != nil {
+		full = func(comps []cyclonedx.Component) Omitted { return fullComponents(r.Syft, comps) }
+	}
+	o, err := encode(&buf, r.BOM, v, full)
 	if err != nil {
 		return nil, Omitted{}, err
 	}
@@ -61,8 +60,9 @@ const componentChunk = 256
 // encode writes bom at spec version v to w the way cyclonedx-go's EncodeVersion does, without
 // copying the whole BOM: everything but the components is converted and encoded in one call,
 // the components chunk by chunk, and the components array is put back where the BOM's field
-// order has it. With lean, the components are written as EncodeAttested says.
-func encode(w io.Writer, bom *cyclonedx.BOM, v cyclonedx.SpecVersion, lean bool) (Omitted, error) {
+// order has it. A non-nil each changes each chunk (a copy) before it is written and says what
+// it did.
+func encode(w io.Writer, bom *cyclonedx.BOM, v cyclonedx.SpecVersion, each func([]cyclonedx.Component) Omitted) (Omitted, error) {
 	head := *bom
 	head.Components = nil
 	fields, err := encodeObject(&head, v)
@@ -83,7 +83,7 @@ func encode(w io.Writer, bom *cyclonedx.BOM, v cyclonedx.SpecVersion, lean bool)
 	for _, f := range fields {
 		if pending && bomFieldOrder[f.key] > bomFieldOrder["components"] {
 			next()
-			if o, err = writeComponents(bw, *bom.Components, v, lean); err != nil {
+			if o, err = writeComponents(bw, *bom.Components, v, each); err != nil {
 				return Omitted{}, err
 			}
 			pending = false
@@ -96,7 +96,7 @@ func encode(w io.Writer, bom *cyclonedx.BOM, v cyclonedx.SpecVersion, lean bool)
 	}
 	if pending {
 		next()
-		if o, err = writeComponents(bw, *bom.Components, v, lean); err != nil {
+		if o, err = writeComponents(bw, *bom.Components, v, each); err != nil {
 			return Omitted{}, err
 		}
 	}
@@ -109,16 +109,14 @@ func encode(w io.Writer, bom *cyclonedx.BOM, v cyclonedx.SpecVersion, lean bool)
 }
 
 // writeComponents writes "components":[...].
-func writeComponents(bw *errWriter, comps []cyclonedx.Component, v cyclonedx.SpecVersion, lean bool) (Omitted, error) {
+func writeComponents(bw *errWriter, comps []cyclonedx.Component, v cyclonedx.SpecVersion, each func([]cyclonedx.Component) Omitted) (Omitted, error) {
 	bw.write(`"components":[`)
 	var o Omitted
 	chunk := make([]cyclonedx.Component, 0, componentChunk)
 	for start := 0; start < len(comps); start += componentChunk {
 		chunk = append(chunk[:0], comps[start:min(start+componentChunk, len(comps))]...)
-		if lean {
-			for i := range chunk {
-				o.add(leanComponent(&chunk[i]))
-			}
+		if each != nil {
+			o.add(each(chunk))
 		}
 		part := cyclonedx.BOM{Components: &chunk}
 		fields, err := encodeObject(&part, v)

@@ -2,9 +2,7 @@ package sbom_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 
@@ -95,106 +93,5 @@ func TestEncodeIsTheLibrarysOutput(t *testing.T) {
 				}
 			})
 		}
-	}
-}
-
-// syftComponent is a component as Syft writes it, with what the attested document keeps and
-// what it leaves out.
-func syftComponent(ref, typ string, cpes, locations int) cyclonedx.Component {
-	props := []cyclonedx.Property{
-		{Name: "syft:package:foundBy", Value: typ + "-cataloger"},
-		{Name: "syft:package:type", Value: typ},
-		{Name: "syft:package:metadataType", Value: typ + "-entry"},
-	}
-	for i := range cpes {
-		props = append(props, cyclonedx.Property{Name: "syft:cpe23", Value: fmt.Sprintf("cpe:2.3:a:v%d:%s:1.0:*:*:*:*:*:*:*", i, ref)})
-	}
-	for i := range locations {
-		props = append(props,
-			cyclonedx.Property{Name: fmt.Sprintf("syft:location:%d:layerID", i), Value: "sha256:" + strings.Repeat("1", 64)},
-			cyclonedx.Property{Name: fmt.Sprintf("syft:location:%d:path", i), Value: fmt.Sprintf("/evidence/%s/%d", ref, i)})
-	}
-	props = append(props,
-		cyclonedx.Property{Name: "syft:metadata:source", Value: ref + "-src"},
-		cyclonedx.Property{Name: "bom-attest:bsi:filename", Value: ref + ".deb"})
-	return cyclonedx.Component{BOMRef: ref, Type: cyclonedx.ComponentTypeLibrary, Name: ref, Version: "1.0",
-		CPE: "cpe:2.3:a:own:" + ref + ":1.0:*:*:*:*:*:*:*", PackageURL: "pkg:generic/" + ref + "@1.0", Properties: &props}
-}
-
-func propertyNames(c cyclonedx.Component) []string {
-	var out []string
-	if c.Properties != nil {
-		for _, p := range *c.Properties {
-			out = append(out, p.Name)
-		}
-	}
-	return out
-}
-
-func TestEncodeAttested(t *testing.T) {
-	bom := cyclonedx.NewBOM()
-	bin := syftComponent("bin", "binary", 2, 2)
-	nested := syftComponent("nested", "python", 3, 2)
-	bin.Components = &[]cyclonedx.Component{nested}
-	comps := []cyclonedx.Component{
-		syftComponent("deb", "deb", 2, 3),
-		syftComponent("py", "python", 20, 1),
-		bin,
-		{BOMRef: "plain", Type: cyclonedx.ComponentTypeLibrary, Name: "plain"},
-	}
-	bom.Components = &comps
-	fullBefore, err := sbom.Encode(bom, cyclonedx.SpecVersion1_6)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, omitted, err := sbom.EncodeAttested(bom, cyclonedx.SpecVersion1_6)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := check.Validate(doc, cyclonedx.SpecVersion1_6); err != nil {
-		t.Fatalf("schema: %v", err)
-	}
-	var lean cyclonedx.BOM
-	if err := json.Unmarshal(doc, &lean); err != nil {
-		t.Fatal(err)
-	}
-	got := *lean.Components
-	if len(got) != len(comps) {
-		t.Fatalf("%d components, want all %d", len(got), len(comps))
-	}
-	kept := []string{"syft:package:foundBy", "syft:package:type", "syft:package:metadataType", "syft:location:0:path", "syft:metadata:source", "bom-attest:bsi:filename"}
-	withCPEs := append(slices.Clone(kept[:3]), "syft:cpe23", "syft:cpe23", "syft:location:0:path", "syft:metadata:source", "bom-attest:bsi:filename")
-	for i, want := range [][]string{kept, kept, withCPEs, nil} {
-		if names := propertyNames(got[i]); !slices.Equal(names, want) {
-			t.Errorf("%s: properties %v, want %v", got[i].Name, names, want)
-		}
-		if got[i].CPE != comps[i].CPE || got[i].PackageURL != comps[i].PackageURL || got[i].BOMRef != comps[i].BOMRef {
-			t.Errorf("%s: identity changed: cpe %q purl %q bom-ref %q", got[i].Name, got[i].CPE, got[i].PackageURL, got[i].BOMRef)
-		}
-	}
-	if names := propertyNames((*got[2].Components)[0]); !slices.Equal(names, kept) {
-		t.Errorf("nested component: properties %v, want %v", names, kept)
-	}
-	// deb: 2 CPEs, 5 of 6 location properties; python: 20 CPEs, 1 of 2; binary: 3 of 4
-	// locations, no CPEs; its nested python component: 3 CPEs, 3 of 4.
-	want := sbom.Omitted{Components: 4, CPEs: 2 + 20 + 3, Locations: 5 + 1 + 3 + 3}
-	if omitted != want {
-		t.Errorf("omitted %+v, want %+v", omitted, want)
-	}
-	if !omitted.Any() || omitted.String() == "nothing" {
-		t.Errorf("omitted %+v says %q", omitted, omitted)
-	}
-	if fullAfter, _ := sbom.Encode(bom, cyclonedx.SpecVersion1_6); !bytes.Equal(fullAfter, fullBefore) {
-		t.Error("EncodeAttested changed the BOM")
-	}
-
-	none := cyclonedx.NewBOM()
-	none.Components = &[]cyclonedx.Component{{BOMRef: "plain", Type: cyclonedx.ComponentTypeLibrary, Name: "plain"}}
-	doc, omitted, err = sbom.EncodeAttested(none, cyclonedx.SpecVersion1_6)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if full, _ := sbom.Encode(none, cyclonedx.SpecVersion1_6); omitted.Any() || !bytes.Equal(doc, full) {
-		t.Errorf("nothing to leave out: omitted %+v, documents equal %v", omitted, bytes.Equal(doc, full))
 	}
 }

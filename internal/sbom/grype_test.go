@@ -265,8 +265,10 @@ func scan(t *testing.T, dir string) *Result {
 	return res
 }
 
-func TestAttestedSBOMKeepsGrypeMatches(t *testing.T) {
-	vp := grypeDB(t, []advisory{
+// matchDB is a database with records for every kind of matching matchImage and the sample
+// image exercise.
+func matchDB(t *testing.T) vulnerability.Provider {
+	return grypeDB(t, []advisory{
 		osAdvisory("CVE-2099-0001", "glibc", "2.36-9+deb12u10"),    // libc6, through its source package
 		osAdvisory("CVE-2099-0002", "openssl", "3.0.18-1~deb12u1"), // libssl3
 		osAdvisory("CVE-2099-0003", "zlib", "1:1.2.13.dfsg-0"),     // fixed before the installed version
@@ -282,12 +284,18 @@ func TestAttestedSBOMKeepsGrypeMatches(t *testing.T) {
 		nvd("CVE-2099-0008", "cpe:2.3:a:python-dateutil_project:python-dateutil:*:*:*:*:*:*:*:*", "2.9.0"),
 		nvd("CVE-2099-0010", "cpe:2.3:a:libxml2:libxml2:*:*:*:*:*:*:*:*", "2.9.15"),
 	})
-	for _, tc := range []struct {
-		name string
-		dir  string
-		// matches the image must give, so the comparison covers every kind of matching
-		want []string
-	}{
+}
+
+// matchCase is an image the equivalence tests run on, with the matches it must give, so the
+// comparison covers every kind of matching.
+type matchCase struct {
+	name string
+	dir  string
+	want []string
+}
+
+func matchCases(t *testing.T) []matchCase {
+	return []matchCase{
 		{"every kind of matching", matchImage(t), []string{
 			"CVE-2099-0001 debian:distro:debian:12 libc6@", // through the source package
 			"CVE-2099-0002 debian:distro:debian:12 libssl3@",
@@ -300,15 +308,20 @@ func TestAttestedSBOMKeepsGrypeMatches(t *testing.T) {
 			"CVE-2099-0009 debian:distro:debian:12 libxml2@",
 			"GHSA-2099-0004-0003 github:language:python cryptography@",
 		}},
-	} {
+	}
+}
+
+func TestAttestedSBOMKeepsGrypeMatches(t *testing.T) {
+	vp := matchDB(t)
+	for _, tc := range matchCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
 			res := scan(t, tc.dir)
 			v := cyclonedx.SpecVersion1_6
-			full, err := Encode(res.BOM, v)
+			lean, err := Encode(res.BOM, v)
 			if err != nil {
 				t.Fatal(err)
 			}
-			lean, omitted, err := EncodeAttested(res.BOM, v)
+			full, omitted, err := res.EncodeFull(v)
 			if err != nil {
 				t.Fatal(err)
 			}

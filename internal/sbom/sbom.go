@@ -17,7 +17,6 @@ import (
 	"github.com/anchore/syft/syft/cataloging"
 	"github.com/anchore/syft/syft/cataloging/filecataloging"
 	"github.com/anchore/syft/syft/file"
-	"github.com/anchore/syft/syft/format/common/cyclonedxhelpers"
 	syftsbom "github.com/anchore/syft/syft/sbom"
 	"github.com/anchore/syft/syft/source"
 	"github.com/google/uuid"
@@ -60,7 +59,10 @@ type Options struct {
 
 // Result is a generated SBOM.
 type Result struct {
-	BOM  *cyclonedx.BOM
+	// BOM is the document bom-attest attests, in the form later stages enrich: every component,
+	// in the attested representation (see Encode and EncodeFull).
+	BOM *cyclonedx.BOM
+	// Syft is Syft's model of the image, without package-to-file relationships (see Generate).
 	Syft *syftsbom.SBOM
 }
 
@@ -99,7 +101,7 @@ func Generate(ctx context.Context, src source.Source, o Options) (*Result, error
 	s.Relationships = slices.DeleteFunc(s.Relationships, func(r artifact.Relationship) bool {
 		return r.Type == artifact.EvidentByRelationship
 	})
-	bom := cyclonedxhelpers.ToFormatModel(*s)
+	bom := toFormatModel(s)
 	packageRefs(bom, s)
 	shape(bom, o)
 	return &Result{BOM: bom, Syft: s}, nil

@@ -216,20 +216,23 @@ func TestPackageRefs(t *testing.T) {
 }
 
 // TestAttestedSample: the attested document of the sample image has every component of the
-// full one with the same identity, and leaves out only what EncodeAttested says.
+// full one with the same identity, and leaves out only what EncodeFull says.
 func TestAttestedSample(t *testing.T) {
 	res := scanSample(t)
 	v := cyclonedx.SpecVersion1_6
-	doc, omitted, err := sbom.EncodeAttested(res.BOM, v)
+	doc, err := sbom.Encode(res.BOM, v)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := check.Validate(doc, v); err != nil {
 		t.Fatalf("schema: %v", err)
 	}
-	full, err := sbom.Encode(res.BOM, v)
+	full, omitted, err := res.EncodeFull(v)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := check.Validate(full, v); err != nil {
+		t.Fatalf("schema of the full document: %v", err)
 	}
 	var a, f cyclonedx.BOM
 	if err := json.Unmarshal(doc, &a); err != nil {
@@ -266,8 +269,16 @@ func TestAttestedSample(t *testing.T) {
 	if cpes != omitted.CPEs || locations != omitted.Locations || cpes == 0 || locations == 0 {
 		t.Errorf("left out %d CPEs and %d locations, Omitted says %+v", cpes, locations, omitted)
 	}
+	if !omitted.Any() || omitted.String() == "nothing" {
+		t.Errorf("omitted %+v says %q", omitted, omitted)
+	}
 	if len(doc) >= len(full) {
 		t.Errorf("attested %d bytes, full %d", len(doc), len(full))
+	}
+	// Without Syft's model there is nothing to put back.
+	same, none, err := (&sbom.Result{BOM: res.BOM}).EncodeFull(v)
+	if err != nil || none.Any() || string(same) != string(doc) {
+		t.Errorf("EncodeFull without Syft's model: %v, %+v, same as the attested document %v", err, none, string(same) == string(doc))
 	}
 }
 
