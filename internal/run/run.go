@@ -337,6 +337,7 @@ func (p *imagePipeline) target(ctx context.Context, t image.Target, file string,
 			Supplier:    p.cfg.SupplierName,
 			SupplierURL: p.cfg.SupplierURL,
 			SkipModels:  p.modelStage(),
+			DeferCPEs:   true, // made once the image is closed, below
 		})
 		if err == nil {
 			p.log.Infof("%d components", report.Count(gen.BOM).Total)
@@ -377,10 +378,13 @@ func (p *imagePipeline) target(ctx context.Context, t image.Target, file string,
 			return report.Platform{}, err
 		}
 	}
-	// The image is not read again: its layers and file trees go before the encoding, which is
-	// the run's largest allocation.
+	// The image is not read again: its layers and file trees go before the CPEs are generated
+	// and the documents encoded, the run's largest allocations.
 	closeSrc()
 	closeSrc, src = nil, nil
+	if err := gen.GenerateCPEs(ctx); err != nil {
+		return report.Platform{}, err
+	}
 	if !p.cfg.SourceDateEpoch.IsZero() {
 		// Reproducible output: the serial number comes from the finished content, not chance.
 		if err := sbom.DeriveSerial(gen.BOM); err != nil {

@@ -3,6 +3,7 @@ package sbom
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"reflect"
@@ -39,6 +40,9 @@ func Encode(bom *cyclonedx.BOM, v cyclonedx.SpecVersion) ([]byte, error) {
 // leaves out put back from Syft's model, where Syft has them. It returns the document and what
 // the attested one leaves out; with nothing left out the two documents are the same.
 func (r *Result) EncodeFull(v cyclonedx.SpecVersion) ([]byte, Omitted, error) {
+	if r.cpesDeferred {
+		return nil, Omitted{}, errors.New("sbom: the full SBOM needs the CPEs GenerateCPEs has not made yet")
+	}
 	var buf bytes.Buffer
 	var full func([]cyclonedx.Component) Omitted
 	if r.Syft != nil {

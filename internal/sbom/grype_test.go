@@ -245,6 +245,12 @@ func matchImage(t *testing.T) string {
 // scan makes the SBOM of the OCI layout at dir as the action does, without the model stage.
 func scan(t *testing.T, dir string) *Result {
 	t.Helper()
+	return scanWith(t, dir, false)
+}
+
+// scanWith is scan, with the CPEs left to GenerateCPEs when deferCPEs is set.
+func scanWith(t *testing.T, dir string, deferCPEs bool) *Result {
+	t.Helper()
 	ctx := context.Background()
 	r, err := image.Resolve(ctx, image.KindOCIDir, dir, image.Options{SubjectName: "example.com/match"})
 	if err != nil {
@@ -258,7 +264,8 @@ func scan(t *testing.T, dir string) *Result {
 	}
 	t.Cleanup(func() { closeSrc() })
 	res, err := Generate(ctx, src, Options{Subject: Subject{Name: tg.Name, Digest: tg.Digest.String(), OS: "linux", Arch: "amd64"},
-		ToolVersion: "test", Namespace: "bom-attest", SkipModels: true})
+		ToolVersion: "test", Namespace: "bom-attest", SkipModels: true, DeferCPEs: deferCPEs,
+		Timestamp: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,6 +55,10 @@ type Options struct {
 	// SkipModels turns Syft's model catalogers (GGUF, safetensors) off: the model stage
 	// (internal/mlbom) owns model components when it runs, so no model file is parsed twice.
 	SkipModels bool
+	// DeferCPEs leaves generating the packages' CPEs to (*Result).GenerateCPEs, which the
+	// caller calls once it has closed the image (see cpe.go); the BOM has no generated CPEs
+	// until then.
+	DeferCPEs bool
 }
 
 // Result is a generated SBOM.
@@ -64,6 +68,8 @@ type Result struct {
 	BOM *cyclonedx.BOM
 	// Syft is Syft's model of the image, without package-to-file relationships (see Generate).
 	Syft *syftsbom.SBOM
+	// cpesDeferred is set until GenerateCPEs has made the CPEs Options.DeferCPEs left out.
+	cpesDeferred bool
 }
 
 // Generate runs one Syft scan of src and builds the CycloneDX document.
@@ -87,6 +93,9 @@ func Generate(ctx context.Context, src source.Source, o Options) (*Result, error
 	if o.Parallelism > 0 {
 		cfg = cfg.WithParallelism(o.Parallelism)
 	}
+	if o.DeferCPEs {
+		cfg = cfg.WithDataGenerationConfig(cfg.DataGeneration.WithGenerateCPEs(false))
+	}
 	if o.SkipModels {
 		// Syft tags every model cataloger "model"; removing the tag keeps the defaults for the
 		// source (image or directory) and takes out the model catalogers, present and future.
@@ -104,7 +113,7 @@ func Generate(ctx context.Context, src source.Source, o Options) (*Result, error
 	bom := toFormatModel(s)
 	packageRefs(bom, s)
 	shape(bom, o)
-	return &Result{BOM: bom, Syft: s}, nil
+	return &Result{BOM: bom, Syft: s, cpesDeferred: o.DeferCPEs}, nil
 }
 
 // SyftVersion is the version of the Syft library compiled in, from the build info, so the SBOM
