@@ -13,6 +13,12 @@ out=${BENCH_OUT:-$here/out}/scale
 runs=${BENCH_RUNS:-3}
 small=${BENCH_SCALE_SMALL:-2500}
 large=${BENCH_SCALE_LARGE:-12500}
+# The issue's table measured bom-attest without the compliance stage, which came later and is on by
+# default (compliance: all): it reads every package's record and hashes its files, and adds about
+# 550 bytes to each component, which puts the large image's attested SBOM over 16 MiB. The timed
+# runs leave it out; the sizes with it are measured after them (one run each).
+scale_args=${BENCH_SCALE_ARGS:---compliance none}
+read -ra extra <<<"$scale_args"
 
 export GOTOOLCHAIN=local SYFT_CHECK_FOR_APP_UPDATE=false
 unset SYFT_CONFIG SYFT_FILE_METADATA_SELECTION || true
@@ -48,7 +54,7 @@ run() {
 	rm -rf "$dir" && mkdir -p "$dir"
 	local cmd
 	case $tool in
-	bom-attest) cmd=("$bom" --image "oci-dir:$(image "$n")" --dry-run true --output-dir "$dir") ;;
+	bom-attest) cmd=("$bom" --image "oci-dir:$(image "$n")" --dry-run true --output-dir "$dir" "${extra[@]}") ;;
 	syft) cmd=(env SYFT_FILE_METADATA_SELECTION=none "$syft" scan -q "oci-dir:$(image "$n")" -o "cyclonedx-json=$dir/sbom.cdx.json") ;;
 	esac
 	if ! /usr/bin/time -v -o "$dir/time.txt" "${cmd[@]}" >"$dir/log.txt" 2>&1; then
@@ -84,6 +90,18 @@ for ((i = 1; i <= runs; i++)); do
 	done
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# The attested SBOM's size on the large image with the compliance stage, as the action runs by
+# default (all) and with CISA's elements only. Over 16 MiB the run fails before signing, having
+# written both SBOMs: the size is read from the file.
+declare -A compliance_size
+for mode in cisa all; do
+	dir=$out/bom-attest-$large.compliance-$mode
+	rm -rf "$dir" && mkdir -p "$dir"
+	"$bom" --image "oci-dir:$(image "$large")" --dry-run true --output-dir "$dir" --compliance "$mode" >"$dir/log.txt" 2>&1 || true
+	[[ -s $dir/sbom.cdx.json ]] || die "compliance: $mode on $large packages wrote no SBOM; see $dir/log.txt"
+	compliance_size[$mode]=$(stat -c %s "$dir/sbom.cdx.json")
+done
 
 # --- report --------------------------------------------------------------------------------
 declare -A wall rss cpu
@@ -136,11 +154,16 @@ for n in "$small" "$large"; do
 	echo "deb and pypi purls on $n packages: $both in both, $only_bom only in bom-attest's attested SBOM, $only_syft only in syft's — $same"
 done
 attested=$(stat -c %s "$out/bom-attest-$large.cdx.json")
-echo "attested SBOM on $large packages: $(mib "$attested") MiB ($attested bytes; GitHub's limit is 16 MiB)"
+echo "attested SBOM on $large packages: $(mib "$attested") MiB ($attested bytes; GitHub's limit is 16 MiB), with $scale_args"
+for mode in cisa all; do
+	fits="under the limit"
+	((compliance_size[$mode] <= 16 << 20)) || fits="OVER the limit: the run refuses it before signing"
+	echo "  with --compliance $mode: $(mib "${compliance_size[$mode]}") MiB (${compliance_size[$mode]} bytes), $fits"
+done
 ((attested <= 16 << 20)) || verdict="MISSED"
 awk -v g="$growth" -v w="$wr" -v r="$rr" 'BEGIN { exit !(g <= 5.5 && w <= 0.5 && r <= 0.5) }' || verdict="MISSED"
 echo
-echo "  bom-attest: bom-attest --image oci-dir:IMAGE --dry-run true --output-dir DIR"
+echo "  bom-attest: bom-attest --image oci-dir:IMAGE --dry-run true --output-dir DIR $scale_args"
 echo "  syft:       SYFT_FILE_METADATA_SELECTION=none syft scan oci-dir:IMAGE -o cyclonedx-json=FILE"
 echo "raw results: $results; SBOMs, logs and /usr/bin/time -v output: $out/<tool>-<packages>.<run>/"
 echo "targets: $verdict"

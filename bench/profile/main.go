@@ -15,7 +15,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"sync"
 	"syscall"
@@ -58,7 +58,7 @@ func main() {
 }
 
 // watchHeap samples the heap until the returned function is called, which gives the heap
-// profile taken when the heap in use was largest.
+// profile taken when the live heap was largest.
 func watchHeap() func() ([]byte, uint64) {
 	var (
 		mu   sync.Mutex
@@ -66,16 +66,18 @@ func watchHeap() func() ([]byte, uint64) {
 		max  uint64
 	)
 	take := func() {
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
+		// The live heap as of the last collection, which is also what the heap profile shows:
+		// the heap in use would count garbage not yet collected.
+		live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		metrics.Read(live)
 		mu.Lock()
 		defer mu.Unlock()
-		if ms.HeapInuse <= max {
+		if live[0].Value.Uint64() <= max {
 			return
 		}
 		var buf bytes.Buffer
 		if err := pprof.Lookup("heap").WriteTo(&buf, 0); err == nil {
-			best, max = buf.Bytes(), ms.HeapInuse
+			best, max = buf.Bytes(), live[0].Value.Uint64()
 		}
 	}
 	done := make(chan struct{})

@@ -11,7 +11,7 @@ import (
 const (
 	// Floor is the limit while the live heap is small: below it the GC paces itself as Go does
 	// by default, so small and medium images cost no extra collections.
-	Floor = 640 << 20
+	Floor = 512 << 20
 	// Above the floor the limit is the live heap, a fifth more and Slack: enough headroom that
 	// the GC never runs back to back (the limit always clears what must stay live), little
 	// enough that a 500 MB live heap is not followed by 500 MB of garbage.

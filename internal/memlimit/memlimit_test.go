@@ -15,7 +15,8 @@ func TestLimit(t *testing.T) {
 		want int64
 	}{
 		{0, Floor},
-		{400 << 20, Floor}, // 400 MiB live: 544 MiB, under the floor
+		{350 << 20, Floor}, // 350 MiB live: 484 MiB, under the floor
+		{400 << 20, (400<<20)*6/5 + Slack},
 		{1 << 30, (1<<30)*6/5 + Slack},
 	} {
 		if got := Limit(tc.live); got != tc.want {
