@@ -16,10 +16,7 @@ import (
 	"github.com/anchore/clio"
 	"github.com/anchore/grype/cmd/grype/cli/options"
 	"github.com/anchore/grype/grype"
-	"github.com/anchore/grype/grype/db/data"
-	"github.com/anchore/grype/grype/db/provider"
 	v6 "github.com/anchore/grype/grype/db/v6"
-	v6build "github.com/anchore/grype/grype/db/v6/build"
 	"github.com/anchore/grype/grype/distro"
 	"github.com/anchore/grype/grype/match"
 	"github.com/anchore/grype/grype/matcher"
@@ -41,6 +38,7 @@ import (
 
 	"github.com/bom-attest/bom-attest/internal/image"
 	"github.com/bom-attest/bom-attest/internal/testimage"
+	"github.com/bom-attest/bom-attest/internal/testserver"
 )
 
 // The attested document must give Grype the same matches as the full one: what it leaves out
@@ -105,30 +103,26 @@ func TestCPEFreeTypesAreGrypes(t *testing.T) {
 }
 
 // advisory is one vunnel record as Grype's database build reads it.
-type advisory struct{ provider, schema, item string }
+type advisory = testserver.GrypeDBRecord
 
-const (
-	schemaOS     = "https://raw.githubusercontent.com/anchore/vunnel/main/schema/vulnerability/os/schema-1.1.0.json"
-	schemaGitHub = "https://raw.githubusercontent.com/anchore/vunnel/main/schema/vulnerability/github-security-advisory/schema-1.0.1.json"
-	schemaNVD    = "https://raw.githubusercontent.com/anchore/vunnel/main/schema/vulnerability/nvd/schema-1.0.0.json"
-)
+const schemaNVD = "https://raw.githubusercontent.com/anchore/vunnel/main/schema/vulnerability/nvd/schema-1.0.0.json"
 
 func osAdvisory(id, pkgName, fixed string) advisory {
-	return advisory{"debian", schemaOS, fmt.Sprintf(`{"Vulnerability": {"Name": %[1]q, "NamespaceName": "debian:12", "Severity": "High",
+	return advisory{Provider: "debian", Schema: testserver.GrypeSchemaOS, Item: fmt.Sprintf(`{"Vulnerability": {"Name": %[1]q, "NamespaceName": "debian:12", "Severity": "High",
 		"Link": "https://security-tracker.debian.org/tracker/%[1]s", "Description": "made up",
 		"FixedIn": [{"Name": %[2]q, "NamespaceName": "debian:12", "VersionFormat": "dpkg", "Version": %[3]q,
 			"VendorAdvisory": {"NoAdvisory": false, "AdvisorySummary": []}}], "Metadata": {}}}`, id, pkgName, fixed)}
 }
 
 func ghsa(id, ecosystem, name, vrange string) advisory {
-	return advisory{"github", schemaGitHub, fmt.Sprintf(`{"Advisory": {"ghsaId": %[1]q, "namespace": "github:%[2]s", "Severity": "High",
+	return advisory{Provider: "github", Schema: testserver.GrypeSchemaGitHub, Item: fmt.Sprintf(`{"Advisory": {"ghsaId": %[1]q, "namespace": "github:%[2]s", "Severity": "High",
 		"Classification": "GENERAL", "Summary": "made up", "url": "https://github.com/advisories/%[1]s", "CVE": [], "Metadata": {"CVE": []},
 		"FixedIn": [{"name": %[3]q, "identifier": "", "ecosystem": %[2]q, "namespace": "github:%[2]s", "range": %[4]q}],
 		"published": "2099-01-02T00:00:00Z", "updated": "2099-01-03T00:00:00Z", "withdrawn": null}}`, id, ecosystem, name, vrange)}
 }
 
 func nvd(id, criteria, endExcluding string) advisory {
-	return advisory{"nvd", schemaNVD, fmt.Sprintf(`{"cve": {"id": %q, "sourceIdentifier": "nvd@nist.gov",
+	return advisory{Provider: "nvd", Schema: schemaNVD, Item: fmt.Sprintf(`{"cve": {"id": %q, "sourceIdentifier": "nvd@nist.gov",
 		"published": "2099-01-02T00:00:00.000", "lastModified": "2099-01-03T00:00:00.000", "vulnStatus": "Analyzed",
 		"descriptions": [{"lang": "en", "value": "made up"}],
 		"configurations": [{"nodes": [{"operator": "OR", "negate": false, "cpeMatch": [
@@ -136,40 +130,12 @@ func nvd(id, criteria, endExcluding string) advisory {
 		"references": []}}`, id, criteria, endExcluding)}
 }
 
-// grypeDB builds a v6 database from records with Grype's own processors and writer, and opens it.
+// grypeDB builds a v6 database from records with Grype's own processors and writer
+// (testserver's build), and opens it.
 func grypeDB(t *testing.T, records []advisory) vulnerability.Provider {
 	t.Helper()
 	dir := t.TempDir()
-	built := time.Now().UTC().Truncate(time.Second)
-	states := map[string]provider.State{}
-	var all provider.States
-	for _, r := range records {
-		if _, ok := states[r.provider]; !ok {
-			s := provider.State{Provider: r.provider, Version: 1, Processor: "vunnel@test", Timestamp: built,
-				Schema: provider.Schema{URL: r.schema}, Store: "flat-file"}
-			states[r.provider] = s
-			all = append(all, s)
-		}
-	}
-	w, err := v6build.NewWriter(dir, all, false, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	processors := v6build.Processors(v6build.NewConfig())
-	for _, r := range records {
-		i := slices.IndexFunc(processors, func(p data.Processor) bool { return p.IsSupported(r.schema) })
-		if i < 0 {
-			t.Fatalf("no processor for %s", r.schema)
-		}
-		entries, err := processors[i].Process(strings.NewReader(r.item), states[r.provider])
-		if err != nil {
-			t.Fatalf("%s record: %v", r.provider, err)
-		}
-		if err := w.Write(entries...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
+	if _, err := testserver.WriteGrypeDB(dir, testserver.GrypeDBOptions{Records: records, Gzip: true}); err != nil {
 		t.Fatal(err)
 	}
 	rd, err := v6.NewReader(v6.Config{DBDirPath: dir})
