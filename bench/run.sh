@@ -41,7 +41,8 @@ as_root() {
 need_apt=()
 [[ -x /usr/bin/time ]] || need_apt+=(time)
 command -v jq >/dev/null || need_apt+=(jq)
-if [[ ! -f $cache/image/index.json ]]; then
+# BENCH_TOOLS_ONLY: build the tools and stop (bench/scale.sh uses them on images of its own).
+if [[ -z ${BENCH_TOOLS_ONLY:-} && ! -f $cache/image/index.json ]]; then
 	command -v debootstrap >/dev/null || [[ -x /usr/sbin/debootstrap ]] || need_apt+=(debootstrap)
 fi
 if ((${#need_apt[@]})); then
@@ -75,6 +76,7 @@ fi
 log "building bom-attest from $repo"
 bom=$cache/bin/bom-attest
 (cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X github.com/bom-attest/bom-attest/internal/config.Version=bench" -o "$bom" .)
+[[ -z ${BENCH_TOOLS_ONLY:-} ]] || exit 0
 
 # --- image ---------------------------------------------------------------------------------
 image=$cache/image

@@ -1,9 +1,12 @@
 // Command mkimage packs root filesystems into a layered OCI image layout for the benchmark,
 // without a container engine: the first rootfs becomes the base layer and each later one
 // becomes a layer holding only what changed since the one before it (whiteouts for removals),
-// the way `RUN apt-get install` stacks on a base image.
+// the way `RUN apt-get install` stacks on a base image. With -synthetic N it needs no rootfs:
+// it writes one layer of N dpkg packages (three files each) and N/4 Python dist-info packages,
+// the image the scale benchmark measures at any size.
 //
 //	mkimage -out DIR ROOTFS [ROOTFS...]
+//	mkimage -out DIR -synthetic N
 package main
 
 import (
@@ -36,40 +39,65 @@ var epoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func main() {
 	out := flag.String("out", "", "OCI layout directory to write (must not exist)")
+	n := flag.Int("synthetic", 0, "write one synthetic layer of `N` dpkg and N/4 Python packages instead of packing rootfs trees")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: mkimage -out DIR ROOTFS [ROOTFS...]\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: mkimage -out DIR ROOTFS [ROOTFS...]\n       mkimage -out DIR -synthetic N\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if *out == "" || flag.NArg() == 0 {
+	if *out == "" || (flag.NArg() == 0) == (*n == 0) || *n < 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := build(*out, flag.Args()); err != nil {
+	var err error
+	if *n > 0 {
+		err = buildLayers(*out, []func(*tar.Writer) error{func(tw *tar.Writer) error { return synthetic(tw, *n) }})
+	} else {
+		err = build(*out, flag.Args())
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "mkimage: %v\n", err)
 		os.Exit(1)
 	}
 }
 
+// build packs roots as layers: the first whole, each later one as its difference from the one
+// before it.
 func build(out string, roots []string) error {
+	fills := make([]func(*tar.Writer) error, len(roots))
+	for i, root := range roots {
+		prev := ""
+		if i > 0 {
+			prev = roots[i-1]
+		}
+		fills[i] = func(tw *tar.Writer) error {
+			if err := walkLayer(tw, prev, root); err != nil {
+				return fmt.Errorf("layer of %s: %w", root, err)
+			}
+			return nil
+		}
+	}
+	return buildLayers(out, fills)
+}
+
+// buildLayers writes an OCI layout at out holding one image whose layers are what fills write.
+func buildLayers(out string, fills []func(*tar.Writer) error) error {
 	if _, err := os.Stat(out); err == nil {
 		return fmt.Errorf("-out %s: already exists", out)
 	}
 	var layers []v1.Layer
-	prev := ""
-	for i, root := range roots {
+	for i, fill := range fills {
 		gz := fmt.Sprintf("%s.layer%d.tar.gz", filepath.Clean(out), i)
-		if err := writeLayer(gz, prev, root); err != nil {
-			return fmt.Errorf("layer of %s: %w", root, err)
-		}
 		defer os.Remove(gz)
+		if err := writeLayer(gz, fill); err != nil {
+			return err
+		}
 		l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return os.Open(gz) },
 			tarball.WithMediaType(types.OCILayer))
 		if err != nil {
-			return fmt.Errorf("layer of %s: %w", root, err)
+			return fmt.Errorf("layer %d: %w", i, err)
 		}
 		layers = append(layers, l)
-		prev = root
 	}
 	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
@@ -98,10 +126,10 @@ func build(out string, roots []string) error {
 	}))
 }
 
-// writeLayer writes to dst the gzip-compressed tar of root, or of what root changed relative to
-// base when base is not "". Compressing once here, instead of letting go-containerregistry
-// compress on the fly, keeps a gigabyte rootfs from being compressed twice (digest, then write).
-func writeLayer(dst, base, root string) (err error) {
+// writeLayer writes to dst the gzip-compressed tar that fill writes. Compressing once here,
+// instead of letting go-containerregistry compress on the fly, keeps a gigabyte rootfs from
+// being compressed twice (digest, then write).
+func writeLayer(dst string, fill func(*tar.Writer) error) (err error) {
 	f, err := os.Create(dst)
 	if err != nil {
 		return err
@@ -113,7 +141,7 @@ func writeLayer(dst, base, root string) (err error) {
 	}()
 	zw := gzip.NewWriter(f)
 	tw := tar.NewWriter(zw)
-	if err := walkLayer(tw, base, root); err != nil {
+	if err := fill(tw); err != nil {
 		return err
 	}
 	if err := tw.Close(); err != nil {

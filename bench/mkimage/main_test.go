@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -203,5 +204,65 @@ func TestBuildLayersDiffOfRootfs(t *testing.T) {
 
 	if err := build(out, []string{base}); err == nil {
 		t.Error("build over an existing -out: no error, want one")
+	}
+}
+
+func TestSyntheticImage(t *testing.T) {
+	const n = 8
+	dir := t.TempDir()
+	var digests []v1.Hash
+	for _, out := range []string{filepath.Join(dir, "a"), filepath.Join(dir, "b")} {
+		if err := buildLayers(out, []func(*tar.Writer) error{func(tw *tar.Writer) error { return synthetic(tw, n) }}); err != nil {
+			t.Fatal(err)
+		}
+		idx, err := layout.ImageIndexFromPath(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := idx.IndexManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		digests = append(digests, m.Manifests[0].Digest)
+	}
+	if digests[0] != digests[1] {
+		t.Errorf("two builds of -synthetic %d: %s and %s, want the same image", n, digests[0], digests[1])
+	}
+	idx, _ := layout.ImageIndexFromPath(filepath.Join(dir, "a"))
+	img, err := idx.Image(digests[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if layers, _ := img.Layers(); len(layers) != 1 {
+		t.Fatalf("%d layers, want one", len(layers))
+	}
+	files := squashed(t, img)
+	status := files["var/lib/dpkg/status"]
+	if got := strings.Count(status, "Package: "); got != n {
+		t.Errorf("status lists %d packages, want %d", got, n)
+	}
+	for i := range n {
+		name := debName(i)
+		if !strings.Contains(status, "Package: "+name+"\n") {
+			t.Errorf("status has no %s", name)
+		}
+		list := files["var/lib/dpkg/info/"+name+".list"]
+		for _, f := range []string{"usr/bin/" + name, "usr/lib/x86_64-linux-gnu/lib" + name + ".so.1", "usr/share/doc/" + name + "/copyright"} {
+			if _, ok := files[f]; !ok || !strings.Contains(list, "/"+f+"\n") {
+				t.Errorf("%s: owned file %s missing from the image or its .list", name, f)
+			}
+		}
+	}
+	var metadata int
+	for name := range files {
+		if strings.HasSuffix(name, ".dist-info/METADATA") {
+			metadata++
+		}
+	}
+	if metadata != n/4 {
+		t.Errorf("%d Python dist-info packages, want %d", metadata, n/4)
+	}
+	if !strings.Contains(files["etc/os-release"], "ID=debian") {
+		t.Error("no Debian os-release")
 	}
 }

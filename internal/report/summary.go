@@ -46,6 +46,10 @@ type Platform struct {
 	Digest   string
 	File     string
 	Stats    Stats
+	// FullFile is the full SBOM written next to File when the attested one leaves part of
+	// Syft's evidence out; LeftOut says what.
+	FullFile string
+	LeftOut  string
 }
 
 // Stage is one timed stage.
@@ -267,6 +271,13 @@ func imageBody(b *strings.Builder, img *Image) {
 			fmt.Fprintf(b, "| %s | %s | %d | %s |\n", Text(p.Platform), Code(short(p.Digest)), p.Stats.Total, Code(p.File))
 		}
 		b.WriteString("\n")
+		for _, p := range img.Platforms {
+			if p.FullFile == "" {
+				continue
+			}
+			fmt.Fprintf(b, "The attested SBOM %s leaves out %s; every component is in it. The full SBOM, with all of Syft's evidence, is %s (not attested).\n\n",
+				Code(p.File), Text(p.LeftOut), Code(p.FullFile))
+		}
 		st := img.Platforms[0].Stats
 		label := ""
 		if len(img.Platforms) > 1 {

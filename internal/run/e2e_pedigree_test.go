@@ -117,6 +117,11 @@ func TestPedigreeTwoPlatforms(t *testing.T) {
 	if !strings.Contains(res.stdout, "its patches are not recorded (only on linux/arm64/v8)") {
 		t.Errorf("the warning of arm64 alone does not name it:\n%s", res.stdout)
 	}
+	for _, name := range []string{"sbom.full.linux-amd64.cdx.json", "sbom.full.linux-arm64-v8.cdx.json"} {
+		if _, err := os.Stat(filepath.Join(r.temp, "bom-attest", name)); err != nil {
+			t.Errorf("full SBOM of a platform: %v", err)
+		}
+	}
 	if res.outputs["patched-count"] != "2" {
 		t.Errorf("patched-count = %q, want 2 (libc6 and only-on-amd64 on the first platform)", res.outputs["patched-count"])
 	}

@@ -3,8 +3,10 @@ package run_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -35,6 +37,40 @@ func TestLocalRun(t *testing.T) {
 	summary, err := os.ReadFile(filepath.Join(out, "summary.md"))
 	if err != nil || !strings.Contains(string(summary), "**Dry run**") {
 		t.Errorf("summary.md: %v\n%s", err, summary)
+	}
+
+	// The attested SBOM leaves Syft's guessed CPE candidates and further locations out; the
+	// full one, next to it, has them, and the summary says so and where it is.
+	attested, err := os.ReadFile(filepath.Join(out, "sbom.cdx.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := os.ReadFile(filepath.Join(out, "sbom.full.cdx.json"))
+	if err != nil {
+		t.Fatalf("no full SBOM next to the attested one: %v", err)
+	}
+	if strings.Contains(string(attested), `"syft:cpe23"`) || !strings.Contains(string(full), `"syft:cpe23"`) || len(full) <= len(attested) {
+		t.Errorf("attested (%d bytes) and full (%d bytes) SBOMs: the guessed CPEs are not where they belong", len(attested), len(full))
+	}
+	raw, err := os.ReadFile(filepath.Join(out, "sbom.intoto.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct{ Predicate any }
+	var want any
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(attested, &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(st.Predicate, want) {
+		t.Error("the statement's predicate is not the attested SBOM")
+	}
+	for _, want := range []string{"leaves out", "guessed CPE candidates", "`" + filepath.Join(out, "sbom.full.cdx.json") + "`"} {
+		if !strings.Contains(string(summary), want) {
+			t.Errorf("summary.md lacks %q:\n%s", want, summary)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -264,13 +265,12 @@ func (p *imagePipeline) gates() error {
 func (p *imagePipeline) platforms(ctx context.Context) ([]string, error) {
 	var paths []string
 	for i, t := range p.targets {
-		path, stats, err := p.target(ctx, t, p.sbomFile(t), i == 0)
+		pl, err := p.target(ctx, t, p.sbomFile(t), i == 0)
 		if err != nil {
 			return nil, err
 		}
-		shown := p.display(path)
-		paths = append(paths, shown)
-		p.sum.Platforms = append(p.sum.Platforms, report.Platform{Platform: t.PlatformString(), Digest: t.Digest.String(), File: shown, Stats: stats})
+		paths = append(paths, pl.File)
+		p.sum.Platforms = append(p.sum.Platforms, pl)
 	}
 	return paths, nil
 }
@@ -304,13 +304,12 @@ func (p *imagePipeline) sbomFile(t image.Target) string {
 // target pulls, scans, encodes and writes the SBOM of one platform manifest. The image is read
 // once; its layers are released when the platform is done, so memory does not grow with the
 // number of platforms or images. Every stage of one platform belongs here, in its order.
-func (p *imagePipeline) target(ctx context.Context, t image.Target, file string, first bool) (string, report.Stats, error) {
+func (p *imagePipeline) target(ctx context.Context, t image.Target, file string, first bool) (report.Platform, error) {
 	plat := t.PlatformString()
 	var (
 		src      source.Source
 		closeSrc func() error
 		gen      *sbom.Result
-		path     string
 	)
 	defer func() {
 		if closeSrc != nil {
@@ -322,7 +321,7 @@ func (p *imagePipeline) target(ctx context.Context, t image.Target, file string,
 		return err
 	})
 	if err != nil {
-		return "", report.Stats{}, err
+		return report.Platform{}, err
 	}
 	err = p.stage("scan "+plat, func() (err error) {
 		var idx string
@@ -338,6 +337,7 @@ func (p *imagePipeline) target(ctx context.Context, t image.Target, file string,
 			Supplier:    p.cfg.SupplierName,
 			SupplierURL: p.cfg.SupplierURL,
 			SkipModels:  p.modelStage(),
+			DeferCPEs:   true, // made once the image is closed, below
 		})
 		if err == nil {
 			p.log.Infof("%d components", report.Count(gen.BOM).Total)
@@ -345,7 +345,7 @@ func (p *imagePipeline) target(ctx context.Context, t image.Target, file string,
 		return err
 	})
 	if err != nil {
-		return "", report.Stats{}, err
+		return report.Platform{}, err
 	}
 	// In Actions the repository owner builds and ships the image: by default it supplies it
 	// and, through this step, authors the SBOM (the minimum elements ask for both).
@@ -359,13 +359,13 @@ func (p *imagePipeline) target(ctx context.Context, t image.Target, file string,
 			return err
 		})
 		if err != nil {
-			return "", report.Stats{}, err
+			return report.Platform{}, err
 		}
 	}
 	if p.ped != nil {
 		err = p.stage("pedigree "+plat, func() error { return p.pedigree(gen.BOM, plat, first) })
 		if err != nil {
-			return "", report.Stats{}, err
+			return report.Platform{}, err
 		}
 	}
 	var mlDoc *cyclonedx.BOM
@@ -375,22 +375,32 @@ func (p *imagePipeline) target(ctx context.Context, t image.Target, file string,
 			return err
 		})
 		if err != nil {
-			return "", report.Stats{}, err
+			return report.Platform{}, err
 		}
+	}
+	// The image is not read again: its layers and file trees go before the CPEs are generated
+	// and the documents encoded, the run's largest allocations.
+	closeSrc()
+	closeSrc, src = nil, nil
+	if err := gen.GenerateCPEs(ctx); err != nil {
+		return report.Platform{}, err
 	}
 	if !p.cfg.SourceDateEpoch.IsZero() {
 		// Reproducible output: the serial number comes from the finished content, not chance.
 		if err := sbom.DeriveSerial(gen.BOM); err != nil {
-			return "", report.Stats{}, err
+			return report.Platform{}, err
 		}
 	}
 	if mlDoc != nil {
 		// The ML-BOM points at the SBOM by serial number, so it is written once that is final.
 		if err := p.writeMLBOM(mlDoc, gen.BOM); err != nil {
-			return "", report.Stats{}, err
+			return report.Platform{}, err
 		}
 	}
+	pl := report.Platform{Platform: plat, Digest: t.Digest.String()}
 	err = p.stage("encode "+plat, func() error {
+		// gen.BOM is the attested representation (README, "The attested SBOM"): what is
+		// written here, measured and signed is one and the same document.
 		doc, err := sbom.Encode(gen.BOM, p.cfg.SpecVersion)
 		if err != nil {
 			return err
@@ -400,13 +410,20 @@ func (p *imagePipeline) target(ctx context.Context, t image.Target, file string,
 		if err := check.Validate(doc, p.cfg.SpecVersion); err != nil {
 			return fmt.Errorf("SBOM for %s: %w", plat, err)
 		}
-		path, err = p.dir.Write(file, doc)
+		path, err := p.dir.Write(file, doc)
 		if err != nil {
 			return err
 		}
-		p.log.Infof("wrote %s (%d bytes)", p.display(path), len(doc))
+		pl.File = p.display(path)
+		p.log.Infof("wrote %s (%d bytes)", pl.File, len(doc))
+		if err := p.writeFullSBOM(gen, file, &pl); err != nil {
+			return err
+		}
+		if p.cfg.Wants("sbom") && len(doc) > statement.MaxPredicateSize {
+			return sbomTooLarge(file, len(doc), pl.FullFile, p.cfg.Compliance)
+		}
 		if compl != nil {
-			p.measure(compl, gen.BOM, p.display(path))
+			p.measure(compl, gen.BOM, pl.File)
 		}
 		p.addDocument(&document{name: strings.TrimSuffix(file, ".cdx.json"), kind: "sbom", predicateType: statement.PredicateCycloneDX,
 			predicate: doc, subject: statement.Subject{Name: p.subjectOfImage.Name, Digest: t.Digest.String()}})
@@ -415,7 +432,46 @@ func (p *imagePipeline) target(ctx context.Context, t image.Target, file string,
 	if err == nil && p.vulns != nil {
 		err = p.stage("vulnerabilities "+plat, func() error { return p.scanVulnerabilities(ctx, t, gen, file) })
 	}
-	return path, report.Count(gen.BOM), err
+	pl.Stats = report.Count(gen.BOM)
+	return pl, err
+}
+
+// writeFullSBOM writes the full SBOM, every property Syft gave, next to the attested one when
+// the attested one leaves something out: sbom.full.cdx.json (per platform
+// sbom.full.<platform>.cdx.json), through the image's own directory. It notes the file and
+// what the attested one leaves out in pl, for the summary.
+func (p *imagePipeline) writeFullSBOM(gen *sbom.Result, file string, pl *report.Platform) error {
+	doc, left, err := gen.EncodeFull(p.cfg.SpecVersion)
+	if err != nil || !left.Any() {
+		return err
+	}
+	path, err := p.dir.Write("sbom.full."+strings.TrimPrefix(file, "sbom."), doc)
+	if err != nil {
+		return err
+	}
+	pl.FullFile, pl.LeftOut = p.display(path), left.String()
+	p.log.Infof("wrote %s (%d bytes): the full SBOM, with what the attested one leaves out", pl.FullFile, len(doc))
+	return nil
+}
+
+// sbomTooLarge is the error for an attested SBOM over GitHub's limit, found before anything is
+// signed: its size, and the inputs that make it fit or let the rest be attested. compliance is
+// the standards whose minimum elements were added to every component.
+func sbomTooLarge(file string, size int, full string, compliance []check.Standard) error {
+	also := ""
+	if full != "" {
+		also = fmt.Sprintf(" (already without what %s has besides)", full)
+	}
+	smaller := ""
+	switch {
+	case slices.Contains(compliance, check.BSI):
+		smaller = "To make it smaller, narrow the compliance input (compliance: cisa adds about 170 bytes less to every component than BSI's elements, compliance: none nothing). "
+	case len(compliance) > 0:
+		smaller = "To make it smaller, set compliance: none (the minimum elements add about 380 bytes to every component). "
+	}
+	return fmt.Errorf("%s: %w: the SBOM is %.1f MiB (%d bytes)%s, over GitHub's %d MiB limit for an attestation; nothing was signed. "+
+		"%sTo attest the rest, leave the SBOM out of the attestations input (attestations: mlbom,provenance): the SBOM files are still written",
+		file, statement.ErrTooLarge, float64(size)/(1<<20), size, also, statement.MaxPredicateSize>>20, smaller)
 }
 
 // finish writes outputs and the job summary, also after a failure, so the log and summary say

@@ -1,11 +1,11 @@
 package sbom
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -13,13 +13,15 @@ import (
 	"github.com/CycloneDX/cyclonedx-go"
 	"github.com/anchore/packageurl-go"
 	"github.com/anchore/syft/syft"
+	"github.com/anchore/syft/syft/artifact"
 	"github.com/anchore/syft/syft/cataloging"
 	"github.com/anchore/syft/syft/cataloging/filecataloging"
 	"github.com/anchore/syft/syft/file"
-	"github.com/anchore/syft/syft/format/common/cyclonedxhelpers"
 	syftsbom "github.com/anchore/syft/syft/sbom"
 	"github.com/anchore/syft/syft/source"
 	"github.com/google/uuid"
+
+	"github.com/bom-attest/bom-attest/internal/fileindex"
 	// The rpm database cataloger needs an SQL driver named "sqlite"; syft leaves choosing one to
 	// its caller. Grype's database layer (internal/vulns) links glebarez's build of it, which
 	// registers that name in its init, so it is the one driver: a second would panic at start-up.
@@ -53,12 +55,21 @@ type Options struct {
 	// SkipModels turns Syft's model catalogers (GGUF, safetensors) off: the model stage
 	// (internal/mlbom) owns model components when it runs, so no model file is parsed twice.
 	SkipModels bool
+	// DeferCPEs leaves generating the packages' CPEs to (*Result).GenerateCPEs, which the
+	// caller calls once it has closed the image (see cpe.go); the BOM has no generated CPEs
+	// until then.
+	DeferCPEs bool
 }
 
 // Result is a generated SBOM.
 type Result struct {
-	BOM  *cyclonedx.BOM
+	// BOM is the document bom-attest attests, in the form later stages enrich: every component,
+	// in the attested representation (see Encode and EncodeFull).
+	BOM *cyclonedx.BOM
+	// Syft is Syft's model of the image, without package-to-file relationships (see Generate).
 	Syft *syftsbom.SBOM
+	// cpesDeferred is set until GenerateCPEs has made the CPEs Options.DeferCPEs left out.
+	cpesDeferred bool
 }
 
 // Generate runs one Syft scan of src and builds the CycloneDX document.
@@ -70,24 +81,39 @@ func Generate(ctx context.Context, src source.Source, o Options) (*Result, error
 	// ten without telling a scanner anything the package purls do not.
 	files := filecataloging.DefaultConfig()
 	files.Selection = file.NoFilesSelection
+	// Package-to-file edges (Syft's "contains" per owned file and "evident-by" per evidence
+	// file) go into no document bom-attest writes, and Grype matches without them; on a large
+	// image they are tens of megabytes, held while the image is. Ownership overlap, which
+	// decides which binaries a distribution package already accounts for, stays as it is.
+	rels := cataloging.DefaultRelationshipsConfig().WithPackageFileOwnership(false)
 	cfg := syft.DefaultCreateSBOMConfig().
 		WithTool("syft", SyftVersion()).
-		WithFilesConfig(files)
+		WithFilesConfig(files).
+		WithRelationshipsConfig(rels)
 	if o.Parallelism > 0 {
 		cfg = cfg.WithParallelism(o.Parallelism)
+	}
+	if o.DeferCPEs {
+		cfg = cfg.WithDataGenerationConfig(cfg.DataGeneration.WithGenerateCPEs(false))
 	}
 	if o.SkipModels {
 		// Syft tags every model cataloger "model"; removing the tag keeps the defaults for the
 		// source (image or directory) and takes out the model catalogers, present and future.
 		cfg = cfg.WithCatalogerSelection(cataloging.NewSelectionRequest().WithRemovals("model"))
 	}
-	s, err := syft.CreateSBOM(ctx, src, cfg)
+	// Syft's catalogers ask the resolver for files by basename glob, once per package for dpkg;
+	// the indexed resolver answers those from an index instead of a scan of every basename.
+	s, err := syft.CreateSBOM(ctx, fileindex.Source(src), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrScan, err)
 	}
-	bom := cyclonedxhelpers.ToFormatModel(*s)
+	s.Relationships = slices.DeleteFunc(s.Relationships, func(r artifact.Relationship) bool {
+		return r.Type == artifact.EvidentByRelationship
+	})
+	bom := toFormatModel(s)
+	packageRefs(bom, s)
 	shape(bom, o)
-	return &Result{BOM: bom, Syft: s}, nil
+	return &Result{BOM: bom, Syft: s, cpesDeferred: o.DeferCPEs}, nil
 }
 
 // SyftVersion is the version of the Syft library compiled in, from the build info, so the SBOM
@@ -207,6 +233,55 @@ func ImagePURL(s Subject) string {
 	return packageurl.NewPackageURL("oci", "", strings.ToLower(name), s.Digest, q, "").ToString()
 }
 
+// packageRefs makes each package's bom-ref its Syft package ID, where Syft writes its purl with
+// the ID as a qualifier: the purl is the component's own field already, and a bom-ref is
+// repeated in every dependency that names it — on a large image the long form made a quarter
+// of the attested document. Syft's CycloneDX decoder takes a bom-ref as the package ID, so the
+// IDs read back as they were. A ref that would clash with another stays as it is.
+func packageRefs(bom *cyclonedx.BOM, s *syftsbom.SBOM) {
+	if bom.Components == nil {
+		return
+	}
+	used := map[string]bool{}
+	for _, c := range *bom.Components {
+		used[c.BOMRef] = true
+	}
+	rename := map[string]string{}
+	for i := range *bom.Components {
+		c := &(*bom.Components)[i]
+		if !strings.HasPrefix(c.BOMRef, "pkg:") {
+			continue
+		}
+		p, err := packageurl.FromString(c.BOMRef)
+		if err != nil {
+			continue
+		}
+		id := p.Qualifiers.Map()["package-id"]
+		if id == "" || used[id] || s.Artifacts.Packages.Package(artifact.ID(id)) == nil {
+			continue
+		}
+		rename[c.BOMRef] = id
+		used[id] = true
+		c.BOMRef = id
+	}
+	if bom.Dependencies == nil {
+		return
+	}
+	for i := range *bom.Dependencies {
+		d := &(*bom.Dependencies)[i]
+		if r, ok := rename[d.Ref]; ok {
+			d.Ref = r
+		}
+		if d.Dependencies != nil {
+			for j, ref := range *d.Dependencies {
+				if r, ok := rename[ref]; ok {
+					(*d.Dependencies)[j] = r
+				}
+			}
+		}
+	}
+}
+
 // rootDependencies hangs every top-level component (one nothing else depends on) under the image,
 // so the graph has one root as CycloneDX consumers expect.
 func rootDependencies(bom *cyclonedx.BOM, root string) {
@@ -239,17 +314,4 @@ func rootDependencies(bom *cyclonedx.BOM, root string) {
 	}
 	sort.Slice(deps, func(i, j int) bool { return deps[i].Ref < deps[j].Ref })
 	bom.Dependencies = &deps
-}
-
-// Encode writes bom as compact JSON at spec version v. Compact, because the document is also
-// the attestation's predicate and GitHub refuses predicates over 16 MiB: indentation alone adds
-// 40% to a large SBOM. Fields v lacks are dropped by cyclonedx-go's converter; bom itself is
-// left as it was.
-func Encode(bom *cyclonedx.BOM, v cyclonedx.SpecVersion) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := cyclonedx.NewBOMEncoder(&buf, cyclonedx.BOMFileFormatJSON).SetEscapeHTML(false)
-	if err := enc.EncodeVersion(bom, v); err != nil {
-		return nil, fmt.Errorf("encode CycloneDX %s: %w", v, err)
-	}
-	return buf.Bytes(), nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/CycloneDX/cyclonedx-go"
+	"github.com/anchore/syft/syft/artifact"
 
 	"github.com/bom-attest/bom-attest/internal/check"
 	"github.com/bom-attest/bom-attest/internal/image"
@@ -181,4 +182,109 @@ func keys(m map[string]bool) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestPackageRefs: a package's bom-ref is its Syft package ID, and every dependency names a
+// component of the document.
+func TestPackageRefs(t *testing.T) {
+	res := scanSample(t)
+	refs := map[string]bool{res.BOM.Metadata.Component.BOMRef: true}
+	packages := 0
+	for _, c := range *res.BOM.Components {
+		refs[c.BOMRef] = true
+		if !strings.HasPrefix(c.PackageURL, "pkg:") {
+			continue
+		}
+		packages++
+		if res.Syft.Artifacts.Packages.Package(artifact.ID(c.BOMRef)) == nil {
+			t.Errorf("%s: bom-ref %q is not a Syft package ID", c.PackageURL, c.BOMRef)
+		}
+	}
+	if packages == 0 {
+		t.Fatal("no packages")
+	}
+	for _, d := range *res.BOM.Dependencies {
+		if !refs[d.Ref] {
+			t.Errorf("dependency of %q: no such component", d.Ref)
+		}
+		for _, on := range *d.Dependencies {
+			if !refs[on] {
+				t.Errorf("%q depends on %q: no such component", d.Ref, on)
+			}
+		}
+	}
+}
+
+// TestAttestedSample: the attested document of the sample image has every component of the
+// full one with the same identity, and leaves out only what EncodeFull says.
+func TestAttestedSample(t *testing.T) {
+	res := scanSample(t)
+	v := cyclonedx.SpecVersion1_6
+	doc, err := sbom.Encode(res.BOM, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := check.Validate(doc, v); err != nil {
+		t.Fatalf("schema: %v", err)
+	}
+	full, omitted, err := res.EncodeFull(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := check.Validate(full, v); err != nil {
+		t.Fatalf("schema of the full document: %v", err)
+	}
+	var a, f cyclonedx.BOM
+	if err := json.Unmarshal(doc, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(full, &f); err != nil {
+		t.Fatal(err)
+	}
+	if len(*a.Components) != len(*f.Components) {
+		t.Fatalf("%d components attested, %d in full", len(*a.Components), len(*f.Components))
+	}
+	var cpes, locations int
+	for i, c := range *a.Components {
+		fc := (*f.Components)[i]
+		if c.BOMRef != fc.BOMRef || c.PackageURL != fc.PackageURL || c.CPE != fc.CPE || c.Name != fc.Name || c.Version != fc.Version {
+			t.Errorf("component %d differs in identity: %+v vs %+v", i, c, fc)
+		}
+		kept := map[cyclonedx.Property]bool{}
+		for _, p := range propertiesOf(c) {
+			kept[p] = true
+		}
+		for _, p := range propertiesOf(fc) {
+			switch {
+			case kept[p]:
+			case p.Name == "syft:cpe23":
+				cpes++
+			case strings.HasPrefix(p.Name, "syft:location:") && p.Name != "syft:location:0:path":
+				locations++
+			default:
+				t.Errorf("%s: left out %s=%s", fc.Name, p.Name, p.Value)
+			}
+		}
+	}
+	if cpes != omitted.CPEs || locations != omitted.Locations || cpes == 0 || locations == 0 {
+		t.Errorf("left out %d CPEs and %d locations, Omitted says %+v", cpes, locations, omitted)
+	}
+	if !omitted.Any() || omitted.String() == "nothing" {
+		t.Errorf("omitted %+v says %q", omitted, omitted)
+	}
+	if len(doc) >= len(full) {
+		t.Errorf("attested %d bytes, full %d", len(doc), len(full))
+	}
+	// Without Syft's model there is nothing to put back.
+	same, none, err := (&sbom.Result{BOM: res.BOM}).EncodeFull(v)
+	if err != nil || none.Any() || string(same) != string(doc) {
+		t.Errorf("EncodeFull without Syft's model: %v, %+v, same as the attested document %v", err, none, string(same) == string(doc))
+	}
+}
+
+func propertiesOf(c cyclonedx.Component) []cyclonedx.Property {
+	if c.Properties == nil {
+		return nil
+	}
+	return *c.Properties
 }

@@ -1,0 +1,127 @@
+package sbom
+
+import (
+	"context"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/CycloneDX/cyclonedx-go"
+	"github.com/anchore/syft/syft/artifact"
+	"github.com/anchore/syft/syft/cpe"
+	"github.com/anchore/syft/syft/pkg"
+	cpegen "github.com/anchore/syft/syft/pkg/cataloger/common/cpe"
+)
+
+// Syft generates each package's CPE candidates as a cataloger finishes, while the image's file
+// trees are held: on a large image that is over a third of what the scan allocates, every byte of
+// it collected while the heap is at its largest. With Options.DeferCPEs the scan leaves them out
+// and GenerateCPEs makes them later, with the same functions of Syft's, on every core, once the
+// image is closed.
+
+// GenerateCPEs gives every package Syft's generated CPEs, as Syft's scan would have, when
+// Generate left them for later (Options.DeferCPEs), and puts them in r.BOM where Syft's
+// converter does: the most specific as the component's cpe, the others as syft:cpe23
+// properties, after the package's own ones (in the attested representation, only for the types
+// that keep them). What later stages added stays as it is. Without deferred CPEs it does nothing.
+func (r *Result) GenerateCPEs(ctx context.Context) error {
+	if !r.cpesDeferred {
+		return nil
+	}
+	pkgs := r.Syft.Artifacts.Packages.Sorted()
+	changed := make([]bool, len(pkgs))
+	var (
+		wg   sync.WaitGroup
+		next = make(chan int)
+	)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for i := range next {
+				changed[i] = generateCPEs(&pkgs[i])
+			}
+		})
+	}
+	var err error
+	for i := range pkgs {
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err != nil {
+		return err
+	}
+	r.cpesDeferred = false
+	// The package ID leaves the CPEs out, so every package keeps its ID, bom-ref and relationships.
+	r.Syft.Artifacts.Packages = pkg.NewCollection(pkgs...)
+	byID := make(map[artifact.ID]*pkg.Package, len(pkgs))
+	for i := range pkgs {
+		if changed[i] {
+			byID[pkgs[i].ID()] = &pkgs[i]
+		}
+	}
+	if r.BOM.Components == nil {
+		return nil
+	}
+	for i := range *r.BOM.Components {
+		c := &(*r.BOM.Components)[i]
+		if p := byID[artifact.ID(c.BOMRef)]; p != nil {
+			setCPEs(c, p.CPEs)
+		}
+	}
+	return nil
+}
+
+// generateCPEs is what Syft's scan does for p's CPEs (internal/task finalizePkgCatalogerResults
+// in Syft v1.54.1) and reports whether it changed them: packages with a CPE of their own (from
+// the package's metadata or a binary classifier) keep what they have; the others get the CPE
+// dictionary's entries or, without any, the generated candidates.
+func generateCPEs(p *pkg.Package) bool {
+	for _, c := range p.CPEs {
+		if c.Source != cpe.GeneratedSource {
+			return false
+		}
+	}
+	found, ok := cpegen.DictionaryFind(*p)
+	if !ok {
+		found = cpegen.Generate(*p)
+	}
+	if len(found) == 0 {
+		return false
+	}
+	p.CPEs = append(p.CPEs, found...)
+	return true
+}
+
+// setCPEs writes cpes into c as Syft's converter does, in the attested representation: the first
+// is the component's cpe, the rest syft:cpe23 properties unless c's package type is one whose
+// candidates the representation leaves out. They go after the syft:package properties, where
+// the converter puts them.
+func setCPEs(c *cyclonedx.Component, cpes []cpe.CPE) {
+	c.CPE = cpes[0].Attributes.String()
+	var props []cyclonedx.Property
+	if c.Properties != nil {
+		props = slices.DeleteFunc(*c.Properties, func(p cyclonedx.Property) bool { return p.Name == cpeProperty })
+	}
+	if !cpeFreeTypes[packageType(props)] && len(cpes) > 1 {
+		at := 0
+		for i, p := range props {
+			if strings.HasPrefix(p.Name, "syft:package:") {
+				at = i + 1
+			}
+		}
+		cands := make([]cyclonedx.Property, 0, len(cpes)-1)
+		for _, x := range cpes[1:] {
+			cands = append(cands, cyclonedx.Property{Name: cpeProperty, Value: x.Attributes.String()})
+		}
+		props = slices.Insert(props, at, cands...)
+	}
+	if len(props) == 0 {
+		c.Properties = nil
+	} else {
+		c.Properties = &props
+	}
+}

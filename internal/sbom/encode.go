@@ -1,0 +1,238 @@
+package sbom
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+
+	"github.com/CycloneDX/cyclonedx-go"
+)
+
+// Omitted counts what the attested document leaves out of the full one.
+type Omitted struct {
+	Components int // components that lost at least one property
+	CPEs       int // guessed CPE candidates (syft:cpe23) left out
+	Locations  int // syft:location properties left out
+}
+
+// Any reports whether the attested document differs from the full one.
+func (o Omitted) Any() bool { return o.CPEs+o.Locations > 0 }
+
+// Encode writes bom as compact JSON at spec version v. For an SBOM Generate made, that is the
+// attested document: the representation of lean.go. Compact, because the document is also the
+// attestation's predicate and GitHub refuses predicates over 16 MiB: indentation alone adds 40%
+// to a large SBOM. Fields v lacks are dropped by cyclonedx-go's converter; bom itself is left as
+// it was.
+func Encode(bom *cyclonedx.BOM, v cyclonedx.SpecVersion) ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := encode(&buf, bom, v, nil); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// EncodeFull writes the full document: r.BOM as Encode writes it, with every package's
+// properties as Syft writes them — the CPE candidates and locations the attested document
+// leaves out put back from Syft's model, where Syft has them. It returns the document and what
+// the attested one leaves out; with nothing left out the two documents are the same.
+func (r *Result) EncodeFull(v cyclonedx.SpecVersion) ([]byte, Omitted, error) {
+	if r.cpesDeferred {
+		return nil, Omitted{}, errors.New("sbom: the full SBOM needs the CPEs GenerateCPEs has not made yet")
+	}
+	var buf bytes.Buffer
+	var full func([]cyclonedx.Component) Omitted
+	if r.Syft != nil {
+		full = func(comps []cyclonedx.Component) Omitted { return fullComponents(r.Syft, comps) }
+	}
+	o, err := encode(&buf, r.BOM, v, full)
+	if err != nil {
+		return nil, Omitted{}, err
+	}
+	return buf.Bytes(), o, nil
+}
+
+// componentChunk is how many components go through cyclonedx-go's converter at a time. The
+// converter deep-copies what it is given (through gob) before converting it; given the whole
+// BOM, that copy and its gob buffer are as large again as the BOM. A chunk at a time, the copy
+// is a few hundred components, and the output is byte for byte what one call would write.
+const componentChunk = 256
+
+// encode writes bom at spec version v to w the way cyclonedx-go's EncodeVersion does, without
+// copying the whole BOM: everything but the components is converted and encoded in one call,
+// the components chunk by chunk, and the components array is put back where the BOM's field
+// order has it. A non-nil each changes each chunk (a copy) before it is written and says what
+// it did.
+func encode(w io.Writer, bom *cyclonedx.BOM, v cyclonedx.SpecVersion, each func([]cyclonedx.Component) Omitted) (Omitted, error) {
+	head := *bom
+	head.Components = nil
+	fields, err := encodeObject(&head, v)
+	if err != nil {
+		return Omitted{}, err
+	}
+	var o Omitted
+	bw := &errWriter{w: w}
+	bw.write("{")
+	// cyclonedx-go's copy (gob) turns an empty components array into none, so it writes none.
+	first, pending := true, bom.Components != nil && len(*bom.Components) > 0
+	next := func() {
+		if !first {
+			bw.write(",")
+		}
+		first = false
+	}
+	for _, f := range fields {
+		if pending && bomFieldOrder[f.key] > bomFieldOrder["components"] {
+			next()
+			if o, err = writeComponents(bw, *bom.Components, v, each); err != nil {
+				return Omitted{}, err
+			}
+			pending = false
+		}
+		next()
+		key, _ := json.Marshal(f.key)
+		bw.writeBytes(key)
+		bw.write(":")
+		bw.writeBytes(f.value)
+	}
+	if pending {
+		next()
+		if o, err = writeComponents(bw, *bom.Components, v, each); err != nil {
+			return Omitted{}, err
+		}
+	}
+	// json.Encoder ends a value with a newline; cyclonedx-go's EncodeVersion wrote one too.
+	bw.write("}\n")
+	if bw.err != nil {
+		return Omitted{}, fmt.Errorf("encode CycloneDX %s: %w", v, bw.err)
+	}
+	return o, nil
+}
+
+// writeComponents writes "components":[...].
+func writeComponents(bw *errWriter, comps []cyclonedx.Component, v cyclonedx.SpecVersion, each func([]cyclonedx.Component) Omitted) (Omitted, error) {
+	bw.write(`"components":[`)
+	var o Omitted
+	chunk := make([]cyclonedx.Component, 0, componentChunk)
+	for start := 0; start < len(comps); start += componentChunk {
+		chunk = append(chunk[:0], comps[start:min(start+componentChunk, len(comps))]...)
+		if each != nil {
+			o.add(each(chunk))
+		}
+		part := cyclonedx.BOM{Components: &chunk}
+		fields, err := encodeObject(&part, v)
+		if err != nil {
+			return Omitted{}, err
+		}
+		var arr json.RawMessage
+		for _, f := range fields {
+			if f.key == "components" {
+				arr = f.value
+			}
+		}
+		if len(arr) < 2 || arr[0] != '[' || arr[len(arr)-1] != ']' {
+			return Omitted{}, fmt.Errorf("encode CycloneDX %s: components %d to %d did not encode as an array", v, start, start+len(chunk))
+		}
+		if start > 0 && len(arr) > 2 {
+			bw.write(",")
+		}
+		bw.writeBytes(arr[1 : len(arr)-1])
+	}
+	bw.write("]")
+	return o, nil
+}
+
+func (o *Omitted) add(p Omitted) {
+	o.Components += p.Components
+	o.CPEs += p.CPEs
+	o.Locations += p.Locations
+}
+
+// field is one member of a JSON object, in the order it was written.
+type field struct {
+	key   string
+	value json.RawMessage
+}
+
+// encodeObject converts and encodes bom with cyclonedx-go and returns its top-level members.
+func encodeObject(bom *cyclonedx.BOM, v cyclonedx.SpecVersion) ([]field, error) {
+	var buf bytes.Buffer
+	enc := cyclonedx.NewBOMEncoder(&buf, cyclonedx.BOMFileFormatJSON).SetEscapeHTML(false)
+	if err := enc.EncodeVersion(bom, v); err != nil {
+		return nil, fmt.Errorf("encode CycloneDX %s: %w", v, err)
+	}
+	dec := json.NewDecoder(&buf)
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, fmt.Errorf("encode CycloneDX %s: not a JSON object", v)
+	}
+	var fields []field
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("encode CycloneDX %s: %w", v, err)
+		}
+		key, ok := t.(string)
+		if !ok {
+			return nil, fmt.Errorf("encode CycloneDX %s: member name %v", v, t)
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, fmt.Errorf("encode CycloneDX %s: %s: %w", v, key, err)
+		}
+		fields = append(fields, field{key, raw})
+	}
+	return fields, nil
+}
+
+// bomFieldOrder is the position of each JSON member of cyclonedx.BOM in its struct, the order
+// encoding/json writes them in, so the components go back where one EncodeVersion call puts them.
+var bomFieldOrder = func() map[string]int {
+	order := map[string]int{}
+	t := reflect.TypeFor[cyclonedx.BOM]()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			order[name] = i
+		}
+	}
+	if _, ok := order["components"]; !ok {
+		panic("sbom: cyclonedx.BOM has no components member")
+	}
+	return order
+}()
+
+// errWriter keeps the first write error, so a sequence of writes is checked once.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) write(s string) {
+	if e.err == nil {
+		_, e.err = io.WriteString(e.w, s)
+	}
+}
+
+func (e *errWriter) writeBytes(b []byte) {
+	if e.err == nil {
+		_, e.err = e.w.Write(b)
+	}
+}
+
+// String says in words what the attested document leaves out, for the summary.
+func (o Omitted) String() string {
+	var parts []string
+	if o.CPEs > 0 {
+		parts = append(parts, fmt.Sprintf("%d guessed CPE candidates (syft:cpe23) of packages Grype matches without CPEs", o.CPEs))
+	}
+	if o.Locations > 0 {
+		parts = append(parts, fmt.Sprintf("%d further locations (syft:location, all but each package's first path)", o.Locations))
+	}
+	if len(parts) == 0 {
+		return "nothing"
+	}
+	return fmt.Sprintf("%s, of %d components", strings.Join(parts, " and "), o.Components)
+}

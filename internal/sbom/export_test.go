@@ -1,0 +1,20 @@
+package sbom
+
+import (
+	"testing"
+
+	"github.com/anchore/grype/grype/vulnerability"
+)
+
+// For the external test that holds the vulnerability stage (internal/vulns, which imports this
+// package) to the Grype equivalence of grype_test.go.
+type MatchCase = matchCase
+
+func MatchDB(t *testing.T) vulnerability.Provider  { return matchDB(t) }
+func MatchCases(t *testing.T) []MatchCase          { return matchCases(t) }
+func ScanForTest(t *testing.T, dir string) *Result { return scan(t, dir) }
+func MatchesOf(t *testing.T, vp vulnerability.Provider, doc []byte) []string {
+	return matchesOf(t, vp, doc)
+}
+func (c MatchCase) Dir() string  { return c.dir }
+func (c MatchCase) Name() string { return c.name }

@@ -1,0 +1,197 @@
+package sbom
+
+import (
+	"strings"
+
+	"github.com/CycloneDX/cyclonedx-go"
+	"github.com/anchore/syft/syft/artifact"
+	"github.com/anchore/syft/syft/format/common/cyclonedxhelpers"
+	"github.com/anchore/syft/syft/pkg"
+	syftsbom "github.com/anchore/syft/syft/sbom"
+)
+
+// The attested representation (README, "The attested SBOM"): every component with its own
+// identity (purl, cpe, bom-ref), licences, hashes, dependencies and every property, less two
+// kinds of Syft's evidence that are bulk rather than substance:
+//   - the guessed CPE candidates (syft:cpe23) of packages whose type Grype matches without CPEs
+//     (cpeFreeTypes); each keeps its own cpe, and packages Grype matches by CPE keep them all;
+//   - every location but the first path (syft:location:0:path): no layer IDs, no further
+//     evidence files.
+//
+// The BOM Generate returns is in this form from the start, so neither the model later stages
+// enrich nor the document Encode writes ever holds the candidates; EncodeFull puts them back
+// from Syft's model for the full document.
+
+// cpeFreeTypes are the Syft package types (syft:package:type) whose Grype matcher, as Grype
+// configures it by default, matches by distribution or ecosystem and never by CPE: dpkg and
+// RPM (CPEs only for end-of-life distributions, off by default), Python, npm, Ruby gems, Java
+// archives and Jenkins plugins, .NET, Go modules, Rust crates, Hex and Erlang/OTP. For these
+// the guessed CPE candidates change no match, so the attested document leaves them out. Every
+// other type (binaries, apk, anything Grype's stock matcher takes) keeps all of them. The
+// Grype test (grype_test.go) holds this list to Grype's own matchers.
+var cpeFreeTypes = map[string]bool{
+	"deb": true, "rpm": true,
+	"python": true, "npm": true, "gem": true,
+	"java-archive": true, "jenkins-plugin": true,
+	"dotnet": true, "go-module": true, "rust-crate": true,
+	"hex": true, "erlang-otp": true,
+}
+
+const (
+	cpeProperty      = "syft:cpe23"
+	locationPrefix   = "syft:location:"
+	keptLocationPath = "syft:location:0:path"
+	typeProperty     = "syft:package:type"
+)
+
+// leftOut reports whether the attested representation leaves out p, a property of a package
+// whose Syft type is typ, and which kind it is.
+func leftOut(p cyclonedx.Property, typ string) (cpe, location bool) {
+	switch {
+	case p.Name == cpeProperty:
+		return cpeFreeTypes[typ], false
+	case strings.HasPrefix(p.Name, locationPrefix):
+		return false, p.Name != keptLocationPath
+	}
+	return false, false
+}
+
+func packageType(props []cyclonedx.Property) string {
+	for _, p := range props {
+		if p.Name == typeProperty {
+			return p.Value
+		}
+	}
+	return ""
+}
+
+// leanComponent puts c, a component Syft's converter just made, in the attested
+// representation, and says what it took out.
+func leanComponent(c *cyclonedx.Component) Omitted {
+	if c.Properties == nil {
+		return Omitted{}
+	}
+	props := *c.Properties
+	typ := packageType(props)
+	var o Omitted
+	kept := props[:0:0]
+	for _, p := range props {
+		cpe, location := leftOut(p, typ)
+		switch {
+		case cpe:
+			o.CPEs++
+		case location:
+			o.Locations++
+		default:
+			kept = append(kept, p)
+		}
+	}
+	if !o.Any() {
+		return o
+	}
+	o.Components = 1
+	if len(kept) == 0 {
+		c.Properties = nil
+	} else {
+		c.Properties = &kept
+	}
+	return o
+}
+
+// toFormatModel is cyclonedxhelpers.ToFormatModel(*s) with every package in the attested
+// representation. The packages go through Syft's converter a chunk at a time, each chunk
+// trimmed before the next, so what the attested document leaves out — half of what the
+// converter makes on a large image — is never held all at once. Each package's component is
+// the converter's own: it depends on the package and the image's layer order alone.
+func toFormatModel(s *syftsbom.SBOM) *cyclonedx.BOM {
+	rest := *s
+	rest.Artifacts.Packages = pkg.NewCollection()
+	bom := cyclonedxhelpers.ToFormatModel(rest) // metadata, the OS, dependencies
+	pkgs := s.Artifacts.Packages.Sorted()
+	comps := make([]cyclonedx.Component, 0, len(pkgs)+len(*bom.Components))
+	for start := 0; start < len(pkgs); start += componentChunk {
+		for _, c := range packageComponents(s, pkgs[start:min(start+componentChunk, len(pkgs))]) {
+			leanComponent(&c)
+			comps = append(comps, c)
+		}
+	}
+	// The converter puts the packages first, then the OS and files.
+	comps = append(comps, *bom.Components...)
+	bom.Components = &comps
+	return bom
+}
+
+// packageComponents is what Syft's converter makes of pkgs, in Syft's order of packages.
+func packageComponents(s *syftsbom.SBOM, pkgs []pkg.Package) []cyclonedx.Component {
+	part := syftsbom.SBOM{Source: s.Source, Descriptor: s.Descriptor,
+		Artifacts: syftsbom.Artifacts{Packages: pkg.NewCollection(pkgs...)}}
+	return *cyclonedxhelpers.ToFormatModel(part).Components
+}
+
+// fullComponents gives each component of comps that is one of s's packages the properties
+// the attested representation leaves out, where Syft's converter puts them; what later
+// stages changed or added stays as they left it. comps is a copy the caller owns.
+func fullComponents(s *syftsbom.SBOM, comps []cyclonedx.Component) Omitted {
+	var pkgs []pkg.Package
+	at := map[artifact.ID]int{}
+	for i, c := range comps {
+		if p := s.Artifacts.Packages.Package(artifact.ID(c.BOMRef)); p != nil {
+			pkgs = append(pkgs, *p)
+			at[p.ID()] = i
+		}
+	}
+	if len(pkgs) == 0 {
+		return Omitted{}
+	}
+	var o Omitted
+	sorted := pkg.NewCollection(pkgs...).Sorted()
+	for k, syftComp := range packageComponents(s, pkgs) {
+		c := &comps[at[sorted[k].ID()]]
+		if syftComp.Properties == nil {
+			continue
+		}
+		props, put := restore(*syftComp.Properties, c.Properties)
+		if put.Any() {
+			put.Components = 1
+			c.Properties = &props
+			o.add(put)
+		}
+	}
+	return o
+}
+
+// restore merges syft, a package's properties as Syft's converter writes them, into current,
+// the same package's properties in the attested representation as later stages left them:
+// the properties the representation leaves out go back in Syft's order, around the ones kept,
+// which keep their current values; what the stages added follows where they put it.
+func restore(syft []cyclonedx.Property, current *[]cyclonedx.Property) ([]cyclonedx.Property, Omitted) {
+	var cur []cyclonedx.Property
+	if current != nil {
+		cur = *current
+	}
+	typ := packageType(syft)
+	out := make([]cyclonedx.Property, 0, len(syft)+len(cur))
+	var o Omitted
+	j := 0
+	for _, p := range syft {
+		cpe, location := leftOut(p, typ)
+		if cpe || location {
+			out = append(out, p)
+			if cpe {
+				o.CPEs++
+			} else {
+				o.Locations++
+			}
+			continue
+		}
+		// A kept property: bring along what precedes it in current, up to and with it.
+		for k := j; k < len(cur); k++ {
+			if cur[k].Name == p.Name {
+				out = append(out, cur[j:k+1]...)
+				j = k + 1
+				break
+			}
+		}
+	}
+	return append(out, cur[j:]...), o
+}

@@ -1,0 +1,121 @@
+package sbom
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/CycloneDX/cyclonedx-go"
+	"github.com/anchore/syft/syft/format/common/cyclonedxhelpers"
+)
+
+// syftComponent is a component as Syft's converter makes it, with what the attested
+// representation keeps and what it leaves out.
+func syftComponent(ref, typ string, cpes, locations int) cyclonedx.Component {
+	props := []cyclonedx.Property{
+		{Name: "syft:package:foundBy", Value: typ + "-cataloger"},
+		{Name: "syft:package:type", Value: typ},
+		{Name: "syft:package:metadataType", Value: typ + "-entry"},
+	}
+	for i := range cpes {
+		props = append(props, cyclonedx.Property{Name: "syft:cpe23", Value: fmt.Sprintf("cpe:2.3:a:v%d:%s:1.0:*:*:*:*:*:*:*", i, ref)})
+	}
+	for i := range locations {
+		props = append(props,
+			cyclonedx.Property{Name: fmt.Sprintf("syft:location:%d:layerID", i), Value: "sha256:" + strings.Repeat("1", 64)},
+			cyclonedx.Property{Name: fmt.Sprintf("syft:location:%d:path", i), Value: fmt.Sprintf("/evidence/%s/%d", ref, i)})
+	}
+	props = append(props, cyclonedx.Property{Name: "syft:metadata:source", Value: ref + "-src"})
+	return cyclonedx.Component{BOMRef: ref, Type: cyclonedx.ComponentTypeLibrary, Name: ref, Version: "1.0",
+		CPE: "cpe:2.3:a:own:" + ref + ":1.0:*:*:*:*:*:*:*", PackageURL: "pkg:generic/" + ref + "@1.0", Properties: &props}
+}
+
+func names(props *[]cyclonedx.Property) []string {
+	var out []string
+	if props != nil {
+		for _, p := range *props {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
+func TestLeanComponentAndRestore(t *testing.T) {
+	kept := []string{"syft:package:foundBy", "syft:package:type", "syft:package:metadataType", "syft:location:0:path", "syft:metadata:source"}
+	for _, tc := range []struct {
+		typ             string
+		cpes, locations int
+		want            []string
+		omitted         Omitted
+	}{
+		{"deb", 2, 3, kept, Omitted{Components: 1, CPEs: 2, Locations: 5}},
+		{"python", 20, 1, kept, Omitted{Components: 1, CPEs: 20, Locations: 1}},
+		{"binary", 2, 2, append(slices.Clone(kept[:3]), "syft:cpe23", "syft:cpe23", "syft:location:0:path", "syft:metadata:source"), Omitted{Components: 1, Locations: 3}},
+		{"python", 0, 0, slices.Delete(slices.Clone(kept), 3, 4), Omitted{}},
+	} {
+		t.Run(fmt.Sprint(tc.typ, tc.cpes, tc.locations), func(t *testing.T) {
+			orig := syftComponent("p", tc.typ, tc.cpes, tc.locations)
+			c := orig
+			c.Properties = new(slices.Clone(*orig.Properties))
+			if o := leanComponent(&c); o != tc.omitted {
+				t.Errorf("omitted %+v, want %+v", o, tc.omitted)
+			}
+			if got := names(c.Properties); !slices.Equal(got, tc.want) {
+				t.Errorf("kept %v, want %v", got, tc.want)
+			}
+			if c.CPE != orig.CPE || c.PackageURL != orig.PackageURL || c.BOMRef != orig.BOMRef {
+				t.Error("identity changed")
+			}
+			// Later stages add a property and change a kept one; restore puts back what was
+			// left out, in Syft's order, and keeps what the stages did.
+			added := cyclonedx.Property{Name: "bom-attest:bsi:filename", Value: "p.deb"}
+			cur := append(slices.Clone(*c.Properties), added)
+			cur[0].Value = "changed"
+			got, put := restore(*orig.Properties, &cur)
+			want := append(slices.Clone(*orig.Properties), added)
+			want[0].Value = "changed"
+			if !slices.Equal(got, want) {
+				t.Errorf("restored\n%v\nwant\n%v", got, want)
+			}
+			if put.CPEs != tc.omitted.CPEs || put.Locations != tc.omitted.Locations {
+				t.Errorf("restore put back %+v, leanComponent took %+v", put, tc.omitted)
+			}
+		})
+	}
+}
+
+// TestFullIsSyfts: the full document's components are Syft's converter's, property for
+// property, although the model never held what the attested one leaves out.
+func TestFullIsSyfts(t *testing.T) {
+	for _, dir := range []string{"../../testdata/sample-image", matchImage(t)} {
+		res := scan(t, dir)
+		want := cyclonedxhelpers.ToFormatModel(*res.Syft)
+		packageRefs(want, res.Syft)
+		full, omitted, err := res.EncodeFull(cyclonedx.SpecVersion1_6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !omitted.Any() {
+			t.Fatalf("%s: nothing left out", dir)
+		}
+		var got cyclonedx.BOM
+		if err := json.Unmarshal(full, &got); err != nil {
+			t.Fatal(err)
+		}
+		enc := func(c []cyclonedx.Component) []byte {
+			b, err := json.Marshal(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		// The model adds nothing to Syft's components but the image's root dependency; compare
+		// what the converter makes.
+		if !bytes.Equal(enc(*got.Components), enc(*want.Components)) {
+			t.Errorf("%s: the full document's components are not Syft's converter's:\n got %.600s\nwant %.600s", dir, enc(*got.Components), enc(*want.Components))
+		}
+	}
+}
