@@ -382,7 +382,8 @@ func (p *imagePipeline) target(ctx context.Context, t image.Target, file string,
 	// and the documents encoded, the run's largest allocations.
 	closeSrc()
 	closeSrc, src = nil, nil
-	if err := gen.GenerateCPEs(ctx); err != nil {
+	// Its own stage: on a large image it takes seconds, and the log should say so.
+	if err := p.stage("CPEs "+plat, func() error { return gen.GenerateCPEs(ctx) }); err != nil {
 		return report.Platform{}, err
 	}
 	if !p.cfg.SourceDateEpoch.IsZero() {
