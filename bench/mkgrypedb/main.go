@@ -1,7 +1,7 @@
 // Command mkgrypedb builds a Grype v6 vulnerability database for the benchmark, where Grype's
 // own distribution may be out of reach, and serves it on loopback the way grype.anchore.io does
 // (a listing at /v6/latest.json beside the archive). It is built with Grype's own writer and
-// packager (internal/testserver.WriteGrypeDB) from made-up advisories: one for every EVERY-th
+// packager (internal/grypedbtest.Write) from made-up advisories: one for every EVERY-th
 // package of an SBOM, so the scan has real matches to report, plus FILLER advisories about
 // packages no image has, so lookups run against a database of a realistic size.
 //
@@ -22,7 +22,7 @@ import (
 
 	"github.com/anchore/packageurl-go"
 
-	"github.com/bom-attest/bom-attest/internal/testserver"
+	"github.com/bom-attest/bom-attest/internal/testserver/grypedbtest"
 )
 
 func main() {
@@ -70,7 +70,7 @@ func build(sbomFile, out string, every, filler int) error {
 		return fmt.Errorf("%s: %v", sbomFile, err)
 	}
 	severities := []string{"Low", "Medium", "High", "Critical", "Negligible"}
-	var records []testserver.GrypeDBRecord
+	var records []grypedbtest.Record
 	n := 0
 	for _, c := range doc.Components {
 		p, err := packageurl.FromString(c.PURL)
@@ -113,7 +113,7 @@ func build(sbomFile, out string, every, filler int) error {
 		}
 	}
 	start := time.Now()
-	a, err := testserver.WriteGrypeDB(filepath.Join(out, "build"), testserver.GrypeDBOptions{Records: records})
+	a, err := grypedbtest.Write(filepath.Join(out, "build"), grypedbtest.Options{Records: records})
 	if err != nil {
 		return err
 	}
@@ -136,7 +136,7 @@ func build(sbomFile, out string, every, filler int) error {
 	return nil
 }
 
-func osRecord(id, pkg, fix, severity string) testserver.GrypeDBRecord {
+func osRecord(id, pkg, fix, severity string) grypedbtest.Record {
 	item, _ := json.Marshal(map[string]any{"Vulnerability": map[string]any{
 		"Name": id, "NamespaceName": "debian:12", "Severity": severity,
 		"Link":        "https://security-tracker.debian.org/tracker/" + id,
@@ -145,10 +145,10 @@ func osRecord(id, pkg, fix, severity string) testserver.GrypeDBRecord {
 			"VendorAdvisory": map[string]any{"NoAdvisory": false, "AdvisorySummary": []any{}}}},
 		"Metadata": map[string]any{},
 	}})
-	return testserver.GrypeDBRecord{Provider: "debian", Schema: testserver.GrypeSchemaOS, Item: string(item)}
+	return grypedbtest.Record{Provider: "debian", Schema: grypedbtest.SchemaOS, Item: string(item)}
 }
 
-func githubRecord(id, ecosystem, pkg, rng, fix, severity string) testserver.GrypeDBRecord {
+func githubRecord(id, ecosystem, pkg, rng, fix, severity string) grypedbtest.Record {
 	item, _ := json.Marshal(map[string]any{"Advisory": map[string]any{
 		"ghsaId": id, "namespace": "github:" + ecosystem, "Severity": severity, "Classification": "GENERAL",
 		"Summary": "Made-up advisory for the benchmark", "url": "https://github.com/advisories/" + id,
@@ -156,5 +156,5 @@ func githubRecord(id, ecosystem, pkg, rng, fix, severity string) testserver.Gryp
 		"FixedIn":   []map[string]any{{"name": strings.ToLower(pkg), "identifier": fix, "ecosystem": ecosystem, "namespace": "github:" + ecosystem, "range": rng}},
 		"published": "2099-01-02T00:00:00Z", "updated": "2099-01-03T00:00:00Z", "withdrawn": nil,
 	}})
-	return testserver.GrypeDBRecord{Provider: "github", Schema: testserver.GrypeSchemaGitHub, Item: string(item)}
+	return grypedbtest.Record{Provider: "github", Schema: grypedbtest.SchemaGitHub, Item: string(item)}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/bom-attest/bom-attest/internal/admission"
 	"github.com/bom-attest/bom-attest/internal/testimage"
 	"github.com/bom-attest/bom-attest/internal/testserver"
+	"github.com/bom-attest/bom-attest/internal/testserver/grypedbtest"
 )
 
 // blobCountingProxy stands in front of the tests' registry and counts the blob GETs it
@@ -330,7 +331,7 @@ func TestSeveralImagesDryRun(t *testing.T) {
 	imgs := pushSeveralImages(t, reg, reg.Host)
 	stack := testserver.StartSigningStack(t, testserver.SigningStackOptions{})
 	api := testserver.GitHubAPIStart(t, "acme/app", fakeToken)
-	db := testserver.StartGrypeDB(t, testserver.GrypeDBOptions{Built: time.Now().Add(-time.Hour)})
+	db := grypedbtest.Start(t, grypedbtest.Options{Built: time.Now().Add(-time.Hour)})
 	r := newRunner(t)
 	r.extraEnv = signingEnv(stack, api)
 	r.extraEnv["GITHUB_WORKFLOW_REF"] = "acme/app/.github/workflows/ci.yml@refs/pull/7/merge"

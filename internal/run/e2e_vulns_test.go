@@ -16,6 +16,7 @@ import (
 
 	"github.com/bom-attest/bom-attest/internal/testimage"
 	"github.com/bom-attest/bom-attest/internal/testserver"
+	"github.com/bom-attest/bom-attest/internal/testserver/grypedbtest"
 )
 
 // sampleVEX says CVE-2099-1001 does not affect the sample image's libssl3.
@@ -32,7 +33,7 @@ const sampleVEX = `{
 // report, their unsigned statements, the outputs and the summary are all written. VEX takes
 // the high one out. A second run finds the database current and downloads nothing.
 func TestVulnerabilityGateFailsAfterWriting(t *testing.T) {
-	db := testserver.StartGrypeDB(t, testserver.GrypeDBOptions{Built: time.Now().Add(-3 * time.Hour)})
+	db := grypedbtest.Start(t, grypedbtest.Options{Built: time.Now().Add(-3 * time.Hour)})
 	r := newRunner(t)
 	sample, _ := filepath.Abs("../../testdata/sample-image")
 	vexFile := filepath.Join(r.workspace, ".vex", "libssl3.openvex.json")
@@ -108,7 +109,7 @@ func TestVulnerabilityGateFailsAfterWriting(t *testing.T) {
 // TestNoNetworkWithoutVulnerabilityScan: with the scan off (the default), a grype-db-url set
 // to a live server gets no request at all, and nothing is stored for a database.
 func TestNoNetworkWithoutVulnerabilityScan(t *testing.T) {
-	db := testserver.StartGrypeDB(t, testserver.GrypeDBOptions{})
+	db := grypedbtest.Start(t, grypedbtest.Options{})
 	r := newRunner(t)
 	sample, _ := filepath.Abs("../../testdata/sample-image")
 	res := r.run(map[string]string{"image": "oci-dir:" + sample, "grype-db-url": db.URL})
@@ -134,7 +135,7 @@ func TestNoNetworkWithoutVulnerabilityScan(t *testing.T) {
 // TestStaleDatabaseFailsFirst: a database older than grype-db-max-age stops the run before the
 // image is read, saying how old it is and which input changes that.
 func TestStaleDatabaseFailsFirst(t *testing.T) {
-	db := testserver.StartGrypeDB(t, testserver.GrypeDBOptions{Built: time.Now().Add(-8 * 24 * time.Hour)})
+	db := grypedbtest.Start(t, grypedbtest.Options{Built: time.Now().Add(-8 * 24 * time.Hour)})
 	r := newRunner(t)
 	sample, _ := filepath.Abs("../../testdata/sample-image")
 	res := r.run(map[string]string{"image": "oci-dir:" + sample, "vulnerability-scan": "true", "grype-db-url": db.URL})
@@ -167,7 +168,7 @@ func TestVulnerabilityReportSigned(t *testing.T) {
 	if err := remote.WriteIndex(tag, idx); err != nil {
 		t.Fatal(err)
 	}
-	db := testserver.StartGrypeDB(t, testserver.GrypeDBOptions{})
+	db := grypedbtest.Start(t, grypedbtest.Options{})
 	stack := testserver.StartSigningStack(t, testserver.SigningStackOptions{})
 	api := testserver.GitHubAPIStart(t, "acme/app", fakeToken)
 	r := newRunner(t)

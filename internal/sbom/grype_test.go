@@ -38,7 +38,7 @@ import (
 
 	"github.com/bom-attest/bom-attest/internal/image"
 	"github.com/bom-attest/bom-attest/internal/testimage"
-	"github.com/bom-attest/bom-attest/internal/testserver"
+	"github.com/bom-attest/bom-attest/internal/testserver/grypedbtest"
 )
 
 // The attested document must give Grype the same matches as the full one: what it leaves out
@@ -103,19 +103,19 @@ func TestCPEFreeTypesAreGrypes(t *testing.T) {
 }
 
 // advisory is one vunnel record as Grype's database build reads it.
-type advisory = testserver.GrypeDBRecord
+type advisory = grypedbtest.Record
 
 const schemaNVD = "https://raw.githubusercontent.com/anchore/vunnel/main/schema/vulnerability/nvd/schema-1.0.0.json"
 
 func osAdvisory(id, pkgName, fixed string) advisory {
-	return advisory{Provider: "debian", Schema: testserver.GrypeSchemaOS, Item: fmt.Sprintf(`{"Vulnerability": {"Name": %[1]q, "NamespaceName": "debian:12", "Severity": "High",
+	return advisory{Provider: "debian", Schema: grypedbtest.SchemaOS, Item: fmt.Sprintf(`{"Vulnerability": {"Name": %[1]q, "NamespaceName": "debian:12", "Severity": "High",
 		"Link": "https://security-tracker.debian.org/tracker/%[1]s", "Description": "made up",
 		"FixedIn": [{"Name": %[2]q, "NamespaceName": "debian:12", "VersionFormat": "dpkg", "Version": %[3]q,
 			"VendorAdvisory": {"NoAdvisory": false, "AdvisorySummary": []}}], "Metadata": {}}}`, id, pkgName, fixed)}
 }
 
 func ghsa(id, ecosystem, name, vrange string) advisory {
-	return advisory{Provider: "github", Schema: testserver.GrypeSchemaGitHub, Item: fmt.Sprintf(`{"Advisory": {"ghsaId": %[1]q, "namespace": "github:%[2]s", "Severity": "High",
+	return advisory{Provider: "github", Schema: grypedbtest.SchemaGitHub, Item: fmt.Sprintf(`{"Advisory": {"ghsaId": %[1]q, "namespace": "github:%[2]s", "Severity": "High",
 		"Classification": "GENERAL", "Summary": "made up", "url": "https://github.com/advisories/%[1]s", "CVE": [], "Metadata": {"CVE": []},
 		"FixedIn": [{"name": %[3]q, "identifier": "", "ecosystem": %[2]q, "namespace": "github:%[2]s", "range": %[4]q}],
 		"published": "2099-01-02T00:00:00Z", "updated": "2099-01-03T00:00:00Z", "withdrawn": null}}`, id, ecosystem, name, vrange)}
@@ -135,7 +135,7 @@ func nvd(id, criteria, endExcluding string) advisory {
 func grypeDB(t *testing.T, records []advisory) vulnerability.Provider {
 	t.Helper()
 	dir := t.TempDir()
-	if _, err := testserver.WriteGrypeDB(dir, testserver.GrypeDBOptions{Records: records, Gzip: true}); err != nil {
+	if _, err := grypedbtest.Write(dir, grypedbtest.Options{Records: records, Gzip: true}); err != nil {
 		t.Fatal(err)
 	}
 	rd, err := v6.NewReader(v6.Config{DBDirPath: dir})

@@ -42,7 +42,7 @@ import (
 	"github.com/bom-attest/bom-attest/internal/check"
 	"github.com/bom-attest/bom-attest/internal/image"
 	"github.com/bom-attest/bom-attest/internal/sbom"
-	"github.com/bom-attest/bom-attest/internal/testserver"
+	"github.com/bom-attest/bom-attest/internal/testserver/grypedbtest"
 	"github.com/bom-attest/bom-attest/internal/vulns"
 	"github.com/bom-attest/bom-attest/internal/vulns/grypedb"
 )
@@ -53,7 +53,7 @@ type fixture struct {
 	sbom   *sbom.Result
 	cdx    []byte // the SBOM as the action writes it
 	target image.Target
-	server *testserver.GrypeDB
+	server *grypedbtest.Server
 	db     *grypedb.DB
 }
 
@@ -100,8 +100,8 @@ func build(t *testing.T) (*fixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := testserver.BuildGrypeDB(t, testserver.GrypeDBOptions{Built: time.Now().Add(-2 * time.Hour)})
-	srv := testserver.ServeGrypeDB(&longLived{T: t}, a)
+	a := grypedbtest.Build(t, grypedbtest.Options{Built: time.Now().Add(-2 * time.Hour)})
+	srv := grypedbtest.Serve(&longLived{T: t}, a)
 	db, err := grypedb.Load(ctx, grypedb.Options{Dir: filepath.Join(dir, "db"), URL: srv.URL})
 	if err != nil {
 		return nil, err

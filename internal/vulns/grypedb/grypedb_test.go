@@ -24,19 +24,19 @@ import (
 	"github.com/anchore/grype/grype/vulnerability"
 
 	"github.com/bom-attest/bom-attest/internal/outdir"
-	"github.com/bom-attest/bom-attest/internal/testserver"
+	"github.com/bom-attest/bom-attest/internal/testserver/grypedbtest"
 	"github.com/bom-attest/bom-attest/internal/vulns/grypedb"
 )
 
 var (
 	freshOnce sync.Once
-	fresh     *testserver.GrypeDBArchive
+	fresh     *grypedbtest.Archive
 )
 
 // freshArchive is one database built an hour ago, shared by the tests that need no other.
-func freshArchive(t *testing.T) *testserver.GrypeDBArchive {
+func freshArchive(t *testing.T) *grypedbtest.Archive {
 	freshOnce.Do(func() {
-		a := testserver.BuildGrypeDB(t, testserver.GrypeDBOptions{Built: time.Now().Add(-time.Hour)})
+		a := grypedbtest.Build(t, grypedbtest.Options{Built: time.Now().Add(-time.Hour)})
 		fresh = a
 	})
 	if fresh == nil {
@@ -80,7 +80,7 @@ func load(t *testing.T, dir, url string, mod ...func(*grypedb.Options)) (*gryped
 // listing names; a second one finds the same build in the directory and downloads nothing.
 func TestLoadDownloadsThenReuses(t *testing.T) {
 	a := freshArchive(t)
-	srv := testserver.ServeGrypeDB(t, a)
+	srv := grypedbtest.Serve(t, a)
 	dir := t.TempDir()
 	db, lb, err := load(t, dir, srv.URL)
 	if err != nil {
@@ -135,11 +135,11 @@ func names(es []os.DirEntry) []string {
 // TestLoadReplacesOlder: a newer build in the listing replaces the one in the directory.
 func TestLoadReplacesOlder(t *testing.T) {
 	dir := t.TempDir()
-	old := testserver.ServeGrypeDB(t, testserver.BuildGrypeDB(t, testserver.GrypeDBOptions{Built: time.Now().Add(-48 * time.Hour)}))
+	old := grypedbtest.Serve(t, grypedbtest.Build(t, grypedbtest.Options{Built: time.Now().Add(-48 * time.Hour)}))
 	if _, _, err := load(t, dir, old.URL); err != nil {
 		t.Fatal(err)
 	}
-	newer := testserver.ServeGrypeDB(t, freshArchive(t))
+	newer := grypedbtest.Serve(t, freshArchive(t))
 	db, _, err := load(t, dir, newer.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +156,7 @@ func TestLoadReplacesOlder(t *testing.T) {
 // and leaves no database (and no half-written file) in the directory.
 func TestLoadFailures(t *testing.T) {
 	a := freshArchive(t)
-	stale := testserver.BuildGrypeDB(t, testserver.GrypeDBOptions{Built: time.Now().Add(-6*24*time.Hour - 3*time.Hour)})
+	stale := grypedbtest.Build(t, grypedbtest.Options{Built: time.Now().Add(-6*24*time.Hour - 3*time.Hour)})
 	for _, tc := range []struct {
 		name  string
 		serve func(t *testing.T) string // returns grype-db-url
@@ -164,23 +164,23 @@ func TestLoadFailures(t *testing.T) {
 		err   error
 		msg   []string
 	}{
-		{name: "stale", serve: func(t *testing.T) string { return testserver.ServeGrypeDB(t, stale).URL },
+		{name: "stale", serve: func(t *testing.T) string { return grypedbtest.Serve(t, stale).URL },
 			err: grypedb.ErrStale, msg: []string{"was built " + stale.Listing.Built.Time.UTC().Format(time.RFC3339), "6d3h ago", "more than the 120h0m0s allowed"}},
-		{name: "stale under a shorter max age", serve: func(t *testing.T) string { return testserver.ServeGrypeDB(t, a).URL },
+		{name: "stale under a shorter max age", serve: func(t *testing.T) string { return grypedbtest.Serve(t, a).URL },
 			opts: func(o *grypedb.Options) { o.MaxAge = 30 * time.Minute }, err: grypedb.ErrStale, msg: []string{"1h0m ago", "30m0s allowed"}},
 		{name: "truncated", serve: func(t *testing.T) string {
-			s := testserver.ServeGrypeDB(t, a)
-			s.SetFault(testserver.GrypeDBTruncated)
+			s := grypedbtest.Serve(t, a)
+			s.SetFault(grypedbtest.Truncated)
 			return s.URL
 		}, err: grypedb.ErrDownload, msg: []string{"/v6/vulnerability-db_v6"}},
 		{name: "tampered", serve: func(t *testing.T) string {
-			s := testserver.ServeGrypeDB(t, a)
-			s.SetFault(testserver.GrypeDBTampered)
+			s := grypedbtest.Serve(t, a)
+			s.SetFault(grypedbtest.Tampered)
 			return s.URL
 		}, err: grypedb.ErrChecksum, msg: []string{"the listing says " + a.Listing.Checksum}},
 		{name: "server down", serve: func(t *testing.T) string {
-			s := testserver.ServeGrypeDB(t, a)
-			s.SetFault(testserver.GrypeDBDown)
+			s := grypedbtest.Serve(t, a)
+			s.SetFault(grypedbtest.Down)
 			return s.URL
 		}, err: grypedb.ErrListing, msg: []string{"/v6/latest.json", "503"}},
 		{name: "path out of the listing's directory", serve: listing(a, func(l map[string]any) { l["path"] = "../../etc/passwd" }),
@@ -196,11 +196,11 @@ func TestLoadFailures(t *testing.T) {
 		{name: "listing dates a different build", serve: listing(a, func(l map[string]any) {
 			l["built"] = a.Listing.Built.Time.Add(time.Minute).UTC().Format(time.RFC3339)
 		}), err: grypedb.ErrArchive, msg: []string{"listing says"}},
-		{name: "archive too large", serve: func(t *testing.T) string { return testserver.ServeGrypeDB(t, a).URL },
+		{name: "archive too large", serve: func(t *testing.T) string { return grypedbtest.Serve(t, a).URL },
 			opts: func(o *grypedb.Options) { o.MaxArchiveBytes = 1000 }, err: grypedb.ErrDownload, msg: []string{"over the limit of 1000"}},
 		{name: "archive too large, unannounced", serve: archive(bytes.Repeat([]byte{0x28, 0xb5, 0x2f, 0xfd}, 1<<12)),
 			opts: func(o *grypedb.Options) { o.MaxArchiveBytes = 1000 }, err: grypedb.ErrDownload, msg: []string{"larger than the 1000 bytes allowed"}},
-		{name: "unpacks too large", serve: func(t *testing.T) string { return testserver.ServeGrypeDB(t, a).URL },
+		{name: "unpacks too large", serve: func(t *testing.T) string { return grypedbtest.Serve(t, a).URL },
 			opts: func(o *grypedb.Options) { o.MaxDBBytes = 4096 }, err: grypedb.ErrArchive, msg: []string{"unpacks to more than 4096 bytes"}},
 		{name: "archive without a database", serve: archive(tarGz(t, "README", []byte("hello"))), err: grypedb.ErrArchive, msg: []string{"no vulnerability.db"}},
 		{name: "database that is not SQLite", serve: archive(tarGz(t, "vulnerability.db", bytes.Repeat([]byte("x"), 8192))), err: grypedb.ErrArchive, msg: []string{"not a Grype database"}},
@@ -241,21 +241,21 @@ func TestLoadFailures(t *testing.T) {
 // dropped download keeps it in use; a tampered archive still fails, and the old one survives.
 func TestLoadKeepsWhatItHas(t *testing.T) {
 	dir := t.TempDir()
-	old := testserver.BuildGrypeDB(t, testserver.GrypeDBOptions{Built: time.Now().Add(-30 * time.Hour)})
-	if _, _, err := load(t, dir, testserver.ServeGrypeDB(t, old).URL); err != nil {
+	old := grypedbtest.Build(t, grypedbtest.Options{Built: time.Now().Add(-30 * time.Hour)})
+	if _, _, err := load(t, dir, grypedbtest.Serve(t, old).URL); err != nil {
 		t.Fatal(err)
 	}
 	newer := freshArchive(t)
 	for _, tc := range []struct {
-		fault testserver.GrypeDBFault
+		fault grypedbtest.Fault
 		err   error
 		log   string
 	}{
-		{testserver.GrypeDBDown, nil, "could not check"},
-		{testserver.GrypeDBTruncated, nil, "using the vulnerability database in"},
-		{testserver.GrypeDBTampered, grypedb.ErrChecksum, ""},
+		{grypedbtest.Down, nil, "could not check"},
+		{grypedbtest.Truncated, nil, "using the vulnerability database in"},
+		{grypedbtest.Tampered, grypedb.ErrChecksum, ""},
 	} {
-		s := testserver.ServeGrypeDB(t, newer)
+		s := grypedbtest.Serve(t, newer)
 		s.SetFault(tc.fault)
 		db, lb, err := load(t, dir, s.URL)
 		if !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
@@ -272,7 +272,7 @@ func TestLoadKeepsWhatItHas(t *testing.T) {
 		}
 	}
 	// Still the old one, intact (its digest is checked on load).
-	db, _, err := load(t, dir, testserver.ServeGrypeDB(t, old).URL)
+	db, _, err := load(t, dir, grypedbtest.Serve(t, old).URL)
 	if err != nil || db.Status.Downloaded || !db.Status.Built.Equal(old.Listing.Built.Time) {
 		t.Errorf("old database: %v, %+v", err, db)
 	}
@@ -282,7 +282,7 @@ func TestLoadKeepsWhatItHas(t *testing.T) {
 // matches the digest taken at import, so it is downloaded again.
 func TestLoadCorruptCopyIsReplaced(t *testing.T) {
 	dir := t.TempDir()
-	s := testserver.ServeGrypeDB(t, freshArchive(t))
+	s := grypedbtest.Serve(t, freshArchive(t))
 	db, _, err := load(t, dir, s.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -327,7 +327,7 @@ func TestLoadCancelled(t *testing.T) {
 }
 
 // listing serves a's archive under a listing changed by edit.
-func listing(a *testserver.GrypeDBArchive, edit func(map[string]any)) func(*testing.T) string {
+func listing(a *grypedbtest.Archive, edit func(map[string]any)) func(*testing.T) string {
 	return func(t *testing.T) string {
 		raw, _ := json.Marshal(a.Listing)
 		var l map[string]any
@@ -362,7 +362,7 @@ func serve(t *testing.T, listing []byte, name string, body []byte) string {
 }
 
 // stall sends the archive's first bytes and then nothing.
-func stall(a *testserver.GrypeDBArchive) func(*testing.T) string {
+func stall(a *grypedbtest.Archive) func(*testing.T) string {
 	return func(t *testing.T) string {
 		l, _ := json.Marshal(a.Listing)
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -406,7 +406,7 @@ func TestLoadGivesWorkspaceOwner(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(ws, "cache", "grype")
-	s := testserver.ServeGrypeDB(t, freshArchive(t))
+	s := grypedbtest.Serve(t, freshArchive(t))
 	if _, _, err := load(t, dir, s.URL, func(o *grypedb.Options) { o.Chown = outdir.Owner(dir, ws) }); err != nil {
 		t.Fatal(err)
 	}

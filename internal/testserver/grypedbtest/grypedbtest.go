@@ -1,4 +1,4 @@
-package testserver
+package grypedbtest
 
 import (
 	"archive/tar"
@@ -29,9 +29,9 @@ import (
 	"github.com/anchore/grype/grype/db/v6/distribution"
 )
 
-// GrypeDBRecord is one advisory as vunnel writes it and Grype's database build reads it: the
+// Record is one advisory as vunnel writes it and Grype's database build reads it: the
 // provider that published it, the JSON schema of its record, and the record itself.
-type GrypeDBRecord struct {
+type Record struct {
 	Provider string
 	Schema   string
 	Item     string
@@ -39,8 +39,8 @@ type GrypeDBRecord struct {
 
 // Schemas of the vunnel records Grype's v6 processors accept.
 const (
-	GrypeSchemaOS     = "https://raw.githubusercontent.com/anchore/vunnel/main/schema/vulnerability/os/schema-1.1.0.json"
-	GrypeSchemaGitHub = "https://raw.githubusercontent.com/anchore/vunnel/main/schema/vulnerability/github-security-advisory/schema-1.0.1.json"
+	SchemaOS     = "https://raw.githubusercontent.com/anchore/vunnel/main/schema/vulnerability/os/schema-1.1.0.json"
+	SchemaGitHub = "https://raw.githubusercontent.com/anchore/vunnel/main/schema/vulnerability/github-security-advisory/schema-1.0.1.json"
 )
 
 // SampleAdvisories are made-up advisories, one per severity, against packages the images of
@@ -48,8 +48,8 @@ const (
 // glibc (libc6), and the Python packages cryptography and requests; plus two that must not match
 // (a zlib fix older than the installed version, a nova range above it). The IDs are in a year no
 // real advisory has.
-var SampleAdvisories = []GrypeDBRecord{
-	{Provider: "debian", Schema: GrypeSchemaOS, Item: `{"Vulnerability": {
+var SampleAdvisories = []Record{
+	{Provider: "debian", Schema: SchemaOS, Item: `{"Vulnerability": {
 		"Name": "CVE-2099-1001", "NamespaceName": "debian:12", "Severity": "High",
 		"Link": "https://security-tracker.debian.org/tracker/CVE-2099-1001",
 		"Description": "Made-up heap overflow in the TLS record layer.",
@@ -58,28 +58,28 @@ var SampleAdvisories = []GrypeDBRecord{
 		"FixedIn": [{"Name": "openssl", "NamespaceName": "debian:12", "VersionFormat": "dpkg", "Version": "3.0.18-1~deb12u1",
 			"VendorAdvisory": {"NoAdvisory": false, "AdvisorySummary": [{"ID": "DSA-9901-1", "Link": "https://security-tracker.debian.org/tracker/DSA-9901-1"}]}}],
 		"Metadata": {}}}`},
-	{Provider: "debian", Schema: GrypeSchemaOS, Item: `{"Vulnerability": {
+	{Provider: "debian", Schema: SchemaOS, Item: `{"Vulnerability": {
 		"Name": "CVE-2099-1002", "NamespaceName": "debian:12", "Severity": "Medium",
 		"Link": "https://security-tracker.debian.org/tracker/CVE-2099-1002",
 		"Description": "Made-up entity expansion in the XML parser.",
 		"FixedIn": [{"Name": "libxml2", "NamespaceName": "debian:12", "VersionFormat": "dpkg", "Version": "None",
 			"VendorAdvisory": {"NoAdvisory": false, "AdvisorySummary": []}}],
 		"Metadata": {}}}`},
-	{Provider: "debian", Schema: GrypeSchemaOS, Item: `{"Vulnerability": {
+	{Provider: "debian", Schema: SchemaOS, Item: `{"Vulnerability": {
 		"Name": "CVE-2099-1004", "NamespaceName": "debian:12", "Severity": "Negligible",
 		"Link": "https://security-tracker.debian.org/tracker/CVE-2099-1004",
 		"Description": "Made-up timing side channel in a libc string function.",
 		"FixedIn": [{"Name": "glibc", "NamespaceName": "debian:12", "VersionFormat": "dpkg", "Version": "None",
 			"VendorAdvisory": {"NoAdvisory": false, "AdvisorySummary": []}}],
 		"Metadata": {}}}`},
-	{Provider: "debian", Schema: GrypeSchemaOS, Item: `{"Vulnerability": {
+	{Provider: "debian", Schema: SchemaOS, Item: `{"Vulnerability": {
 		"Name": "CVE-2099-1005", "NamespaceName": "debian:12", "Severity": "Critical",
 		"Link": "https://security-tracker.debian.org/tracker/CVE-2099-1005",
 		"Description": "Made-up flaw fixed before the installed version.",
 		"FixedIn": [{"Name": "zlib", "NamespaceName": "debian:12", "VersionFormat": "dpkg", "Version": "1:1.2.13.dfsg-0",
 			"VendorAdvisory": {"NoAdvisory": false, "AdvisorySummary": []}}],
 		"Metadata": {}}}`},
-	{Provider: "github", Schema: GrypeSchemaGitHub, Item: `{"Advisory": {
+	{Provider: "github", Schema: SchemaGitHub, Item: `{"Advisory": {
 		"ghsaId": "GHSA-2099-crit-0003", "namespace": "github:python", "Severity": "Critical", "Classification": "GENERAL",
 		"Summary": "Made-up signature bypass in cryptography",
 		"url": "https://github.com/advisories/GHSA-2099-crit-0003",
@@ -88,14 +88,14 @@ var SampleAdvisories = []GrypeDBRecord{
 			"base_metrics": {"base_score": 9.8, "exploitability_score": 3.9, "impact_score": 5.9, "base_severity": "Critical"}, "status": "N/A"},
 		"FixedIn": [{"name": "cryptography", "identifier": "44.0.2", "ecosystem": "python", "namespace": "github:python", "range": "< 44.0.2"}],
 		"published": "2099-01-02T00:00:00Z", "updated": "2099-01-03T00:00:00Z", "withdrawn": null}}`},
-	{Provider: "github", Schema: GrypeSchemaGitHub, Item: `{"Advisory": {
+	{Provider: "github", Schema: SchemaGitHub, Item: `{"Advisory": {
 		"ghsaId": "GHSA-2099-low0-0006", "namespace": "github:python", "Severity": "Low", "Classification": "GENERAL",
 		"Summary": "Made-up header injection in requests",
 		"url": "https://github.com/advisories/GHSA-2099-low0-0006",
 		"CVE": [], "Metadata": {"CVE": []},
 		"FixedIn": [{"name": "requests", "identifier": "", "ecosystem": "python", "namespace": "github:python", "range": "<= 2.32.3"}],
 		"published": "2099-01-02T00:00:00Z", "updated": "2099-01-03T00:00:00Z", "withdrawn": null}}`},
-	{Provider: "github", Schema: GrypeSchemaGitHub, Item: `{"Advisory": {
+	{Provider: "github", Schema: SchemaGitHub, Item: `{"Advisory": {
 		"ghsaId": "GHSA-2099-none-0007", "namespace": "github:python", "Severity": "High", "Classification": "GENERAL",
 		"Summary": "Made-up flaw in a nova release the image does not have",
 		"url": "https://github.com/advisories/GHSA-2099-none-0007",
@@ -104,17 +104,17 @@ var SampleAdvisories = []GrypeDBRecord{
 		"published": "2099-01-02T00:00:00Z", "updated": "2099-01-03T00:00:00Z", "withdrawn": null}}`},
 }
 
-// GrypeDBOptions shape the database BuildGrypeDB makes.
-type GrypeDBOptions struct {
-	Records []GrypeDBRecord // nil: SampleAdvisories
-	Built   time.Time       // the database's build time; zero: now
+// Options shape the database Build makes.
+type Options struct {
+	Records []Record  // nil: SampleAdvisories
+	Built   time.Time // the database's build time; zero: now
 	// Gzip serves the archive Grype's packager wrote (tar.gz) as it is; otherwise it is
 	// recompressed as tar.zst, the format grype.anchore.io distributes.
 	Gzip bool
 }
 
-// GrypeDBArchive is a packaged database and the listing that names it.
-type GrypeDBArchive struct {
+// Archive is a packaged database and the listing that names it.
+type Archive struct {
 	Name    string // file name, as the listing's path
 	Body    []byte
 	Listing distribution.LatestDocument
@@ -124,20 +124,20 @@ type GrypeDBArchive struct {
 // writes the archive.
 var packMu sync.Mutex
 
-// BuildGrypeDB builds a v6 vulnerability database with Grype's own build path — vunnel records
+// Build builds a v6 vulnerability database with Grype's own build path — vunnel records
 // through the v6 processors into the v6 writer, then Grype's packager — and returns the archive
 // with its listing (checksum, build time, schema version).
-func BuildGrypeDB(t testing.TB, o GrypeDBOptions) *GrypeDBArchive {
+func Build(t testing.TB, o Options) *Archive {
 	t.Helper()
-	a, err := WriteGrypeDB(t.TempDir(), o)
+	a, err := Write(t.TempDir(), o)
 	if err != nil {
 		t.Fatalf("testserver: build grype db: %v", err)
 	}
 	return a
 }
 
-// WriteGrypeDB is BuildGrypeDB outside a test (bench/mkgrypedb), building in dir.
-func WriteGrypeDB(dir string, o GrypeDBOptions) (*GrypeDBArchive, error) {
+// Write is Build outside a test (bench/mkgrypedb), building in dir.
+func Write(dir string, o Options) (*Archive, error) {
 	records := o.Records
 	if records == nil {
 		records = SampleAdvisories
@@ -217,7 +217,7 @@ func WriteGrypeDB(dir string, o GrypeDBOptions) (*GrypeDBArchive, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &GrypeDBArchive{Name: listing.Path, Body: body, Listing: *listing}
+	a := &Archive{Name: listing.Path, Body: body, Listing: *listing}
 	if !o.Gzip {
 		if err := a.recompressZstd(); err != nil {
 			return nil, err
@@ -228,7 +228,7 @@ func WriteGrypeDB(dir string, o GrypeDBOptions) (*GrypeDBArchive, error) {
 
 // recompressZstd re-encodes the packager's tar.gz as tar.zst (the same tar stream) and points the
 // listing at it with its new checksum.
-func (a *GrypeDBArchive) recompressZstd() error {
+func (a *Archive) recompressZstd() error {
 	zr, err := gzip.NewReader(bytes.NewReader(a.Body))
 	if err != nil {
 		return err
@@ -254,7 +254,7 @@ func (a *GrypeDBArchive) recompressZstd() error {
 
 // TarMembers lists the names in the archive's tar stream (gzip or zstd), for tests that check
 // what the packager put in.
-func (a *GrypeDBArchive) TarMembers() ([]string, error) {
+func (a *Archive) TarMembers() ([]string, error) {
 	var r io.Reader
 	if strings.HasSuffix(a.Name, ".tar.gz") {
 		zr, err := gzip.NewReader(bytes.NewReader(a.Body))
@@ -284,37 +284,37 @@ func (a *GrypeDBArchive) TarMembers() ([]string, error) {
 	}
 }
 
-// GrypeDBFault is what the database server does wrong on purpose.
-type GrypeDBFault int
+// Fault is what the database server does wrong on purpose.
+type Fault int
 
 const (
-	GrypeDBHealthy   GrypeDBFault = iota
-	GrypeDBTruncated              // the archive stops half-way (the connection drops)
-	GrypeDBTampered               // one byte of the archive differs from what the listing's checksum says
-	GrypeDBDown                   // every request gets 503
+	Healthy   Fault = iota
+	Truncated       // the archive stops half-way (the connection drops)
+	Tampered        // one byte of the archive differs from what the listing's checksum says
+	Down            // every request gets 503
 )
 
-// GrypeDB serves a database the way grype.anchore.io does: a listing at
+// Server serves a database the way grype.anchore.io does: a listing at
 // <URL>/v6/latest.json whose path names the archive beside it.
-type GrypeDB struct {
+type Server struct {
 	URL     string // what grype-db-url takes: http://127.0.0.1:PORT/databases
-	Archive *GrypeDBArchive
+	Archive *Archive
 
 	fault    atomic.Int32
 	requests atomic.Int64
 	archives atomic.Int64
 }
 
-// StartGrypeDB builds a database (BuildGrypeDB) and serves it on loopback until the test ends.
-func StartGrypeDB(t testing.TB, o GrypeDBOptions) *GrypeDB {
+// Start builds a database (Build) and serves it on loopback until the test ends.
+func Start(t testing.TB, o Options) *Server {
 	t.Helper()
-	return ServeGrypeDB(t, BuildGrypeDB(t, o))
+	return Serve(t, Build(t, o))
 }
 
-// ServeGrypeDB serves an archive built before, so several servers can share one build.
-func ServeGrypeDB(t testing.TB, a *GrypeDBArchive) *GrypeDB {
+// Serve serves an archive built before, so several servers can share one build.
+func Serve(t testing.TB, a *Archive) *Server {
 	t.Helper()
-	g := &GrypeDB{Archive: a}
+	g := &Server{Archive: a}
 	listing, err := json.Marshal(a.Listing)
 	if err != nil {
 		t.Fatal(err)
@@ -337,11 +337,11 @@ func ServeGrypeDB(t testing.TB, a *GrypeDBArchive) *GrypeDB {
 		}
 		g.archives.Add(1)
 		body := a.Body
-		switch GrypeDBFault(g.fault.Load()) {
-		case GrypeDBTampered:
+		switch Fault(g.fault.Load()) {
+		case Tampered:
 			body = bytes.Clone(body)
 			body[len(body)/2] ^= 0x01
-		case GrypeDBTruncated:
+		case Truncated:
 			// Promise the whole archive, send half, and drop the connection.
 			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 			w.WriteHeader(http.StatusOK)
@@ -365,9 +365,9 @@ func ServeGrypeDB(t testing.TB, a *GrypeDBArchive) *GrypeDB {
 	return g
 }
 
-func (g *GrypeDB) refuse(w http.ResponseWriter) bool {
+func (g *Server) refuse(w http.ResponseWriter) bool {
 	g.requests.Add(1)
-	if GrypeDBFault(g.fault.Load()) == GrypeDBDown {
+	if Fault(g.fault.Load()) == Down {
 		http.Error(w, "service unavailable", http.StatusServiceUnavailable)
 		return true
 	}
@@ -375,13 +375,13 @@ func (g *GrypeDB) refuse(w http.ResponseWriter) bool {
 }
 
 // SetFault makes the server misbehave from the next request on.
-func (g *GrypeDB) SetFault(f GrypeDBFault) { g.fault.Store(int32(f)) }
+func (g *Server) SetFault(f Fault) { g.fault.Store(int32(f)) }
 
 // Requests counts every request the server received.
-func (g *GrypeDB) Requests() int { return int(g.requests.Load()) }
+func (g *Server) Requests() int { return int(g.requests.Load()) }
 
 // ArchiveDownloads counts requests for the archive itself.
-func (g *GrypeDB) ArchiveDownloads() int { return int(g.archives.Load()) }
+func (g *Server) ArchiveDownloads() int { return int(g.archives.Load()) }
 
 // ArchiveURL is where the listing's path points.
-func (g *GrypeDB) ArchiveURL() string { return g.URL + "/v6/" + path.Base(g.Archive.Name) }
+func (g *Server) ArchiveURL() string { return g.URL + "/v6/" + path.Base(g.Archive.Name) }

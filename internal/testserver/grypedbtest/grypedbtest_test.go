@@ -1,4 +1,4 @@
-package testserver_test
+package grypedbtest_test
 
 import (
 	"crypto/sha256"
@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bom-attest/bom-attest/internal/testserver"
+	"github.com/bom-attest/bom-attest/internal/testserver/grypedbtest"
 )
 
 // TestGrypeDBListing checks the served listing the way Grype's client reads it: the archive at
@@ -18,7 +18,7 @@ import (
 func TestGrypeDBListing(t *testing.T) {
 	built := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	for _, gz := range []bool{false, true} {
-		g := testserver.StartGrypeDB(t, testserver.GrypeDBOptions{Built: built, Gzip: gz})
+		g := grypedbtest.Start(t, grypedbtest.Options{Built: built, Gzip: gz})
 		resp, err := http.Get(g.URL + "/v6/latest.json")
 		if err != nil {
 			t.Fatal(err)
