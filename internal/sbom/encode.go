@@ -17,10 +17,11 @@ type Omitted struct {
 	Components int // components that lost at least one property
 	CPEs       int // guessed CPE candidates (syft:cpe23) left out
 	Locations  int // syft:location properties left out
+	FoundBy    int // syft:package:foundBy properties left out
 }
 
 // Any reports whether the attested document differs from the full one.
-func (o Omitted) Any() bool { return o.CPEs+o.Locations > 0 }
+func (o Omitted) Any() bool { return o.CPEs+o.Locations+o.FoundBy > 0 }
 
 // Encode writes bom as compact JSON at spec version v. For an SBOM Generate made, that is the
 // attested document: the representation of lean.go. Compact, because the document is also the
@@ -149,6 +150,7 @@ func (o *Omitted) add(p Omitted) {
 	o.Components += p.Components
 	o.CPEs += p.CPEs
 	o.Locations += p.Locations
+	o.FoundBy += p.FoundBy
 }
 
 // field is one member of a JSON object, in the order it was written.
@@ -231,8 +233,14 @@ func (o Omitted) String() string {
 	if o.Locations > 0 {
 		parts = append(parts, fmt.Sprintf("%d further locations (syft:location, all but each package's first path)", o.Locations))
 	}
-	if len(parts) == 0 {
+	if o.FoundBy > 0 {
+		parts = append(parts, fmt.Sprintf("%d cataloger names (syft:package:foundBy)", o.FoundBy))
+	}
+	switch len(parts) {
+	case 0:
 		return "nothing"
+	case 3:
+		parts = []string{parts[0] + ", " + parts[1], parts[2]}
 	}
 	return fmt.Sprintf("%s, of %d components", strings.Join(parts, " and "), o.Components)
 }

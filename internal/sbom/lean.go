@@ -11,12 +11,14 @@ import (
 )
 
 // The attested representation (README, "The attested SBOM"): every component with its own
-// identity (purl, cpe, bom-ref), licences, hashes, dependencies and every property, less two
+// identity (purl, cpe, bom-ref), licences, hashes, dependencies and every property, less three
 // kinds of Syft's evidence that are bulk rather than substance:
 //   - the guessed CPE candidates (syft:cpe23) of packages whose type Grype matches without CPEs
 //     (cpeFreeTypes); each keeps its own cpe, and packages Grype matches by CPE keep them all;
 //   - every location but the first path (syft:location:0:path): no layer IDs, no further
-//     evidence files.
+//     evidence files;
+//   - the name of the cataloger that found the package (syft:package:foundBy), which says how
+//     Syft worked rather than what the image holds; no matcher of Grype's reads it.
 //
 // The BOM Generate returns is in this form from the start, so neither the model later stages
 // enrich nor the document Encode writes ever holds the candidates; EncodeFull puts them back
@@ -42,18 +44,44 @@ const (
 	locationPrefix   = "syft:location:"
 	keptLocationPath = "syft:location:0:path"
 	typeProperty     = "syft:package:type"
+	foundByProperty  = "syft:package:foundBy"
 )
 
-// leftOut reports whether the attested representation leaves out p, a property of a package
-// whose Syft type is typ, and which kind it is.
-func leftOut(p cyclonedx.Property, typ string) (cpe, location bool) {
+// omission is what kind of Syft's evidence a property is that the attested representation
+// leaves out, or kept.
+type omission int
+
+const (
+	kept omission = iota
+	leftCPE
+	leftLocation
+	leftFoundBy
+)
+
+// leftOut says whether the attested representation leaves out p, a property of a package whose
+// Syft type is typ, and as which kind.
+func leftOut(p cyclonedx.Property, typ string) omission {
 	switch {
-	case p.Name == cpeProperty:
-		return cpeFreeTypes[typ], false
-	case strings.HasPrefix(p.Name, locationPrefix):
-		return false, p.Name != keptLocationPath
+	case p.Name == cpeProperty && cpeFreeTypes[typ]:
+		return leftCPE
+	case strings.HasPrefix(p.Name, locationPrefix) && p.Name != keptLocationPath:
+		return leftLocation
+	case p.Name == foundByProperty:
+		return leftFoundBy
 	}
-	return false, false
+	return kept
+}
+
+// count adds one left-out property of kind k.
+func (o *Omitted) count(k omission) {
+	switch k {
+	case leftCPE:
+		o.CPEs++
+	case leftLocation:
+		o.Locations++
+	case leftFoundBy:
+		o.FoundBy++
+	}
 }
 
 func packageType(props []cyclonedx.Property) string {
@@ -74,26 +102,22 @@ func leanComponent(c *cyclonedx.Component) Omitted {
 	props := *c.Properties
 	typ := packageType(props)
 	var o Omitted
-	kept := props[:0:0]
+	keep := props[:0:0]
 	for _, p := range props {
-		cpe, location := leftOut(p, typ)
-		switch {
-		case cpe:
-			o.CPEs++
-		case location:
-			o.Locations++
-		default:
-			kept = append(kept, p)
+		if k := leftOut(p, typ); k != kept {
+			o.count(k)
+			continue
 		}
+		keep = append(keep, p)
 	}
 	if !o.Any() {
 		return o
 	}
 	o.Components = 1
-	if len(kept) == 0 {
+	if len(keep) == 0 {
 		c.Properties = nil
 	} else {
-		c.Properties = &kept
+		c.Properties = &keep
 	}
 	return o
 }
@@ -174,14 +198,9 @@ func restore(syft []cyclonedx.Property, current *[]cyclonedx.Property) ([]cyclon
 	var o Omitted
 	j := 0
 	for _, p := range syft {
-		cpe, location := leftOut(p, typ)
-		if cpe || location {
+		if k := leftOut(p, typ); k != kept {
 			out = append(out, p)
-			if cpe {
-				o.CPEs++
-			} else {
-				o.Locations++
-			}
+			o.count(k)
 			continue
 		}
 		// A kept property: bring along what precedes it in current, up to and with it.

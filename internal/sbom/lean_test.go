@@ -44,17 +44,17 @@ func names(props *[]cyclonedx.Property) []string {
 }
 
 func TestLeanComponentAndRestore(t *testing.T) {
-	kept := []string{"syft:package:foundBy", "syft:package:type", "syft:package:metadataType", "syft:location:0:path", "syft:metadata:source"}
+	kept := []string{"syft:package:type", "syft:package:metadataType", "syft:location:0:path", "syft:metadata:source"}
 	for _, tc := range []struct {
 		typ             string
 		cpes, locations int
 		want            []string
 		omitted         Omitted
 	}{
-		{"deb", 2, 3, kept, Omitted{Components: 1, CPEs: 2, Locations: 5}},
-		{"python", 20, 1, kept, Omitted{Components: 1, CPEs: 20, Locations: 1}},
-		{"binary", 2, 2, append(slices.Clone(kept[:3]), "syft:cpe23", "syft:cpe23", "syft:location:0:path", "syft:metadata:source"), Omitted{Components: 1, Locations: 3}},
-		{"python", 0, 0, slices.Delete(slices.Clone(kept), 3, 4), Omitted{}},
+		{"deb", 2, 3, kept, Omitted{Components: 1, CPEs: 2, Locations: 5, FoundBy: 1}},
+		{"python", 20, 1, kept, Omitted{Components: 1, CPEs: 20, Locations: 1, FoundBy: 1}},
+		{"binary", 2, 2, append(slices.Clone(kept[:2]), "syft:cpe23", "syft:cpe23", "syft:location:0:path", "syft:metadata:source"), Omitted{Components: 1, Locations: 3, FoundBy: 1}},
+		{"python", 0, 0, slices.Delete(slices.Clone(kept), 2, 3), Omitted{Components: 1, FoundBy: 1}},
 	} {
 		t.Run(fmt.Sprint(tc.typ, tc.cpes, tc.locations), func(t *testing.T) {
 			orig := syftComponent("p", tc.typ, tc.cpes, tc.locations)
@@ -73,14 +73,14 @@ func TestLeanComponentAndRestore(t *testing.T) {
 			// left out, in Syft's order, and keeps what the stages did.
 			added := cyclonedx.Property{Name: "bom-attest:bsi:filename", Value: "p.deb"}
 			cur := append(slices.Clone(*c.Properties), added)
-			cur[0].Value = "changed"
+			cur[0].Value = "changed" // syft:package:type
 			got, put := restore(*orig.Properties, &cur)
 			want := append(slices.Clone(*orig.Properties), added)
-			want[0].Value = "changed"
+			want[1].Value = "changed"
 			if !slices.Equal(got, want) {
 				t.Errorf("restored\n%v\nwant\n%v", got, want)
 			}
-			if put.CPEs != tc.omitted.CPEs || put.Locations != tc.omitted.Locations {
+			if put.CPEs != tc.omitted.CPEs || put.Locations != tc.omitted.Locations || put.FoundBy != tc.omitted.FoundBy {
 				t.Errorf("restore put back %+v, leanComponent took %+v", put, tc.omitted)
 			}
 		})

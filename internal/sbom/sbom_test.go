@@ -244,7 +244,7 @@ func TestAttestedSample(t *testing.T) {
 	if len(*a.Components) != len(*f.Components) {
 		t.Fatalf("%d components attested, %d in full", len(*a.Components), len(*f.Components))
 	}
-	var cpes, locations int
+	var cpes, locations, foundBy int
 	for i, c := range *a.Components {
 		fc := (*f.Components)[i]
 		if c.BOMRef != fc.BOMRef || c.PackageURL != fc.PackageURL || c.CPE != fc.CPE || c.Name != fc.Name || c.Version != fc.Version {
@@ -261,13 +261,15 @@ func TestAttestedSample(t *testing.T) {
 				cpes++
 			case strings.HasPrefix(p.Name, "syft:location:") && p.Name != "syft:location:0:path":
 				locations++
+			case p.Name == "syft:package:foundBy":
+				foundBy++
 			default:
 				t.Errorf("%s: left out %s=%s", fc.Name, p.Name, p.Value)
 			}
 		}
 	}
-	if cpes != omitted.CPEs || locations != omitted.Locations || cpes == 0 || locations == 0 {
-		t.Errorf("left out %d CPEs and %d locations, Omitted says %+v", cpes, locations, omitted)
+	if cpes != omitted.CPEs || locations != omitted.Locations || foundBy != omitted.FoundBy || cpes == 0 || locations == 0 || foundBy == 0 {
+		t.Errorf("left out %d CPEs, %d locations and %d cataloger names, Omitted says %+v", cpes, locations, foundBy, omitted)
 	}
 	if !omitted.Any() || omitted.String() == "nothing" {
 		t.Errorf("omitted %+v says %q", omitted, omitted)
