@@ -25,13 +25,6 @@ const complianceFile = "compliance.json"
 // maxFailuresShown bounds the resolver failures a report lists (the count is always given).
 const maxFailuresShown = 100
 
-// complianceState is the compliance stage's share of the run: one resolver for every platform
-// (what it fetched serves them all) and each platform's report.
-type complianceState struct {
-	resolver *hashes.Resolver
-	reports  []platformCompliance
-}
-
 type platformCompliance struct {
 	Platform string `json:"platform"`
 	SBOM     string `json:"sbom"`
@@ -77,7 +70,7 @@ func (p *pipeline) newResolver() error {
 	if err != nil {
 		return err
 	}
-	p.compl.resolver = r
+	p.resolver = r
 	return nil
 }
 
@@ -102,7 +95,7 @@ func (p *imagePipeline) enrich(ctx context.Context, src source.Source, bom *cycl
 	}
 	bsi := p.wantsStandard(check.BSI) && p.cfg.SpecVersion >= cyclonedx.SpecVersion1_6
 	hashStart := time.Now()
-	results, st, err := hashes.Compute(ctx, im, comps, hashes.Options{Resolver: p.compl.resolver, Examine: bsi})
+	results, st, err := hashes.Compute(ctx, im, comps, hashes.Options{Resolver: p.resolver, Examine: bsi})
 	if err != nil {
 		return nil, fmt.Errorf("compliance: %w", err)
 	}
@@ -117,7 +110,7 @@ func (p *imagePipeline) enrich(ctx context.Context, src source.Source, bom *cycl
 	}
 	p.log.Infof("creators: %d, concluded licences: %d, dependency edges added from dpkg: %d", enr.Creators, enr.Concluded, enr.AddedEdges)
 	pc := &platformCompliance{Platform: plat, gaps: enr.Gaps, HashedFiles: st.Files, HashedBytes: st.Bytes, Warnings: im.Warnings}
-	if r := p.compl.resolver; r != nil {
+	if r := p.resolver; r != nil {
 		pc.ResolveRequests = r.Requests()
 	}
 	pc.ResolveFailureCount = len(st.Failures)
@@ -151,21 +144,18 @@ func (p *imagePipeline) measure(pc *platformCompliance, bom *cyclonedx.BOM, file
 	pc.Report = check.Compliance(check.ComplianceInput{BOM: bom, SpecVersion: p.cfg.SpecVersion, Standards: p.cfg.Compliance,
 		Namespace: p.cfg.PropertyNamespace, Gaps: pc.gaps})
 	pc.gaps = nil
-	p.compl.reports = append(p.compl.reports, *pc)
+	p.complianceReports = append(p.complianceReports, *pc)
 	p.log.Infof("compliance score %.1f%% on %s", pc.Score, pc.Platform)
 }
 
 // writeCompliance writes compliance.json, the summary's table (of the first platform) and the
 // compliance-score output (the lowest platform's), once every platform is measured.
 func (p *imagePipeline) writeCompliance() error {
-	rs := p.compl.reports
+	rs := p.complianceReports
 	if len(rs) == 0 {
 		return nil
 	}
-	score := rs[0].Score
-	for _, r := range rs[1:] {
-		score = min(score, r.Score)
-	}
+	score := p.complianceScore()
 	doc := struct {
 		Score     float64              `json:"score"`
 		FailUnder *float64             `json:"failUnder,omitempty"`
@@ -190,14 +180,19 @@ func (p *imagePipeline) writeCompliance() error {
 
 // complianceGate is the error that ends a run whose score is under compliance-fail-under.
 func (p *imagePipeline) complianceGate() error {
-	if p.cfg.ComplianceFailUnder < 0 || len(p.compl.reports) == 0 {
+	if p.cfg.ComplianceFailUnder < 0 || len(p.complianceReports) == 0 {
 		return nil
 	}
-	score := p.compl.reports[0].Score
-	for _, r := range p.compl.reports[1:] {
+	return check.Gate(p.complianceScore(), p.cfg.ComplianceFailUnder)
+}
+
+// complianceScore is the image's score: its lowest platform's. It needs at least one report.
+func (p *imagePipeline) complianceScore() float64 {
+	score := p.complianceReports[0].Score
+	for _, r := range p.complianceReports[1:] {
 		score = min(score, r.Score)
 	}
-	return check.Gate(score, p.cfg.ComplianceFailUnder)
+	return score
 }
 
 func complianceSection(r platformCompliance, platforms int, file string) report.Section {

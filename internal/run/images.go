@@ -29,9 +29,10 @@ type imagePipeline struct {
 	dir   *outdir.Dir     // where its files go
 	out   *report.Outputs // its outputs; the run's are the first image's
 	sum   *report.Image
-	ped   *pedigreeState  // the run's pedigree inputs, with this image's warnings
-	vulns *vulnScan       // the run's database and VEX, with this image's findings
-	compl complianceState // the run's resolver, with this image's reports
+	ped   *pedigreeState // the run's pedigree inputs, with this image's warnings
+	vulns *vulnScan      // the run's database and VEX, with this image's findings
+	// complianceReports are the compliance reports of the image's platforms, in order.
+	complianceReports []platformCompliance
 
 	res            *image.Resolved
 	targets        []image.Target  // the platforms to describe, in order
@@ -173,7 +174,6 @@ func (p *imagePipeline) describe(ctx context.Context) error {
 	if s := p.pipeline.vulns; s != nil {
 		p.vulns = &vulnScan{db: s.db, vex: s.vex, byPlat: map[string][]string{}}
 	}
-	p.compl = complianceState{resolver: p.pipeline.compl.resolver}
 	p.dir = p.pipeline.dir
 	if p.several() {
 		dir, err := p.dir.Sub(p.dirName)

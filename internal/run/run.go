@@ -17,6 +17,7 @@ import (
 	"github.com/bom-attest/bom-attest/internal/admission"
 	"github.com/bom-attest/bom-attest/internal/check"
 	"github.com/bom-attest/bom-attest/internal/config"
+	"github.com/bom-attest/bom-attest/internal/hashes"
 	"github.com/bom-attest/bom-attest/internal/image"
 	"github.com/bom-attest/bom-attest/internal/mlbom"
 	"github.com/bom-attest/bom-attest/internal/modelmanifest"
@@ -169,7 +170,7 @@ type pipeline struct {
 	layers      *image.LayerCache       // the blobs of layers more than one platform or image has
 	trust       *admission.Trust        // the policies' trust, once known
 	org         *ownerType              // whether the repository's owner is an organization, once asked
-	compl       complianceState         // the compliance stage's resolver, which every image shares
+	resolver    *hashes.Resolver        // resolve-hashes' look-ups, nil without it; what one image fetched serves the others
 }
 
 // stage times fn inside a log group and records it for the summary.
