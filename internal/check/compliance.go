@@ -297,11 +297,23 @@ func Compliance(in ComplianceInput) *Report {
 			}
 		}
 	}
+	// A component's own hashes are of the kind the document names (metadata.properties) unless
+	// the component names its own: it saves a property on every component.
+	ownKind := "other"
+	if md := in.BOM.Metadata; md != nil && md.Properties != nil {
+		for _, p := range *md.Properties {
+			if p.Name == in.Namespace+":hash:kind" {
+				ownKind = p.Value
+			}
+		}
+	}
 	for _, c := range comps {
 		kind := property(c, in.Namespace+":hash:kind")
 		switch {
 		case kind != "":
-		case c.Hashes != nil && len(*c.Hashes) > 0 || distributionHash(c, "") != "":
+		case c.Hashes != nil && len(*c.Hashes) > 0:
+			kind = ownKind
+		case distributionHash(c, "") != "":
 			kind = "other"
 		default:
 			kind = "none"

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/CycloneDX/cyclonedx-go"
@@ -18,10 +20,11 @@ type Omitted struct {
 	CPEs       int // guessed CPE candidates (syft:cpe23) left out
 	Locations  int // syft:location properties left out
 	FoundBy    int // syft:package:foundBy properties left out
+	Creators   int // Syft's publisher or author strings left out where the manufacturer says the same
 }
 
 // Any reports whether the attested document differs from the full one.
-func (o Omitted) Any() bool { return o.CPEs+o.Locations+o.FoundBy > 0 }
+func (o Omitted) Any() bool { return o.CPEs+o.Locations+o.FoundBy+o.Creators > 0 }
 
 // Encode writes bom as compact JSON at spec version v. For an SBOM Generate made, that is the
 // attested document: the representation of lean.go. Compact, because the document is also the
@@ -113,37 +116,77 @@ func encode(w io.Writer, bom *cyclonedx.BOM, v cyclonedx.SpecVersion, each func(
 	return o, nil
 }
 
-// writeComponents writes "components":[...].
+// writeComponents writes "components":[...]. The chunks are made (each) and encoded on every
+// core at once and written in order: on a large image the full document's chunks are seconds of
+// CPU, and only as many chunks as there are cores are held at a time.
 func writeComponents(bw *errWriter, comps []cyclonedx.Component, v cyclonedx.SpecVersion, each func([]cyclonedx.Component) Omitted) (Omitted, error) {
+	type encoded struct {
+		arr json.RawMessage
+		o   Omitted
+		err error
+	}
+	n := (len(comps) + componentChunk - 1) / componentChunk
+	results := make([]chan encoded, n)
+	for i := range results {
+		results[i] = make(chan encoded, 1)
+	}
+	slots, done := make(chan struct{}, runtime.GOMAXPROCS(0)), make(chan struct{})
+	defer close(done)
+	go func() {
+		for i := range n {
+			select {
+			case slots <- struct{}{}:
+			case <-done:
+				return
+			}
+			go func() {
+				start := i * componentChunk
+				chunk := slices.Clone(comps[start:min(start+componentChunk, len(comps))])
+				var r encoded
+				if each != nil {
+					r.o = each(chunk)
+				}
+				r.arr, r.err = encodeChunk(chunk, v, start)
+				results[i] <- r
+			}()
+		}
+	}()
 	bw.write(`"components":[`)
 	var o Omitted
-	chunk := make([]cyclonedx.Component, 0, componentChunk)
-	for start := 0; start < len(comps); start += componentChunk {
-		chunk = append(chunk[:0], comps[start:min(start+componentChunk, len(comps))]...)
-		if each != nil {
-			o.add(each(chunk))
+	for i, res := range results {
+		r := <-res
+		<-slots
+		if r.err != nil {
+			return Omitted{}, r.err
 		}
-		part := cyclonedx.BOM{Components: &chunk}
-		fields, err := encodeObject(&part, v)
-		if err != nil {
-			return Omitted{}, err
-		}
-		var arr json.RawMessage
-		for _, f := range fields {
-			if f.key == "components" {
-				arr = f.value
-			}
-		}
-		if len(arr) < 2 || arr[0] != '[' || arr[len(arr)-1] != ']' {
-			return Omitted{}, fmt.Errorf("encode CycloneDX %s: components %d to %d did not encode as an array", v, start, start+len(chunk))
-		}
-		if start > 0 && len(arr) > 2 {
+		o.add(r.o)
+		if i > 0 && len(r.arr) > 2 {
 			bw.write(",")
 		}
-		bw.writeBytes(arr[1 : len(arr)-1])
+		bw.writeBytes(r.arr[1 : len(r.arr)-1])
 	}
 	bw.write("]")
 	return o, nil
+}
+
+// encodeChunk is the JSON array of chunk, the components from start on, as cyclonedx-go
+// writes it at v.
+func encodeChunk(chunk []cyclonedx.Component, v cyclonedx.SpecVersion, start int) (json.RawMessage, error) {
+	part := cyclonedx.BOM{Components: &chunk}
+	fields, err := encodeObject(&part, v)
+	if err != nil {
+		return nil, err
+	}
+	var arr json.RawMessage
+	for _, f := range fields {
+		if f.key == "components" {
+			arr = f.value
+		}
+	}
+	if len(arr) < 2 || arr[0] != '[' || arr[len(arr)-1] != ']' {
+		return nil, fmt.Errorf("encode CycloneDX %s: components %d to %d did not encode as an array", v, start, start+len(chunk))
+	}
+	return arr, nil
 }
 
 func (o *Omitted) add(p Omitted) {
@@ -151,6 +194,7 @@ func (o *Omitted) add(p Omitted) {
 	o.CPEs += p.CPEs
 	o.Locations += p.Locations
 	o.FoundBy += p.FoundBy
+	o.Creators += p.Creators
 }
 
 // field is one member of a JSON object, in the order it was written.
@@ -236,11 +280,14 @@ func (o Omitted) String() string {
 	if o.FoundBy > 0 {
 		parts = append(parts, fmt.Sprintf("%d cataloger names (syft:package:foundBy)", o.FoundBy))
 	}
-	switch len(parts) {
-	case 0:
+	if o.Creators > 0 {
+		parts = append(parts, fmt.Sprintf("%d publisher or author strings the component's manufacturer repeats", o.Creators))
+	}
+	if len(parts) == 0 {
 		return "nothing"
-	case 3:
-		parts = []string{parts[0] + ", " + parts[1], parts[2]}
+	}
+	if len(parts) > 2 {
+		parts = []string{strings.Join(parts[:len(parts)-1], ", "), parts[len(parts)-1]}
 	}
 	return fmt.Sprintf("%s, of %d components", strings.Join(parts, " and "), o.Components)
 }

@@ -32,6 +32,8 @@ type Enrichment struct {
 	Creators   int // components given a creator
 	Concluded  int // components given a concluded licence
 	AddedEdges int // dependency edges added from dpkg's Depends
+
+	installed int // components whose own hash is their installed files' digest
 }
 
 // BSI TR-03183-2 v2.1 property names and values (github.com/BSI-Bund/tr-03183-cyclonedx-property-taxonomy).
@@ -79,7 +81,32 @@ func Enrich(ctx context.Context, bom *cyclonedx.BOM, im *pkgdb.Image, o EnrichOp
 		e.bsi(c, rec, o)
 	}
 	e.compositions(bom, im, recs)
+	if e.installed > 0 {
+		installedKind(bom, o.Namespace)
+	}
 	return e, nil
+}
+
+// installedKind says once, in metadata.properties, that a component's own hashes are the digest
+// of its installed files unless the component's own <ns>:hash:kind says otherwise (a recorded
+// hash with no download URL): the kind most components carry, named on each, would be about
+// 60 bytes a component.
+func installedKind(bom *cyclonedx.BOM, ns string) {
+	if bom.Metadata == nil {
+		bom.Metadata = &cyclonedx.Metadata{}
+	}
+	var props []cyclonedx.Property
+	if bom.Metadata.Properties != nil {
+		props = *bom.Metadata.Properties
+	}
+	name := ns + ":hash:kind"
+	for _, p := range props {
+		if p.Name == name {
+			return
+		}
+	}
+	props = append(props, cyclonedx.Property{Name: name, Value: string(hashes.KindInstalledFiles)})
+	bom.Metadata.Properties = &props
 }
 
 // Location is the first path Syft recorded for a component (syft:location:N:path), "" for none.
@@ -158,11 +185,34 @@ func (e *Enrichment) creator(c *cyclonedx.Component, rec pkgdb.Record, im *pkgdb
 	if o.SpecVersion >= cyclonedx.SpecVersion1_6 {
 		if c.Manufacturer == nil {
 			c.Manufacturer = p.entity()
+			dropRepeatedCreator(c, p)
 		}
 	} else if c.Supplier == nil {
 		c.Supplier = p.entity()
+		dropRepeatedCreator(c, p)
 	}
 	e.Creators++
+}
+
+// dropRepeatedCreator clears Syft's string for who made the package (publisher for dpkg's
+// Maintainer, author for Python and npm) when it is exactly what the entity made of p says —
+// one name and at most one address — so nothing is lost: on a large image the repetition is
+// about 50 bytes a component of the attested document. The full document keeps Syft's string
+// (fullComponents).
+func dropRepeatedCreator(c *cyclonedx.Component, p Party) {
+	if len(p.Emails) > 1 {
+		return
+	}
+	same := p.Name // a name alone, or an address alone standing for the name
+	if len(p.Emails) == 1 && p.Emails[0] != p.Name {
+		same = p.Name + " <" + p.Emails[0] + ">"
+	}
+	if c.Publisher == same {
+		c.Publisher = ""
+	}
+	if c.Author == same {
+		c.Author = ""
+	}
 }
 
 // projectLabels are the Project-URL labels taken for a creator's URL, in order of preference.
@@ -338,7 +388,8 @@ func (e *Enrichment) hashes(c *cyclonedx.Component, rec pkgdb.Record, o EnrichOp
 	}
 	if in := res.Installed; in != nil && in.SHA256 != "" && c.Hashes == nil {
 		c.Hashes = &[]cyclonedx.Hash{{Algorithm: cyclonedx.HashAlgoSHA256, Value: in.SHA256}}
-		setProperty(c, kindProp, string(hashes.KindInstalledFiles))
+		// The document names this kind once (installedKind); the component carries none.
+		e.installed++
 		return
 	}
 	if c.Hashes == nil || len(*c.Hashes) == 0 {

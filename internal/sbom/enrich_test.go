@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -121,6 +122,10 @@ func TestEnrichWithAptLists(t *testing.T) {
 	if m := bash.Manufacturer; m == nil || m.Name != "Matthias Klose" || m.Contact == nil || (*m.Contact)[0].Email != "doko@debian.org" {
 		t.Errorf("bash's creator: %+v", bash.Manufacturer)
 	}
+	// Syft's "Matthias Klose <doko@debian.org>" says nothing the manufacturer does not.
+	if bash.Publisher != "" {
+		t.Errorf("bash's publisher %q beside a manufacturer that says the same", bash.Publisher)
+	}
 	sum, file := pkgdbtest.PackagesEntry("bash")
 	d := extRef(bash, cyclonedx.ERTypeDistribution)
 	if d == nil || d.URL != "http://deb.debian.org/debian/"+file || d.Hashes == nil || (*d.Hashes)[0].Value != sum {
@@ -141,9 +146,13 @@ func TestEnrichWithAptLists(t *testing.T) {
 
 	// mytool is in no list: the digest of its installed files is its hash, never a
 	// distribution reference.
+	// The document names that kind once; the component does not repeat it.
 	my := find(t, bom, "pkg:deb/debian/mytool@")
-	if my.Hashes == nil || len(*my.Hashes) != 1 || (*my.Hashes)[0].Algorithm != cyclonedx.HashAlgoSHA256 || prop(my, "bom-attest:hash:kind") != "installed-files" {
+	if my.Hashes == nil || len(*my.Hashes) != 1 || (*my.Hashes)[0].Algorithm != cyclonedx.HashAlgoSHA256 || prop(my, "bom-attest:hash:kind") != "" {
 		t.Errorf("mytool: hashes %v, kind %q", my.Hashes, prop(my, "bom-attest:hash:kind"))
+	}
+	if md := bom.Metadata; md == nil || md.Properties == nil || !slices.Contains(*md.Properties, cyclonedx.Property{Name: "bom-attest:hash:kind", Value: "installed-files"}) {
+		t.Errorf("metadata.properties do not name the installed-files kind: %+v", bom.Metadata)
 	}
 	if extRef(my, cyclonedx.ERTypeDistribution) != nil || prop(my, "bsi:component:filename") != "" {
 		t.Error("mytool: a distribution reference or filename though no deployable form is known")

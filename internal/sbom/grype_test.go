@@ -290,6 +290,11 @@ func TestAttestedSBOMKeepsGrypeMatches(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			res := scan(t, tc.dir)
 			v := cyclonedx.SpecVersion1_6
+			// As the compliance stage leaves it: Syft's creator strings the manufacturer repeats
+			// are out of the attested document too.
+			if manufactureAll(t, res.BOM, false) == 0 {
+				t.Fatal("no creator string to leave out: the comparison would not cover them")
+			}
 			lean, err := Encode(res.BOM, v)
 			if err != nil {
 				t.Fatal(err)

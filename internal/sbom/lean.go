@@ -171,13 +171,25 @@ func fullComponents(s *syftsbom.SBOM, comps []cyclonedx.Component) Omitted {
 	sorted := pkg.NewCollection(pkgs...).Sorted()
 	for k, syftComp := range packageComponents(s, pkgs) {
 		c := &comps[at[sorted[k].ID()]]
-		if syftComp.Properties == nil {
-			continue
+		var put Omitted
+		if syftComp.Properties != nil {
+			var props []cyclonedx.Property
+			if props, put = restore(*syftComp.Properties, c.Properties); put.Any() {
+				c.Properties = &props
+			}
 		}
-		props, put := restore(*syftComp.Properties, c.Properties)
+		// Enrich leaves out Syft's string for who made the package where the manufacturer it
+		// adds says the same (dropRepeatedCreator); no other stage clears these.
+		if c.Publisher == "" && syftComp.Publisher != "" {
+			c.Publisher = syftComp.Publisher
+			put.Creators++
+		}
+		if c.Author == "" && syftComp.Author != "" {
+			c.Author = syftComp.Author
+			put.Creators++
+		}
 		if put.Any() {
 			put.Components = 1
-			c.Properties = &props
 			o.add(put)
 		}
 	}

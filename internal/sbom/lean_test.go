@@ -119,3 +119,67 @@ func TestFullIsSyfts(t *testing.T) {
 		}
 	}
 }
+
+// TestRepeatedCreatorsGoBackInFull: the attested document leaves out Syft's publisher or
+// author string only where the manufacturer says exactly the same; the full document has every
+// one of Syft's strings back, and counts them.
+func TestRepeatedCreatorsGoBackInFull(t *testing.T) {
+	res := scan(t, matchImage(t))
+	want := cyclonedxhelpers.ToFormatModel(*res.Syft)
+	packageRefs(want, res.Syft)
+	byRef := map[string]cyclonedx.Component{}
+	for _, c := range *want.Components {
+		byRef[c.BOMRef] = c
+	}
+	dropped := manufactureAll(t, res.BOM, true)
+	if dropped == 0 {
+		t.Fatal("the image has no package whose creator string the manufacturer repeats")
+	}
+	full, omitted, err := res.EncodeFull(cyclonedx.SpecVersion1_6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if omitted.Creators != dropped {
+		t.Errorf("omitted.Creators = %d, want %d", omitted.Creators, dropped)
+	}
+	if !strings.Contains(omitted.String(), fmt.Sprintf("%d publisher or author strings", dropped)) {
+		t.Errorf("omitted: %s", omitted)
+	}
+	var got cyclonedx.BOM
+	if err := json.Unmarshal(full, &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range *got.Components {
+		if w, ok := byRef[c.BOMRef]; ok && (c.Publisher != w.Publisher || c.Author != w.Author) {
+			t.Errorf("%s in the full document: publisher %q author %q, Syft's %q %q", c.Name, c.Publisher, c.Author, w.Publisher, w.Author)
+		}
+	}
+}
+
+// manufactureAll gives every component with Syft's publisher or author string the manufacturer
+// the compliance stage makes of it, which drops the string, and returns how many it dropped.
+// With someMore every other one's manufacturer has a second address, so its string stays.
+func manufactureAll(t *testing.T, bom *cyclonedx.BOM, someMore bool) int {
+	t.Helper()
+	dropped, seen := 0, 0
+	for i := range *bom.Components {
+		c := &(*bom.Components)[i]
+		s := c.Publisher + c.Author
+		if s == "" {
+			continue
+		}
+		var p Party
+		p.Name, p.Emails = ParseAddresses(s)
+		if seen++; someMore && seen%2 == 0 {
+			p.Emails = append(p.Emails, "second@example.org")
+		}
+		c.Manufacturer = p.entity()
+		dropRepeatedCreator(c, p)
+		if c.Publisher+c.Author == "" {
+			dropped++
+		} else if len(p.Emails) < 2 {
+			t.Errorf("%s: %q kept though the manufacturer %+v says the same", c.Name, s, p)
+		}
+	}
+	return dropped
+}
