@@ -15,8 +15,8 @@ small=${BENCH_SCALE_SMALL:-2500}
 large=${BENCH_SCALE_LARGE:-12500}
 # The issue's table measured bom-attest without the compliance stage, which came later and is on by
 # default (compliance: all): it reads every package's record and hashes its files, and adds about
-# 550 bytes to each component, which puts the large image's attested SBOM over 16 MiB. The timed
-# runs leave it out; the sizes with it are measured after them (one run each).
+# 410 bytes to each component. The timed runs leave it out; the sizes with it are measured after
+# them (one run each), and the default's must be under 16 MiB as well.
 scale_args=${BENCH_SCALE_ARGS:---compliance none}
 read -ra extra <<<"$scale_args"
 
@@ -160,7 +160,7 @@ for mode in cisa all; do
 	((compliance_size[$mode] <= 16 << 20)) || fits="OVER the limit: the run refuses it before signing"
 	echo "  with --compliance $mode: $(mib "${compliance_size[$mode]}") MiB (${compliance_size[$mode]} bytes), $fits"
 done
-((attested <= 16 << 20)) || verdict="MISSED"
+((attested <= 16 << 20 && compliance_size[all] <= 16 << 20)) || verdict="MISSED"
 awk -v g="$growth" -v w="$wr" -v r="$rr" 'BEGIN { exit !(g <= 5.5 && w <= 0.5 && r <= 0.5) }' || verdict="MISSED"
 echo
 echo "  bom-attest: bom-attest --image oci-dir:IMAGE --dry-run true --output-dir DIR $scale_args"
