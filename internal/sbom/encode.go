@@ -281,7 +281,7 @@ func (o Omitted) String() string {
 		parts = append(parts, fmt.Sprintf("%d cataloger names (syft:package:foundBy)", o.FoundBy))
 	}
 	if o.Creators > 0 {
-		parts = append(parts, fmt.Sprintf("%d publisher or author strings the component's manufacturer repeats", o.Creators))
+		parts = append(parts, fmt.Sprintf("%d publisher or author strings repeated by the manufacturer (or supplier) bom-attest adds", o.Creators))
 	}
 	if len(parts) == 0 {
 		return "nothing"
