@@ -407,23 +407,10 @@ func (p *imagePipeline) target(ctx context.Context, t image.Target, file string,
 		if err != nil {
 			return err
 		}
-		// The full document is made from the same model while the attested one is validated:
-		// on a large image each takes seconds of one core.
-		var full fullSBOM
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			full = p.encodeFullSBOM(gen)
-		}()
 		// What we publish must be what every CycloneDX tool accepts; a failure here is our bug,
 		// and it stops the run before a bad document is signed.
-		err = check.Validate(doc, p.cfg.SpecVersion)
-		<-done
-		if err != nil {
+		if err := check.Validate(doc, p.cfg.SpecVersion); err != nil {
 			return fmt.Errorf("SBOM for %s: %w", plat, err)
-		}
-		if full.err != nil {
-			return full.err
 		}
 		path, err := p.dir.Write(file, doc)
 		if err != nil {
@@ -431,7 +418,7 @@ func (p *imagePipeline) target(ctx context.Context, t image.Target, file string,
 		}
 		pl.File = p.display(path)
 		p.log.Infof("wrote %s (%d bytes)", pl.File, len(doc))
-		if err := p.writeFullSBOM(full, file, &pl); err != nil {
+		if err := p.writeFullSBOM(gen, file, &pl); err != nil {
 			return err
 		}
 		if p.cfg.Wants("sbom") && len(doc) > statement.MaxPredicateSize {
@@ -451,33 +438,21 @@ func (p *imagePipeline) target(ctx context.Context, t image.Target, file string,
 	return pl, err
 }
 
-// fullSBOM is the full SBOM, every property Syft gave, and what the attested one leaves out.
-type fullSBOM struct {
-	doc  []byte
-	left sbom.Omitted
-	err  error
-}
-
-// encodeFullSBOM makes the full SBOM. It only reads gen, so it may run beside what else reads it.
-func (p *imagePipeline) encodeFullSBOM(gen *sbom.Result) fullSBOM {
+// writeFullSBOM writes the full SBOM, every property Syft gave, next to the attested one when
+// the attested one leaves something out: sbom.full.cdx.json (per platform
+// sbom.full.<platform>.cdx.json), through the image's own directory. It notes the file and
+// what the attested one leaves out in pl, for the summary.
+func (p *imagePipeline) writeFullSBOM(gen *sbom.Result, file string, pl *report.Platform) error {
 	doc, left, err := gen.EncodeFull(p.cfg.SpecVersion)
-	return fullSBOM{doc, left, err}
-}
-
-// writeFullSBOM writes the full SBOM next to the attested one when the attested one leaves
-// something out: sbom.full.cdx.json (per platform sbom.full.<platform>.cdx.json), through the
-// image's own directory. It notes the file and what the attested one leaves out in pl, for the
-// summary.
-func (p *imagePipeline) writeFullSBOM(full fullSBOM, file string, pl *report.Platform) error {
-	if !full.left.Any() {
-		return nil
+	if err != nil || !left.Any() {
+		return err
 	}
-	path, err := p.dir.Write("sbom.full."+strings.TrimPrefix(file, "sbom."), full.doc)
+	path, err := p.dir.Write("sbom.full."+strings.TrimPrefix(file, "sbom."), doc)
 	if err != nil {
 		return err
 	}
-	pl.FullFile, pl.LeftOut = p.display(path), full.left.String()
-	p.log.Infof("wrote %s (%d bytes): the full SBOM, with what the attested one leaves out", pl.FullFile, len(full.doc))
+	pl.FullFile, pl.LeftOut = p.display(path), left.String()
+	p.log.Infof("wrote %s (%d bytes): the full SBOM, with what the attested one leaves out", pl.FullFile, len(doc))
 	return nil
 }
 
