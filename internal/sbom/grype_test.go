@@ -13,24 +13,11 @@ import (
 	"time"
 
 	"github.com/CycloneDX/cyclonedx-go"
-	"github.com/anchore/clio"
-	"github.com/anchore/grype/cmd/grype/cli/options"
 	"github.com/anchore/grype/grype"
 	v6 "github.com/anchore/grype/grype/db/v6"
 	"github.com/anchore/grype/grype/distro"
 	"github.com/anchore/grype/grype/match"
 	"github.com/anchore/grype/grype/matcher"
-	"github.com/anchore/grype/grype/matcher/dotnet"
-	"github.com/anchore/grype/grype/matcher/dpkg"
-	"github.com/anchore/grype/grype/matcher/golang"
-	"github.com/anchore/grype/grype/matcher/hex"
-	"github.com/anchore/grype/grype/matcher/java"
-	"github.com/anchore/grype/grype/matcher/javascript"
-	"github.com/anchore/grype/grype/matcher/python"
-	"github.com/anchore/grype/grype/matcher/rpm"
-	"github.com/anchore/grype/grype/matcher/ruby"
-	"github.com/anchore/grype/grype/matcher/rust"
-	"github.com/anchore/grype/grype/matcher/stock"
 	"github.com/anchore/grype/grype/pkg"
 	"github.com/anchore/grype/grype/vulnerability"
 	syftpkg "github.com/anchore/syft/syft/pkg"
@@ -46,31 +33,11 @@ import (
 // hold that to Grype v0.115.0's library — its SBOM reader, its matchers, and a database built
 // with its own v6 writer.
 
-// grypeDefaults is the matcher configuration Grype's command line builds from its default
-// options (cmd/grype/cli/commands/root.go), read from those options rather than restated.
-func grypeDefaults() (matcher.Config, options.Grype) {
-	o := *options.DefaultGrype(clio.Identification{Name: "grype"})
-	return matcher.Config{
-		Java:       java.MatcherConfig{ExternalSearchConfig: o.ExternalSources.ToJavaMatcherConfig(), UseCPEs: o.Match.Java.UseCPEs},
-		Ruby:       ruby.MatcherConfig(o.Match.Ruby),
-		Python:     python.MatcherConfig(o.Match.Python),
-		Dotnet:     dotnet.MatcherConfig(o.Match.Dotnet),
-		Javascript: javascript.MatcherConfig(o.Match.Javascript),
-		Golang: golang.MatcherConfig{UseCPEs: o.Match.Golang.UseCPEs, AlwaysUseCPEForStdlib: o.Match.Golang.AlwaysUseCPEForStdlib,
-			AllowMainModulePseudoVersionComparison: o.Match.Golang.AllowMainModulePseudoVersionComparison},
-		Rust:  rust.MatcherConfig(o.Match.Rust),
-		Hex:   hex.MatcherConfig(o.Match.Hex),
-		Stock: stock.MatcherConfig(o.Match.Stock),
-		Dpkg:  dpkg.MatcherConfig{MissingEpochStrategy: o.Match.Dpkg.MissingEpochStrategy, UseCPEsForEOL: o.Match.Dpkg.UseCPEsForEOL},
-		Rpm:   rpm.MatcherConfig{MissingEpochStrategy: o.Match.Rpm.MissingEpochStrategy, UseCPEsForEOL: o.Match.Rpm.UseCPEsForEOL},
-	}, o
-}
-
 // TestCPEFreeTypesAreGrypes: every type whose candidates the attested document drops has a
 // matcher of its own among Grype's defaults (so it never falls to the stock matcher, which
 // matches by CPE), and Grype's default options turn CPE matching off for that matcher.
 func TestCPEFreeTypesAreGrypes(t *testing.T) {
-	cfg, o := grypeDefaults()
+	cfg, o := grypedbtest.CLIMatcherConfig()
 	claimed := map[syftpkg.Type]match.MatcherType{}
 	for _, m := range matcher.NewDefaultMatchers(cfg) {
 		for _, ty := range m.PackageTypes() {
@@ -150,7 +117,7 @@ func grypeDB(t *testing.T, records []advisory) vulnerability.Provider {
 // matchesOf runs Grype on an SBOM document as `grype sbom:FILE` would, and lists the matches.
 func matchesOf(t *testing.T, vp vulnerability.Provider, doc []byte) []string {
 	t.Helper()
-	cfg, o := grypeDefaults()
+	cfg, o := grypedbtest.CLIMatcherConfig()
 	pkgs, pctx, _, err := pkg.ProvideFromReader(bytes.NewReader(doc), pkg.ProviderConfig{SynthesisConfig: pkg.SynthesisConfig{
 		GenerateMissingCPEs: o.GenerateMissingCPEs, Distro: pkg.DistroConfig{FixChannels: distro.DefaultFixChannels()}}})
 	if err != nil {

@@ -24,17 +24,6 @@ import (
 	"github.com/anchore/grype/grype/grypeerr"
 	"github.com/anchore/grype/grype/match"
 	"github.com/anchore/grype/grype/matcher"
-	"github.com/anchore/grype/grype/matcher/dotnet"
-	"github.com/anchore/grype/grype/matcher/dpkg"
-	"github.com/anchore/grype/grype/matcher/golang"
-	"github.com/anchore/grype/grype/matcher/hex"
-	"github.com/anchore/grype/grype/matcher/java"
-	"github.com/anchore/grype/grype/matcher/javascript"
-	"github.com/anchore/grype/grype/matcher/python"
-	"github.com/anchore/grype/grype/matcher/rpm"
-	"github.com/anchore/grype/grype/matcher/ruby"
-	"github.com/anchore/grype/grype/matcher/rust"
-	"github.com/anchore/grype/grype/matcher/stock"
 	"github.com/anchore/grype/grype/pkg"
 	"github.com/anchore/grype/grype/vulnerability"
 	"github.com/anchore/syft/syft/format/syftjson"
@@ -133,26 +122,6 @@ func keyOf(id, ns, name, version string, fix vulnerability.Fix) key {
 	return key{id, ns, name, version, string(fix.State), strings.Join(fix.Versions, ",")}
 }
 
-// grypeCLIMatcherConfig is what Grype's command line builds from its default options
-// (cmd/grype/cli/commands/root.go, getMatcherConfig).
-func grypeCLIMatcherConfig() matcher.Config {
-	o := options.DefaultGrype(clio.Identification{Name: "grype"})
-	return matcher.Config{
-		Java:       java.MatcherConfig{ExternalSearchConfig: o.ExternalSources.ToJavaMatcherConfig(), UseCPEs: o.Match.Java.UseCPEs},
-		Ruby:       ruby.MatcherConfig(o.Match.Ruby),
-		Python:     python.MatcherConfig(o.Match.Python),
-		Dotnet:     dotnet.MatcherConfig(o.Match.Dotnet),
-		Javascript: javascript.MatcherConfig(o.Match.Javascript),
-		Golang: golang.MatcherConfig{UseCPEs: o.Match.Golang.UseCPEs, AlwaysUseCPEForStdlib: o.Match.Golang.AlwaysUseCPEForStdlib,
-			AllowMainModulePseudoVersionComparison: o.Match.Golang.AllowMainModulePseudoVersionComparison},
-		Rust:  rust.MatcherConfig(o.Match.Rust),
-		Hex:   hex.MatcherConfig(o.Match.Hex),
-		Stock: stock.MatcherConfig(o.Match.Stock),
-		Dpkg:  dpkg.MatcherConfig{MissingEpochStrategy: o.Match.Dpkg.MissingEpochStrategy, UseCPEsForEOL: o.Match.Dpkg.UseCPEsForEOL},
-		Rpm:   rpm.MatcherConfig{MissingEpochStrategy: o.Match.Rpm.MissingEpochStrategy, UseCPEsForEOL: o.Match.Rpm.UseCPEsForEOL},
-	}
-}
-
 // reference is Grype doing it all by itself, as `grype sbom:FILE` does: its own distribution
 // client and curator download the same served database, its own reader reads the SBOM from
 // sbomFile, and its matcher runs with its command line's defaults.
@@ -174,7 +143,7 @@ func reference(t *testing.T, f *fixture, sbomFile string, ignore []match.IgnoreR
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := grype.VulnerabilityMatcher{VulnerabilityProvider: vp, Matchers: matcher.NewDefaultMatchers(grypeCLIMatcherConfig()), IgnoreRules: ignore, FailSeverity: failOn}
+	m := grype.VulnerabilityMatcher{VulnerabilityProvider: vp, Matchers: matcher.NewDefaultMatchers(cliMatchers()), IgnoreRules: ignore, FailSeverity: failOn}
 	matches, _, gateErr := m.FindMatches(pkgs, pctx)
 	if gateErr != nil && !errors.Is(gateErr, grypeerr.ErrAboveSeverityThreshold) {
 		t.Fatal(gateErr)
@@ -285,7 +254,7 @@ func TestScanEqualsGrype(t *testing.T) {
 // TestMatcherConfigIsGrypes: the matchers run with the configuration Grype's command line
 // builds from its defaults, so the action finds what a `grype` step would.
 func TestMatcherConfigIsGrypes(t *testing.T) {
-	if got, want := fmt.Sprintf("%+v", vulns.MatcherConfig()), fmt.Sprintf("%+v", grypeCLIMatcherConfig()); got != want {
+	if got, want := fmt.Sprintf("%+v", vulns.MatcherConfig()), fmt.Sprintf("%+v", cliMatchers()); got != want {
 		t.Errorf("matcher config\n got %s\nwant %s", got, want)
 	}
 }
@@ -428,4 +397,10 @@ func TestReport(t *testing.T) {
 	if c.JSON() != `{"critical":1,"high":1,"medium":1,"low":1,"negligible":1,"unknown":0}` || c.Total() != 5 {
 		t.Errorf("counts = %s", c.JSON())
 	}
+}
+
+// cliMatchers is the matcher configuration of Grype's command line.
+func cliMatchers() matcher.Config {
+	cfg, _ := grypedbtest.CLIMatcherConfig()
+	return cfg
 }
