@@ -141,18 +141,10 @@ func TestHostileTextNeverStartsALine(t *testing.T) {
 
 	t.Run("the image's contents", func(t *testing.T) {
 		r := newRunner(t)
-		layer, err := testimage.Layer(append([]testimage.File{testimage.OSRelease("12", "bookworm")},
-			testimage.DistInfo("/usr/lib/python3/dist-packages", testimage.PythonPackage{Name: "evil", Version: "1.0",
-				License: "MIT [click](https://evil.example/x) ![t](https://evil.example/p.png) <img src=https://evil.example/q.png> " + hostileText("license")})...)...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, err := testimage.Image(v1.Platform{OS: "linux", Architecture: "amd64"}, layer)
-		if err != nil {
-			t.Fatal(err)
-		}
 		dir := filepath.Join(r.workspace, "layout")
-		if err := testimage.WriteLayout(dir, img); err != nil {
+		if err := testimage.WriteOneLayer(dir, append([]testimage.File{testimage.OSRelease("12", "bookworm")},
+			testimage.DistInfo("/usr/lib/python3/dist-packages", testimage.PythonPackage{Name: "evil", Version: "1.0",
+				License: "MIT [click](https://evil.example/x) ![t](https://evil.example/p.png) <img src=https://evil.example/q.png> " + hostileText("license")})...)...); err != nil {
 			t.Fatal(err)
 		}
 		res := r.run(map[string]string{"image": "oci-dir:" + dir})

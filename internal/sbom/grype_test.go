@@ -21,7 +21,6 @@ import (
 	"github.com/anchore/grype/grype/pkg"
 	"github.com/anchore/grype/grype/vulnerability"
 	syftpkg "github.com/anchore/syft/syft/pkg"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/bom-attest/bom-attest/internal/image"
 	"github.com/bom-attest/bom-attest/internal/testimage"
@@ -160,16 +159,8 @@ func matchImage(t *testing.T) string {
 	for _, p := range []testimage.PythonPackage{{Name: "requests", Version: "2.31.0", License: "Apache-2.0"}, {Name: "python-dateutil", Version: "2.8.2", License: "BSD"}} {
 		files = append(files, testimage.DistInfo("/usr/lib/python3/dist-packages", p)...)
 	}
-	layer, err := testimage.Layer(files...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := testimage.Image(v1.Platform{OS: "linux", Architecture: "amd64"}, layer)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := filepath.Join(t.TempDir(), "oci")
-	if err := testimage.WriteLayout(dir, img); err != nil {
+	if err := testimage.WriteOneLayer(dir, files...); err != nil {
 		t.Fatal(err)
 	}
 	return dir

@@ -150,6 +150,20 @@ func WriteLayout(dir string, img any, opts ...layout.Option) error {
 	}
 }
 
+// WriteOneLayer packs files into a one-layer linux/amd64 image and writes it as an OCI image
+// layout at dir: the image most package fixtures need.
+func WriteOneLayer(dir string, files ...File) error {
+	l, err := Layer(files...)
+	if err != nil {
+		return err
+	}
+	img, err := Image(v1.Platform{OS: "linux", Architecture: "amd64"}, l)
+	if err != nil {
+		return err
+	}
+	return WriteLayout(dir, img)
+}
+
 // DebPackage is one entry of a dpkg status database.
 type DebPackage struct {
 	Name, Version, Arch, Source, Maintainer string

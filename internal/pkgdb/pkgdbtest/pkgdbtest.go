@@ -9,7 +9,6 @@ import (
 
 	"github.com/CycloneDX/cyclonedx-go"
 	"github.com/anchore/syft/syft/source"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/bom-attest/bom-attest/internal/image"
 	"github.com/bom-attest/bom-attest/internal/pkgdb"
@@ -29,16 +28,8 @@ type Scanned struct {
 // directory and returns the layout's path.
 func Write(t testing.TB, files ...testimage.File) string {
 	t.Helper()
-	l, err := testimage.Layer(files...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := testimage.Image(v1.Platform{OS: "linux", Architecture: "amd64"}, l)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := filepath.Join(t.TempDir(), "image")
-	if err := testimage.WriteLayout(dir, img); err != nil {
+	if err := testimage.WriteOneLayer(dir, files...); err != nil {
 		t.Fatal(err)
 	}
 	return dir
