@@ -68,10 +68,7 @@ func TestPedigreeOnSample(t *testing.T) {
 // before the image; each warning is reported once, naming the platforms when only some had it;
 // and a broken tree fails before anything is pulled.
 func TestPedigreeTwoPlatforms(t *testing.T) {
-	idx, err := testimage.Index(debImage(t, "amd64", ""), debImage(t, "arm64", "v8"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	idx := debIndex(t)
 	layout := filepath.Join(t.TempDir(), "layout")
 	if err := testimage.WriteLayout(layout, idx); err != nil {
 		t.Fatal(err)

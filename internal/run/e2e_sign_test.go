@@ -17,7 +17,6 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/verify"
 
-	"github.com/bom-attest/bom-attest/internal/testimage"
 	"github.com/bom-attest/bom-attest/internal/testserver"
 )
 
@@ -26,10 +25,7 @@ import (
 // shape) and RFC 3161 timestamps (GitHub's instance shape).
 func TestSignAndPublish(t *testing.T) {
 	reg := testserver.StartRegistry(t)
-	idx, err := testimage.Index(debImage(t, "amd64", ""), debImage(t, "arm64", "v8"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	idx := debIndex(t)
 	digest, _ := idx.Digest()
 	im, _ := idx.IndexManifest()
 

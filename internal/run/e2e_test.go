@@ -218,10 +218,7 @@ func TestForkPullRequestDryRun(t *testing.T) {
 func TestRegistryIndexBySubjectDigest(t *testing.T) {
 	reg := testserver.StartRegistry(t)
 	repo := reg.Host + "/acme/voice-agent"
-	idx, err := testimage.Index(debImage(t, "amd64", ""), debImage(t, "arm64", "v8"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	idx := debIndex(t)
 	tag, _ := name.NewTag(repo+":main", name.Insecure)
 	if err := remote.WriteIndex(tag, idx); err != nil {
 		t.Fatal(err)
@@ -300,6 +297,16 @@ func TestNoTokenButNotDryRun(t *testing.T) {
 	if res.code != 1 || !strings.Contains(res.stdout, "id-token: write") {
 		t.Fatalf("exit %d, want the permissions block:\n%s", res.code, res.stdout)
 	}
+}
+
+// debIndex is a two-platform Debian image index: linux/amd64 and linux/arm64/v8.
+func debIndex(t *testing.T) v1.ImageIndex {
+	t.Helper()
+	idx, err := testimage.Index(debImage(t, "amd64", ""), debImage(t, "arm64", "v8"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idx
 }
 
 func debImage(t *testing.T, arch, variant string) v1.Image {

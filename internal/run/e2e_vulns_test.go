@@ -14,7 +14,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/bom-attest/bom-attest/internal/testimage"
 	"github.com/bom-attest/bom-attest/internal/testserver"
 	"github.com/bom-attest/bom-attest/internal/testserver/grypedbtest"
 )
@@ -157,10 +156,7 @@ func TestStaleDatabaseFailsFirst(t *testing.T) {
 // made-up CVE) then exits 2 with every bundle stored.
 func TestVulnerabilityReportSigned(t *testing.T) {
 	reg := testserver.StartRegistry(t)
-	idx, err := testimage.Index(debImage(t, "amd64", ""), debImage(t, "arm64", "v8"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	idx := debIndex(t)
 	digest, _ := idx.Digest()
 	im, _ := idx.IndexManifest()
 	repo := reg.Host + "/acme/app"
