@@ -9,10 +9,8 @@ import (
 	"github.com/CycloneDX/cyclonedx-go"
 	"github.com/anchore/syft/syft/source"
 
-	"github.com/bom-attest/bom-attest/internal/check"
 	"github.com/bom-attest/bom-attest/internal/mlbom"
 	"github.com/bom-attest/bom-attest/internal/report"
-	"github.com/bom-attest/bom-attest/internal/sbom"
 )
 
 // modelStage reports whether the model stage runs. When it does, it owns the model components of
@@ -63,24 +61,14 @@ func (p *imagePipeline) models(ctx context.Context, src source.Source, bom *cycl
 // content when SOURCE_DATE_EPOCH asks for reproducible documents), checks and writes it.
 func (p *imagePipeline) writeMLBOM(doc, sbomDoc *cyclonedx.BOM) error {
 	mlbom.LinkSBOM(doc, sbomDoc)
-	if !p.cfg.SourceDateEpoch.IsZero() {
-		if err := sbom.DeriveSerial(doc); err != nil {
-			return err
-		}
+	if err := p.finalSerial(doc); err != nil {
+		return err
 	}
-	enc, err := sbom.Encode(doc, p.cfg.SpecVersion)
+	enc, shown, err := p.writeBOM(doc, "mlbom.cdx.json", "ML-BOM")
 	if err != nil {
 		return err
 	}
-	if err := check.Validate(enc, p.cfg.SpecVersion); err != nil {
-		return fmt.Errorf("ML-BOM: %w", err)
-	}
-	path, err := p.dir.Write("mlbom.cdx.json", enc)
-	if err != nil {
-		return err
-	}
-	p.out.Set("mlbom-path", p.display(path))
-	p.log.Infof("wrote %s (%d bytes)", p.display(path), len(enc))
+	p.out.Set("mlbom-path", shown)
 	p.addDocument(&document{name: "mlbom", kind: "mlbom", predicateType: p.cfg.MLBOMPredicateType, predicate: enc, subject: p.subjectOfImage})
 	return nil
 }

@@ -387,11 +387,8 @@ func (p *imagePipeline) target(ctx context.Context, t image.Target, file string,
 	if err := p.stage("CPEs "+plat, func() error { return gen.GenerateCPEs(ctx) }); err != nil {
 		return report.Platform{}, err
 	}
-	if !p.cfg.SourceDateEpoch.IsZero() {
-		// Reproducible output: the serial number comes from the finished content, not chance.
-		if err := sbom.DeriveSerial(gen.BOM); err != nil {
-			return report.Platform{}, err
-		}
+	if err := p.finalSerial(gen.BOM); err != nil {
+		return report.Platform{}, err
 	}
 	if mlDoc != nil {
 		// The ML-BOM points at the SBOM by serial number, so it is written once that is final.
@@ -403,21 +400,11 @@ func (p *imagePipeline) target(ctx context.Context, t image.Target, file string,
 	err = p.stage("encode "+plat, func() error {
 		// gen.BOM is the attested representation (README, "The attested SBOM"): what is
 		// written here, measured and signed is one and the same document.
-		doc, err := sbom.Encode(gen.BOM, p.cfg.SpecVersion)
+		doc, shown, err := p.writeBOM(gen.BOM, file, "SBOM for "+plat)
 		if err != nil {
 			return err
 		}
-		// What we publish must be what every CycloneDX tool accepts; a failure here is our bug,
-		// and it stops the run before a bad document is signed.
-		if err := check.Validate(doc, p.cfg.SpecVersion); err != nil {
-			return fmt.Errorf("SBOM for %s: %w", plat, err)
-		}
-		path, err := p.dir.Write(file, doc)
-		if err != nil {
-			return err
-		}
-		pl.File = p.display(path)
-		p.log.Infof("wrote %s (%d bytes)", pl.File, len(doc))
+		pl.File = shown
 		if err := p.writeFullSBOM(gen, file, &pl); err != nil {
 			return err
 		}
@@ -436,6 +423,36 @@ func (p *imagePipeline) target(ctx context.Context, t image.Target, file string,
 	}
 	pl.Stats = report.Count(gen.BOM)
 	return pl, err
+}
+
+// writeBOM encodes bom at the run's CycloneDX version, checks it against the schema and writes
+// it as file, through the image's own directory; what names the document in an error. What we
+// publish must be what every CycloneDX tool accepts: a failure is our bug, and it stops the run
+// before a bad document is signed.
+func (p *imagePipeline) writeBOM(bom *cyclonedx.BOM, file, what string) (doc []byte, shown string, err error) {
+	doc, err = sbom.Encode(bom, p.cfg.SpecVersion)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := check.Validate(doc, p.cfg.SpecVersion); err != nil {
+		return nil, "", fmt.Errorf("%s: %w", what, err)
+	}
+	path, err := p.dir.Write(file, doc)
+	if err != nil {
+		return nil, "", err
+	}
+	shown = p.display(path)
+	p.log.Infof("wrote %s (%d bytes)", shown, len(doc))
+	return doc, shown, nil
+}
+
+// finalSerial gives bom a serial number from its finished content when SOURCE_DATE_EPOCH asks
+// for reproducible documents; otherwise it keeps its random one.
+func (p *pipeline) finalSerial(bom *cyclonedx.BOM) error {
+	if p.cfg.SourceDateEpoch.IsZero() {
+		return nil
+	}
+	return sbom.DeriveSerial(bom)
 }
 
 // writeFullSBOM writes the full SBOM, every property Syft gave, next to the attested one when

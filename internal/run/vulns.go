@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bom-attest/bom-attest/internal/check"
 	"github.com/bom-attest/bom-attest/internal/image"
 	"github.com/bom-attest/bom-attest/internal/outdir"
 	"github.com/bom-attest/bom-attest/internal/report"
@@ -95,20 +94,11 @@ func (p *imagePipeline) scanVulnerabilities(ctx context.Context, t image.Target,
 
 	rep := vulns.Report(findings, vulns.ReportOptions{SBOM: gen.BOM, DB: vs.db.Status, Namespace: p.cfg.PropertyNamespace,
 		ToolVersion: version.Get().Version, Timestamp: p.cfg.SourceDateEpoch})
-	doc, err := sbom.Encode(rep, p.cfg.SpecVersion)
-	if err != nil {
-		return err
-	}
-	if err := check.Validate(doc, p.cfg.SpecVersion); err != nil {
-		return fmt.Errorf("vulnerability report for %s: %w", plat, err)
-	}
 	file := strings.Replace(sbomFile, "sbom", "vulnerabilities", 1)
-	path, err := p.dir.Write(file, doc)
+	doc, shown, err := p.writeBOM(rep, file, "vulnerability report for "+plat)
 	if err != nil {
 		return err
 	}
-	shown := p.display(path)
-	p.log.Infof("wrote %s (%d bytes)", shown, len(doc))
 	vs.paths = append(vs.paths, shown)
 	p.addDocument(&document{name: strings.TrimSuffix(file, ".cdx.json"), kind: "vulnerabilities", predicateType: vulns.PredicateType,
 		predicate: doc, subject: statement.Subject{Name: p.subjectOfImage.Name, Digest: t.Digest.String()}})
