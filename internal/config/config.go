@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -521,7 +522,8 @@ func (v *validator) vulnerabilities(c *Config, raw map[string]string, gh GitHub)
 	}
 	for _, pattern := range List(raw["vex"]) {
 		if !strings.ContainsAny(pattern, "*?[") {
-			c.VEX = append(c.VEX, v.regularFile(map[string]string{"vex": pattern}, "vex"))
+			v.checkRegular("vex", "", pattern)
+			c.VEX = append(c.VEX, pattern)
 			continue
 		}
 		matches, err := filepath.Glob(pattern)
@@ -622,11 +624,4 @@ func defaultIssuer(server string) string {
 }
 
 // Wants reports whether attestation kind (sbom, mlbom, provenance, vulnerabilities) was asked for.
-func (c *Config) Wants(kind string) bool {
-	for _, a := range c.Attestations {
-		if a == kind {
-			return true
-		}
-	}
-	return false
-}
+func (c *Config) Wants(kind string) bool { return slices.Contains(c.Attestations, kind) }

@@ -51,7 +51,7 @@ const maxServiceAnswer = 16 << 20
 // signingTransport carries every request of signing: the ID token, the issuer's keys, TUF and
 // the Sigstore services.
 func (p *pipeline) signingTransport() *transport.Transport {
-	t := transport.New(append(p.httpOpts[:len(p.httpOpts):len(p.httpOpts)], transport.WithMaxResponse(maxServiceAnswer))...)
+	t := p.newTransport(transport.WithMaxResponse(maxServiceAnswer))
 	t.AddSecret(p.cfg.GitHubToken)
 	return t
 }

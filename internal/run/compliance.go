@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -60,7 +61,7 @@ func (p *pipeline) newResolver() error {
 	if !p.cfg.ResolveHashes || len(p.cfg.Compliance) == 0 {
 		return nil
 	}
-	t := transport.New(append(append([]transport.Option(nil), p.httpOpts...), transport.WithRetries(3), transport.WithAttemptTimeout(30*time.Second))...)
+	t := p.newTransport(transport.WithRetries(3), transport.WithAttemptTimeout(30*time.Second))
 	r, err := hashes.NewResolver(hashes.ResolverOptions{
 		Client:     t.Client(),
 		PyPIURL:    p.cfg.PyPIURL,
@@ -93,7 +94,7 @@ func (p *imagePipeline) enrich(ctx context.Context, src source.Source, bom *cycl
 			comps = append(comps, hashes.Component{Ref: c.BOMRef, PURL: c.PackageURL, Location: sbom.Location(c)})
 		}
 	}
-	bsi := p.wantsStandard(check.BSI) && p.cfg.SpecVersion >= cyclonedx.SpecVersion1_6
+	bsi := slices.Contains(p.cfg.Compliance, check.BSI) && p.cfg.SpecVersion >= cyclonedx.SpecVersion1_6
 	hashStart := time.Now()
 	results, st, err := hashes.Compute(ctx, im, comps, hashes.Options{Resolver: p.resolver, Examine: bsi})
 	if err != nil {
@@ -127,15 +128,6 @@ func (p *imagePipeline) enrich(ctx context.Context, src source.Source, bom *cycl
 		p.log.Infof("%d files of the image's package records not read as expected, e.g. %s", n, im.Warnings[0])
 	}
 	return pc, nil
-}
-
-func (p *pipeline) wantsStandard(s check.Standard) bool {
-	for _, w := range p.cfg.Compliance {
-		if w == s {
-			return true
-		}
-	}
-	return false
 }
 
 // measure makes one platform's report from its finished SBOM (models and pedigree in).

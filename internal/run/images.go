@@ -170,7 +170,6 @@ func (p *imagePipeline) describe(ctx context.Context) error {
 	if s := p.pipeline.ped; s != nil {
 		p.ped = &pedigreeState{set: s.set, on: map[string][]string{}}
 	}
-	defer p.pedigreeWarnings()
 	if s := p.pipeline.vulns; s != nil {
 		p.vulns = &vulnScan{db: s.db, vex: s.vex, byPlat: map[string][]string{}}
 	}
@@ -187,10 +186,10 @@ func (p *imagePipeline) describe(ctx context.Context) error {
 	p.out = p.held
 	paths, err := p.platforms(ctx)
 	p.out = final
+	p.pedigreeWarnings()
 	if err != nil {
 		return err
 	}
-	p.pedigreeWarnings()
 	p.out.Set("sbom-path", paths[0])
 	p.out.SetJSON("sbom-paths", paths)
 	p.out.Set("component-count", strconv.Itoa(p.sum.Platforms[0].Stats.Total))

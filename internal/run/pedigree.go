@@ -15,10 +15,9 @@ import (
 // warnings each platform's SBOM got from them, reported once when the platforms are done.
 type pedigreeState struct {
 	set       *pedigree.Set
-	platforms []string            // platforms the set was applied to, in order
+	platforms int                 // platforms the set was applied to
 	order     []string            // distinct warnings, in the order first seen
 	on        map[string][]string // warning → the platforms that had it
-	reported  bool
 }
 
 // loadPedigree reads patches-dir and constraint-overrides, so a broken patch tree fails in a
@@ -39,7 +38,7 @@ func (p *pipeline) loadPedigree(ctx context.Context) error {
 		return err
 	}
 	p.log.Infof("pedigree inputs: %d patches for %d components, %d constraint overrides", set.Patches(), set.Components(), set.Overrides())
-	p.ped = &pedigreeState{set: set, on: map[string][]string{}}
+	p.ped = &pedigreeState{set: set}
 	return nil
 }
 
@@ -53,7 +52,7 @@ func (p *imagePipeline) pedigree(bom *cyclonedx.BOM, platform string, first bool
 		return err
 	}
 	p.log.Infof("%d components patched, %d changed in all", res.PatchedCount(), len(res.Components))
-	s.platforms = append(s.platforms, platform)
+	s.platforms++
 	for _, w := range res.Warnings {
 		if _, seen := s.on[w]; !seen {
 			s.order = append(s.order, w)
@@ -79,15 +78,14 @@ func (p *imagePipeline) pedigree(bom *cyclonedx.BOM, platform string, first bool
 
 // pedigreeWarnings reports the warnings of every platform the pedigree was applied to, once
 // each: a warning every platform had as it is, one only some had naming them. It runs once,
-// after the last platform or when the run stops early.
+// when the platforms are done or one of them stopped the run.
 func (p *imagePipeline) pedigreeWarnings() {
 	s := p.ped
-	if s == nil || s.reported {
+	if s == nil {
 		return
 	}
-	s.reported = true
 	for _, w := range s.order {
-		if on := s.on[w]; len(on) < len(s.platforms) {
+		if on := s.on[w]; len(on) < s.platforms {
 			w += " (only on " + strings.Join(on, ", ") + ")"
 		}
 		p.warn("%s", w)

@@ -97,7 +97,7 @@ func Main(ctx context.Context, env Env) int {
 			DryRunReason: report.Markdown(cfg.DryRunReason), SpecVersion: cfg.SpecVersion.String()}}
 	p.httpOpts = []transport.Option{transport.WithUserAgent(version.UserAgent()), transport.WithLogf(log.Infof)}
 	// Registries serve blobs from CDNs on other hosts; the API and signing clients get no such leeway.
-	p.http = transport.New(append(p.httpOpts[:len(p.httpOpts):len(p.httpOpts)], transport.WithCrossHostReads())...)
+	p.http = p.newTransport(transport.WithCrossHostReads())
 	p.http.AddSecret(cfg.GitHubToken)
 	p.newImages()
 	if cfg.DryRun {
@@ -444,6 +444,11 @@ func (p *imagePipeline) writeBOM(bom *cyclonedx.BOM, file, what string) (doc []b
 	shown = p.display(path)
 	p.log.Infof("wrote %s (%d bytes)", shown, len(doc))
 	return doc, shown, nil
+}
+
+// newTransport is a transport with the run's common options (user agent, log) and extra.
+func (p *pipeline) newTransport(extra ...transport.Option) *transport.Transport {
+	return transport.New(append(slices.Clone(p.httpOpts), extra...)...)
 }
 
 // finalSerial gives bom a serial number from its finished content when SOURCE_DATE_EPOCH asks

@@ -31,7 +31,7 @@ type vulnScan struct {
 // loadVulnerabilityInputs reads the VEX documents and makes the database current, both before
 // the image is pulled: a typo in a VEX file or a stale database fails in seconds.
 func (p *pipeline) loadVulnerabilityInputs(ctx context.Context) error {
-	vs := &vulnScan{byPlat: map[string][]string{}}
+	vs := &vulnScan{}
 	var err error
 	if vs.vex, err = vulns.LoadVEX(p.cfg.VEX); err != nil {
 		return inputError("vex", err)
