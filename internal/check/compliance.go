@@ -95,7 +95,6 @@ type element struct {
 type facts struct {
 	inGraph     map[string]bool
 	composition map[string]cyclonedx.CompositionAggregate
-	ns          string
 }
 
 var notInSBOM = Gap{Why: WhyUnknown, Detail: "the SBOM does not carry it"}
@@ -272,7 +271,7 @@ func Compliance(in ComplianceInput) *Report {
 	r := &Report{Standards: in.Standards, SpecVersion: in.SpecVersion.String(), Hashes: map[string]int{}}
 	comps := components(in.BOM)
 	r.Components = len(comps)
-	x := &facts{inGraph: map[string]bool{}, composition: map[string]cyclonedx.CompositionAggregate{}, ns: in.Namespace}
+	x := &facts{inGraph: map[string]bool{}, composition: map[string]cyclonedx.CompositionAggregate{}}
 	if in.BOM.Dependencies != nil {
 		for _, d := range *in.BOM.Dependencies {
 			x.inGraph[d.Ref] = true

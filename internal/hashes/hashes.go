@@ -101,15 +101,6 @@ type target struct {
 
 func (t *target) label() string { return t.rec.Name + "@" + t.rec.Version }
 
-// debOf is the index of the dpkg package whose .deb delivered t: its own for a deb, its
-// owner's for a Python or npm package a .deb installed; -1 for none.
-func (t *target) debOf() int {
-	if t.rec.Deb >= 0 {
-		return t.rec.Deb
-	}
-	return t.rec.Owner
-}
-
 // Compute gives each component of comps the hashes the image and, with a Resolver, its
 // registry allow. Only a cancelled ctx is an error.
 func Compute(ctx context.Context, im *pkgdb.Image, comps []Component, o Options) (map[string]*Result, Stats, error) {

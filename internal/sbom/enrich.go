@@ -131,13 +131,6 @@ func purlType(p string) string {
 	return strings.ToLower(t)
 }
 
-func label(c *cyclonedx.Component) string {
-	if c.Version == "" {
-		return c.Name
-	}
-	return c.Name + "@" + c.Version
-}
-
 // creator sets who made the component, from what its package records: Debian's Maintainer,
 // a Python distribution's author or maintainer and project URL, an npm package's author. At
 // CycloneDX 1.6 and later it is the component's manufacturer (BSI's "creator"); at 1.5, which
