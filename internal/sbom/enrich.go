@@ -36,14 +36,6 @@ type Enrichment struct {
 	installed int // components whose own hash is their installed files' digest
 }
 
-// BSI TR-03183-2 v2.1 property names and values (github.com/BSI-Bund/tr-03183-cyclonedx-property-taxonomy).
-const (
-	bsiFilename   = "bsi:component:filename"
-	bsiExecutable = "bsi:component:executable"
-	bsiArchive    = "bsi:component:archive"
-	bsiStructured = "bsi:component:structured"
-)
-
 // Enrich fills the SBOM's components with what the image says about them (im) and the hashes
 // found for them: creators, licence acknowledgements and concluded licences, hashes of the
 // three kinds, BSI properties, and compositions stating what is known to be complete. It adds
@@ -99,7 +91,7 @@ func installedKind(bom *cyclonedx.BOM, ns string) {
 	if bom.Metadata.Properties != nil {
 		props = *bom.Metadata.Properties
 	}
-	name := ns + ":hash:kind"
+	name := check.HashKindProperty(ns)
 	for _, p := range props {
 		if p.Name == name {
 			return
@@ -321,7 +313,7 @@ func (e *Enrichment) licences(ctx context.Context, c *cyclonedx.Component, rec p
 func (e *Enrichment) hashes(c *cyclonedx.Component, rec pkgdb.Record, o EnrichOptions) {
 	ref := c.BOMRef
 	res := o.Hashes[ref]
-	kindProp := o.Namespace + ":hash:kind"
+	kindProp := check.HashKindProperty(o.Namespace)
 	if res == nil {
 		why := "bom-attest hashes Debian, Python and npm packages only"
 		for _, f := range []check.Field{check.FieldHash, check.FieldDeployable, check.FieldSHA512, check.FieldFilename, check.FieldDistribution, check.FieldSource} {
@@ -362,7 +354,7 @@ func (e *Enrichment) hashes(c *cyclonedx.Component, rec pkgdb.Record, o EnrichOp
 		}
 		setProperty(c, kindProp, string(a.Kind))
 		if a.Filename != "" && o.BSI && o.SpecVersion >= cyclonedx.SpecVersion1_6 {
-			setProperty(c, bsiFilename, a.Filename)
+			setProperty(c, check.BSIFilename, a.Filename)
 		} else if a.Filename == "" {
 			e.Gaps.Set(ref, check.FieldFilename, check.WhyUnknown, "the name of the file it was distributed as is not recorded")
 		}
@@ -406,8 +398,8 @@ func (e *Enrichment) bsi(c *cyclonedx.Component, rec pkgdb.Record, o EnrichOptio
 	}
 	switch rec.Type {
 	case "deb", "pypi", "npm":
-		setProperty(c, bsiArchive, "archive")
-		setProperty(c, bsiStructured, "structured")
+		setProperty(c, check.BSIArchive, "archive")
+		setProperty(c, check.BSIStructured, "structured")
 	default:
 		e.Gaps.Set(ref, check.FieldArchive, check.WhyUnknown, "bom-attest knows the distribution format of Debian, Python and npm packages only")
 	}
@@ -418,7 +410,7 @@ func (e *Enrichment) bsi(c *cyclonedx.Component, rec pkgdb.Record, o EnrichOptio
 		if res.Installed.Executable {
 			v = "executable"
 		}
-		setProperty(c, bsiExecutable, v)
+		setProperty(c, check.BSIExecutable, v)
 	case res != nil && res.NoInstalled != "":
 		e.Gaps.Set(ref, check.FieldExecutable, check.WhyUnknown, "its files could not be examined: "+res.NoInstalled)
 	default:
