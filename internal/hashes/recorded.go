@@ -20,7 +20,7 @@ const (
 func recorded(im *pkgdb.Image, targets []*target) {
 	for _, t := range targets {
 		p := t.rec.Debian(im)
-		if t.res.Artifact != nil || t.res.NoArtifact != "" && p == nil {
+		if t.res.NoArtifact != "" && p == nil {
 			continue
 		}
 		if p != nil {
