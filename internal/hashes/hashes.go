@@ -57,6 +57,9 @@ type Component struct {
 
 // Result is what was found for one component.
 type Result struct {
+	// Record is what the image records about the component (pkgdb.Image.Find), so later
+	// stages need not match it again.
+	Record    pkgdb.Record
 	Artifact  *Artifact
 	Installed *Installed
 	// NoArtifact and NoInstalled say why either is missing, in a sentence naming what the user
@@ -143,7 +146,7 @@ func match(ctx context.Context, im *pkgdb.Image, comps []Component) []*target {
 		if !ok {
 			continue
 		}
-		t := &target{c: c, rec: rec, res: &Result{}}
+		t := &target{c: c, rec: rec, res: &Result{Record: rec}}
 		switch {
 		case rec.Type == "deb" && rec.Deb < 0:
 			t.res.NoArtifact = "not in the image's dpkg database"

@@ -19,7 +19,8 @@ type EnrichOptions struct {
 	Namespace   string // property prefix (input property-namespace)
 	// BSI adds the BSI TR-03183-2 properties (bsi:component:*), from CycloneDX 1.6 on.
 	BSI bool
-	// Hashes are the components' hashes by bom-ref (hashes.Compute).
+	// Hashes are the components' hashes by bom-ref (hashes.Compute over this BOM's
+	// components, each with its Location).
 	Hashes map[string]*hashes.Result
 	// ResolveHashes and HashDownloads say what the run was allowed, so a gap names the input
 	// that would fill it.
@@ -49,6 +50,11 @@ func Enrich(ctx context.Context, bom *cyclonedx.BOM, im *pkgdb.Image, o EnrichOp
 		return e, nil
 	}
 	comps := *bom.Components
+	// A bom-ref two components share has one Result, the record of only one of them.
+	refs := make(map[string]int, len(comps))
+	for i := range comps {
+		refs[comps[i].BOMRef]++
+	}
 	recs := make([]pkgdb.Record, len(comps))
 	for i := range comps {
 		if i%512 == 0 {
@@ -57,10 +63,7 @@ func Enrich(ctx context.Context, bom *cyclonedx.BOM, im *pkgdb.Image, o EnrichOp
 			}
 		}
 		c := &comps[i]
-		rec, ok := im.Find(ctx, c.PackageURL, Location(c))
-		if !ok {
-			rec = pkgdb.Record{Type: purlType(c.PackageURL), Deb: -1, Owner: -1}
-		}
+		rec := record(ctx, c, im, o.Hashes, refs[c.BOMRef] == 1)
 		recs[i] = rec
 		if rec.Type == "npm" {
 			retypeRepository(c)
@@ -77,6 +80,19 @@ func Enrich(ctx context.Context, bom *cyclonedx.BOM, im *pkgdb.Image, o EnrichOp
 		installedKind(bom, o.Namespace)
 	}
 	return e, nil
+}
+
+// record is what the image records about c: the match hashes.Compute made when its result is
+// c's alone, else (no result, or a bom-ref shared) a match made now.
+func record(ctx context.Context, c *cyclonedx.Component, im *pkgdb.Image, hs map[string]*hashes.Result, unique bool) pkgdb.Record {
+	if res := hs[c.BOMRef]; res != nil && unique {
+		return res.Record
+	}
+	rec, ok := im.Find(ctx, c.PackageURL, Location(c))
+	if !ok {
+		rec = pkgdb.Record{Type: purlType(c.PackageURL), Deb: -1, Owner: -1}
+	}
+	return rec
 }
 
 // installedKind says once, in metadata.properties, that a component's own hashes are the digest
