@@ -241,7 +241,7 @@ func readOne(ctx context.Context, f pkgdb.Files, p string, info pkgdb.Info, full
 	if !full && r.executable {
 		return r
 	}
-	rc, err := f.Open(p)
+	rc, err := pkgdb.OpenStat(f, p, info)
 	if err != nil {
 		return fileResult{err: err}
 	}
