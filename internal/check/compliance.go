@@ -27,6 +27,19 @@ var StandardNames = map[Standard]string{
 	BSI:  "BSI TR-03183-2 v2.1",
 }
 
+// BSI TR-03183-2 v2.1 property names (github.com/BSI-Bund/tr-03183-cyclonedx-property-taxonomy):
+// sbom writes them, Compliance looks for them.
+const (
+	BSIFilename   = "bsi:component:filename"
+	BSIExecutable = "bsi:component:executable"
+	BSIArchive    = "bsi:component:archive"
+	BSIStructured = "bsi:component:structured"
+)
+
+// HashKindProperty is the name of the property, under the property namespace ns, that says
+// which kind of hash a component (or, in metadata.properties, the document) carries.
+func HashKindProperty(ns string) string { return ns + ":hash:kind" }
+
 // maxExamples is how many components missing an element the report names.
 const maxExamples = 5
 
@@ -95,7 +108,6 @@ type element struct {
 type facts struct {
 	inGraph     map[string]bool
 	composition map[string]cyclonedx.CompositionAggregate
-	ns          string
 }
 
 var notInSBOM = Gap{Why: WhyUnknown, Detail: "the SBOM does not carry it"}
@@ -151,7 +163,7 @@ var elements = []element{
 	{std: BSI, id: "version", name: "Component version", comp: func(c *cyclonedx.Component, _ *facts) bool { return c.Version != "" },
 		why: Gap{WhyUnknown, "the image records no version for it"}},
 	{std: BSI, id: "filename", name: "Filename", field: FieldFilename, comp: func(c *cyclonedx.Component, _ *facts) bool {
-		return property(c, "bsi:component:filename") != ""
+		return property(c, BSIFilename) != ""
 	}, why: notInSBOM},
 	{std: BSI, id: "dependencies", name: "Dependencies and their completeness", field: FieldDependencies, comp: func(c *cyclonedx.Component, x *facts) bool {
 		a := x.composition[c.BOMRef]
@@ -164,13 +176,13 @@ var elements = []element{
 		return distributionHash(c, cyclonedx.HashAlgoSHA512) != ""
 	}, why: notInSBOM},
 	{std: BSI, id: "executable", name: "Executable property", field: FieldExecutable, comp: func(c *cyclonedx.Component, _ *facts) bool {
-		return property(c, "bsi:component:executable") != ""
+		return property(c, BSIExecutable) != ""
 	}, why: notInSBOM},
 	{std: BSI, id: "archive", name: "Archive property", field: FieldArchive, comp: func(c *cyclonedx.Component, _ *facts) bool {
-		return property(c, "bsi:component:archive") != ""
+		return property(c, BSIArchive) != ""
 	}, why: notInSBOM},
 	{std: BSI, id: "structured", name: "Structured property", field: FieldArchive, comp: func(c *cyclonedx.Component, _ *facts) bool {
-		return property(c, "bsi:component:structured") != ""
+		return property(c, BSIStructured) != ""
 	}, why: notInSBOM},
 	{std: BSI, id: "source-uri", name: "Source code URI", field: FieldSource, comp: func(c *cyclonedx.Component, _ *facts) bool {
 		return refURL(c, cyclonedx.ERTypeSourceDistribution)
@@ -272,7 +284,7 @@ func Compliance(in ComplianceInput) *Report {
 	r := &Report{Standards: in.Standards, SpecVersion: in.SpecVersion.String(), Hashes: map[string]int{}}
 	comps := components(in.BOM)
 	r.Components = len(comps)
-	x := &facts{inGraph: map[string]bool{}, composition: map[string]cyclonedx.CompositionAggregate{}, ns: in.Namespace}
+	x := &facts{inGraph: map[string]bool{}, composition: map[string]cyclonedx.CompositionAggregate{}}
 	if in.BOM.Dependencies != nil {
 		for _, d := range *in.BOM.Dependencies {
 			x.inGraph[d.Ref] = true
@@ -299,16 +311,17 @@ func Compliance(in ComplianceInput) *Report {
 	}
 	// A component's own hashes are of the kind the document names (metadata.properties) unless
 	// the component names its own: it saves a property on every component.
+	kindProp := HashKindProperty(in.Namespace)
 	ownKind := "other"
 	if md := in.BOM.Metadata; md != nil && md.Properties != nil {
 		for _, p := range *md.Properties {
-			if p.Name == in.Namespace+":hash:kind" {
+			if p.Name == kindProp {
 				ownKind = p.Value
 			}
 		}
 	}
 	for _, c := range comps {
-		kind := property(c, in.Namespace+":hash:kind")
+		kind := property(c, kindProp)
 		switch {
 		case kind != "":
 		case c.Hashes != nil && len(*c.Hashes) > 0:

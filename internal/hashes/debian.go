@@ -32,11 +32,10 @@ type indexFile struct {
 func (r *Resolver) resolveDebian(ctx context.Context, im *pkgdb.Image, targets []*target, fail func(*target, string, ...any)) {
 	want := map[pkgdb.DebKey][]*target{}
 	for _, t := range targets {
-		i := t.debOf()
-		if i < 0 || t.res.Artifact != nil {
+		p := t.rec.Debian(im)
+		if p == nil || t.res.Artifact != nil {
 			continue
 		}
-		p := im.Dpkg.Packages[i]
 		if distro := debDistro(t, im); distro != "debian" {
 			fail(t, "bom-attest resolves .deb files in the Debian archive only, not %s", distro)
 			continue
@@ -92,7 +91,7 @@ func (r *Resolver) resolveDebian(ctx context.Context, im *pkgdb.Image, targets [
 				t.res.NoArtifact = "Debian archive lookup failed: " + why
 				continue
 			}
-			t.res.Artifact = debArtifact(a, im.Dpkg.Packages[t.debOf()], t, KindResolved, "Debian archive")
+			t.res.Artifact = debArtifact(a, *t.rec.Debian(im), t, KindResolved, "Debian archive")
 			t.res.NoArtifact = ""
 		}
 	}

@@ -57,6 +57,9 @@ type Component struct {
 
 // Result is what was found for one component.
 type Result struct {
+	// Record is what the image records about the component (pkgdb.Image.Find), so later
+	// stages need not match it again.
+	Record    pkgdb.Record
 	Artifact  *Artifact
 	Installed *Installed
 	// NoArtifact and NoInstalled say why either is missing, in a sentence naming what the user
@@ -101,15 +104,6 @@ type target struct {
 
 func (t *target) label() string { return t.rec.Name + "@" + t.rec.Version }
 
-// debOf is the index of the dpkg package whose .deb delivered t: its own for a deb, its
-// owner's for a Python or npm package a .deb installed; -1 for none.
-func (t *target) debOf() int {
-	if t.rec.Deb >= 0 {
-		return t.rec.Deb
-	}
-	return t.rec.Owner
-}
-
 // Compute gives each component of comps the hashes the image and, with a Resolver, its
 // registry allow. Only a cancelled ctx is an error.
 func Compute(ctx context.Context, im *pkgdb.Image, comps []Component, o Options) (map[string]*Result, Stats, error) {
@@ -152,7 +146,7 @@ func match(ctx context.Context, im *pkgdb.Image, comps []Component) []*target {
 		if !ok {
 			continue
 		}
-		t := &target{c: c, rec: rec, res: &Result{}}
+		t := &target{c: c, rec: rec, res: &Result{Record: rec}}
 		switch {
 		case rec.Type == "deb" && rec.Deb < 0:
 			t.res.NoArtifact = "not in the image's dpkg database"

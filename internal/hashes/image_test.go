@@ -389,3 +389,45 @@ func TestComputeHonoursCancel(t *testing.T) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
 }
+
+// TestResultKeepsRecord: each Result carries exactly the match pkgdb.Image.Find makes for its
+// component (sbom.Enrich uses it instead of matching again), and only matched components have
+// one.
+func TestResultKeepsRecord(t *testing.T) {
+	files, _ := fixture(true)
+	s := pkgdbtest.Scan(t, files...)
+	comps := components(s.BOM)
+	res, _, err := hashes.Compute(context.Background(), s.Image, comps, hashes.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var debs, owned, dists int
+	for _, c := range comps {
+		want, ok := s.Image.Find(context.Background(), c.PURL, c.Location)
+		r := res[c.Ref]
+		if !ok {
+			if r != nil {
+				t.Errorf("%s: a result for a component Find does not match", c.PURL)
+			}
+			continue
+		}
+		if r == nil {
+			t.Fatalf("%s: no result", c.PURL)
+		}
+		if r.Record != want {
+			t.Errorf("%s: record %+v, Find gives %+v", c.PURL, r.Record, want)
+		}
+		if want.Deb >= 0 {
+			debs++
+		}
+		if want.Owner >= 0 {
+			owned++
+		}
+		if want.Dist != nil {
+			dists++
+		}
+	}
+	if debs == 0 || owned == 0 || dists == 0 {
+		t.Errorf("the fixture matched %d debs, %d owned packages, %d Python dists; want some of each", debs, owned, dists)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -128,20 +129,7 @@ func filesOf(ctx context.Context, im *pkgdb.Image, t *target) ([]string, error) 
 	}
 	out := append([]string(nil), paths...)
 	sort.Strings(out)
-	return compact(out), nil
-}
-
-func compact(s []string) []string {
-	if len(s) == 0 {
-		return s
-	}
-	out := s[:1]
-	for _, v := range s[1:] {
-		if v != out[len(out)-1] {
-			out = append(out, v)
-		}
-	}
-	return out
+	return slices.Compact(out), nil
 }
 
 var elfMagic = []byte("\x7fELF")
@@ -166,8 +154,9 @@ func readAll(ctx context.Context, f pkgdb.Files, want map[string]bool, workers i
 		return nil, 0, 0, err
 	}
 	out := make(map[string]fileResult, len(paths))
-	real := map[string]int{} // real path → index in files
-	var files []string       // the files to read, each once
+	real := map[string]int{}          // real path → index in files
+	fileOf := make([]int, len(paths)) // path i → index in files
+	var files []string                // the files to read, each once
 	var fileInfo []pkgdb.Info
 	var full []bool
 	for i, p := range paths {
@@ -194,6 +183,7 @@ func readAll(ctx context.Context, f pkgdb.Files, want map[string]bool, workers i
 			fileInfo = append(fileInfo, infos[i])
 			full = append(full, false)
 		}
+		fileOf[i] = j
 		full[j] = full[j] || want[p]
 	}
 	results := make([]fileResult, len(files))
@@ -214,11 +204,7 @@ func readAll(ctx context.Context, f pkgdb.Files, want map[string]bool, workers i
 		if _, done := out[p]; done {
 			continue
 		}
-		r := infos[i].Real
-		if r == "" {
-			r = p
-		}
-		res := results[real[r]]
+		res := results[fileOf[i]]
 		// The execute bit is the path's own (the target's, through a link).
 		res.executable = res.executable || infos[i].Mode&0o111 != 0
 		out[p] = res
@@ -255,7 +241,7 @@ func readOne(ctx context.Context, f pkgdb.Files, p string, info pkgdb.Info, full
 	if !full && r.executable {
 		return r
 	}
-	rc, err := f.Open(p)
+	rc, err := pkgdb.OpenStat(f, p, info)
 	if err != nil {
 		return fileResult{err: err}
 	}

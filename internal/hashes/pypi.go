@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 
@@ -69,7 +70,7 @@ func (r *Resolver) pypiArtifact(ctx context.Context, t *target) (*Artifact, erro
 	for _, f := range rel.files {
 		switch f.PackageType {
 		case "bdist_wheel":
-			if ft, ok := wheelTags(f.Filename, t.rec.Name); ok && len(tags) > 0 && sameTags(ft, tags) {
+			if ft, ok := wheelTags(f.Filename, t.rec.Name); ok && len(tags) > 0 && slices.Equal(ft, tags) {
 				wheel = append(wheel, f)
 			}
 		case "sdist":

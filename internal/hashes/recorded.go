@@ -19,11 +19,12 @@ const (
 // (a Python or npm package a .deb installed gets that .deb's), direct_url.json for a wheel.
 func recorded(im *pkgdb.Image, targets []*target) {
 	for _, t := range targets {
-		if t.res.Artifact != nil || t.res.NoArtifact != "" && t.debOf() < 0 {
+		p := t.rec.Debian(im)
+		if t.res.NoArtifact != "" && p == nil {
 			continue
 		}
-		if i := t.debOf(); i >= 0 {
-			t.res.Artifact, t.res.NoArtifact = aptArtifact(im, t, i)
+		if p != nil {
+			t.res.Artifact, t.res.NoArtifact = aptArtifact(im, t, *p)
 			continue
 		}
 		switch t.rec.Type {
@@ -35,8 +36,7 @@ func recorded(im *pkgdb.Image, targets []*target) {
 	}
 }
 
-func aptArtifact(im *pkgdb.Image, t *target, i int) (*Artifact, string) {
-	p := im.Dpkg.Packages[i]
+func aptArtifact(im *pkgdb.Image, t *target, p pkgdb.DebPackage) (*Artifact, string) {
 	if im.Apt == nil {
 		return nil, whyNoAptLists
 	}

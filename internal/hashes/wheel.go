@@ -1,6 +1,7 @@
 package hashes
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -43,17 +44,5 @@ func normTags(tags []string) []string {
 		out = append(out, strings.ToLower(strings.TrimSpace(t)))
 	}
 	sort.Strings(out)
-	return compact(out)
-}
-
-func sameTags(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return slices.Compact(out)
 }

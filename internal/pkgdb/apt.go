@@ -196,11 +196,10 @@ func ReadAptLists(ctx context.Context, f Files, want func(DebKey) bool) (*AptLis
 			}
 			return ReadPackagesIndex(ctx, r, want, func(k DebKey, a DebArtifact) {
 				a.Base = base
-				if prev, ok := out.Entries[k]; ok && prev.SHA256 != a.SHA256 {
-					conflict[k] = true
-				}
-				if _, ok := out.Entries[k]; !ok {
+				if prev, ok := out.Entries[k]; !ok {
 					out.Entries[k] = a
+				} else if prev.SHA256 != a.SHA256 {
+					conflict[k] = true
 				}
 			})
 		}()

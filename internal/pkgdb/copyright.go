@@ -59,9 +59,6 @@ func ReadCopyright(ctx context.Context, f Files, pkg string) (*Copyright, error)
 		return nil
 	})
 	if err != nil {
-		if errors.Is(err, ErrNotMachineReadable) {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if !machine {

@@ -34,7 +34,6 @@ type DebPackage struct {
 	Depends, PreDepends   string // as written, e.g. "libc6 (>= 2.34), perl:any | perl5"
 	Provides              string
 	MultiArchSame         bool // Multi-Arch: same, whose file list is named name:arch.list
-	fromStatusD           bool
 }
 
 // Dpkg is the dpkg database of an image.
@@ -114,7 +113,7 @@ func readStatus(ctx context.Context, f Files, name string, limit int64, d *Dpkg,
 			Name: p["package"], Version: p["version"], Arch: p["architecture"],
 			Source: src, SourceVersion: srcVer, Maintainer: p["maintainer"],
 			Depends: p["depends"], PreDepends: p["pre-depends"], Provides: p["provides"],
-			MultiArchSame: p["multi-arch"] == "same", fromStatusD: statusD,
+			MultiArchSame: p["multi-arch"] == "same",
 		})
 		return nil
 	})

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/anchore/syft/syft/file"
 	"github.com/bmatcuk/doublestar/v4"
 )
 
@@ -36,6 +37,10 @@ type Info struct {
 	// Real is the path the file really is at, after symbolic links ("" when the same): paths
 	// with one Real are one file, read once.
 	Real string
+
+	// loc is where ResolverFiles.Stat found the file, so OpenStat opens it without looking
+	// the path up again (each lookup walks the squashed tree, symbolic links and all).
+	loc *file.Location
 }
 
 // Regular reports whether the file is a regular file (not a device, FIFO or socket).
@@ -67,6 +72,15 @@ func openRegular(f Files, path string) (io.ReadCloser, error) {
 	}
 	if !info.Regular() {
 		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	return OpenStat(f, path, info)
+}
+
+// OpenStat opens the file at path that f.Stat(path) described as info: as f.Open(path) does,
+// but without finding the path again when info says where the file is.
+func OpenStat(f Files, path string, info Info) (io.ReadCloser, error) {
+	if rf, ok := f.(*ResolverFiles); ok && info.loc != nil {
+		return rf.openAt(path, *info.loc)
 	}
 	return f.Open(path)
 }

@@ -60,7 +60,7 @@ func (f *ResolverFiles) Stat(path string) (Info, error) {
 	if md.FileInfo != nil {
 		size = md.Size()
 	}
-	info := Info{Mode: mode, Size: size}
+	info := Info{Mode: mode, Size: size, loc: &loc}
 	if loc.RealPath != path {
 		info.Real = loc.RealPath
 	}
@@ -73,6 +73,11 @@ func (f *ResolverFiles) Open(path string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
+	return f.openAt(path, loc)
+}
+
+// openAt opens the file found at loc for path.
+func (f *ResolverFiles) openAt(path string, loc file.Location) (io.ReadCloser, error) {
 	rc, err := f.r.FileContentsByLocation(loc)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

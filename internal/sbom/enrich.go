@@ -19,7 +19,8 @@ type EnrichOptions struct {
 	Namespace   string // property prefix (input property-namespace)
 	// BSI adds the BSI TR-03183-2 properties (bsi:component:*), from CycloneDX 1.6 on.
 	BSI bool
-	// Hashes are the components' hashes by bom-ref (hashes.Compute).
+	// Hashes are the components' hashes by bom-ref (hashes.Compute over this BOM's
+	// components, each with its Location).
 	Hashes map[string]*hashes.Result
 	// ResolveHashes and HashDownloads say what the run was allowed, so a gap names the input
 	// that would fill it.
@@ -36,14 +37,6 @@ type Enrichment struct {
 	installed int // components whose own hash is their installed files' digest
 }
 
-// BSI TR-03183-2 v2.1 property names and values (github.com/BSI-Bund/tr-03183-cyclonedx-property-taxonomy).
-const (
-	bsiFilename   = "bsi:component:filename"
-	bsiExecutable = "bsi:component:executable"
-	bsiArchive    = "bsi:component:archive"
-	bsiStructured = "bsi:component:structured"
-)
-
 // Enrich fills the SBOM's components with what the image says about them (im) and the hashes
 // found for them: creators, licence acknowledgements and concluded licences, hashes of the
 // three kinds, BSI properties, and compositions stating what is known to be complete. It adds
@@ -57,6 +50,11 @@ func Enrich(ctx context.Context, bom *cyclonedx.BOM, im *pkgdb.Image, o EnrichOp
 		return e, nil
 	}
 	comps := *bom.Components
+	// A bom-ref two components share has one Result, the record of only one of them.
+	refs := make(map[string]int, len(comps))
+	for i := range comps {
+		refs[comps[i].BOMRef]++
+	}
 	recs := make([]pkgdb.Record, len(comps))
 	for i := range comps {
 		if i%512 == 0 {
@@ -65,10 +63,7 @@ func Enrich(ctx context.Context, bom *cyclonedx.BOM, im *pkgdb.Image, o EnrichOp
 			}
 		}
 		c := &comps[i]
-		rec, ok := im.Find(ctx, c.PackageURL, Location(c))
-		if !ok {
-			rec = pkgdb.Record{Type: purlType(c.PackageURL), Deb: -1, Owner: -1}
-		}
+		rec := record(ctx, c, im, o.Hashes, refs[c.BOMRef] == 1)
 		recs[i] = rec
 		if rec.Type == "npm" {
 			retypeRepository(c)
@@ -87,6 +82,19 @@ func Enrich(ctx context.Context, bom *cyclonedx.BOM, im *pkgdb.Image, o EnrichOp
 	return e, nil
 }
 
+// record is what the image records about c: the match hashes.Compute made when its result is
+// c's alone, else (no result, or a bom-ref shared) a match made now.
+func record(ctx context.Context, c *cyclonedx.Component, im *pkgdb.Image, hs map[string]*hashes.Result, unique bool) pkgdb.Record {
+	if res := hs[c.BOMRef]; res != nil && unique {
+		return res.Record
+	}
+	rec, ok := im.Find(ctx, c.PackageURL, Location(c))
+	if !ok {
+		rec = pkgdb.Record{Type: purlType(c.PackageURL), Deb: -1, Owner: -1}
+	}
+	return rec
+}
+
 // installedKind says once, in metadata.properties, that a component's own hashes are the digest
 // of its installed files unless the component's own <ns>:hash:kind says otherwise (a recorded
 // hash with no download URL): the kind most components carry, named on each, would be about
@@ -99,7 +107,7 @@ func installedKind(bom *cyclonedx.BOM, ns string) {
 	if bom.Metadata.Properties != nil {
 		props = *bom.Metadata.Properties
 	}
-	name := ns + ":hash:kind"
+	name := check.HashKindProperty(ns)
 	for _, p := range props {
 		if p.Name == name {
 			return
@@ -129,13 +137,6 @@ func purlType(p string) string {
 	}
 	t, _, _ := strings.Cut(rest, "/")
 	return strings.ToLower(t)
-}
-
-func label(c *cyclonedx.Component) string {
-	if c.Version == "" {
-		return c.Name
-	}
-	return c.Name + "@" + c.Version
 }
 
 // creator sets who made the component, from what its package records: Debian's Maintainer,
@@ -328,7 +329,7 @@ func (e *Enrichment) licences(ctx context.Context, c *cyclonedx.Component, rec p
 func (e *Enrichment) hashes(c *cyclonedx.Component, rec pkgdb.Record, o EnrichOptions) {
 	ref := c.BOMRef
 	res := o.Hashes[ref]
-	kindProp := o.Namespace + ":hash:kind"
+	kindProp := check.HashKindProperty(o.Namespace)
 	if res == nil {
 		why := "bom-attest hashes Debian, Python and npm packages only"
 		for _, f := range []check.Field{check.FieldHash, check.FieldDeployable, check.FieldSHA512, check.FieldFilename, check.FieldDistribution, check.FieldSource} {
@@ -369,7 +370,7 @@ func (e *Enrichment) hashes(c *cyclonedx.Component, rec pkgdb.Record, o EnrichOp
 		}
 		setProperty(c, kindProp, string(a.Kind))
 		if a.Filename != "" && o.BSI && o.SpecVersion >= cyclonedx.SpecVersion1_6 {
-			setProperty(c, bsiFilename, a.Filename)
+			setProperty(c, check.BSIFilename, a.Filename)
 		} else if a.Filename == "" {
 			e.Gaps.Set(ref, check.FieldFilename, check.WhyUnknown, "the name of the file it was distributed as is not recorded")
 		}
@@ -413,8 +414,8 @@ func (e *Enrichment) bsi(c *cyclonedx.Component, rec pkgdb.Record, o EnrichOptio
 	}
 	switch rec.Type {
 	case "deb", "pypi", "npm":
-		setProperty(c, bsiArchive, "archive")
-		setProperty(c, bsiStructured, "structured")
+		setProperty(c, check.BSIArchive, "archive")
+		setProperty(c, check.BSIStructured, "structured")
 	default:
 		e.Gaps.Set(ref, check.FieldArchive, check.WhyUnknown, "bom-attest knows the distribution format of Debian, Python and npm packages only")
 	}
@@ -425,7 +426,7 @@ func (e *Enrichment) bsi(c *cyclonedx.Component, rec pkgdb.Record, o EnrichOptio
 		if res.Installed.Executable {
 			v = "executable"
 		}
-		setProperty(c, bsiExecutable, v)
+		setProperty(c, check.BSIExecutable, v)
 	case res != nil && res.NoInstalled != "":
 		e.Gaps.Set(ref, check.FieldExecutable, check.WhyUnknown, "its files could not be examined: "+res.NoInstalled)
 	default:
