@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/bom-attest/bom-attest/internal/localfile"
 	"github.com/bom-attest/bom-attest/internal/plainhttp"
 	"github.com/bom-attest/bom-attest/internal/transport"
 )
@@ -408,7 +409,7 @@ func (r *registry) referrers(ctx context.Context) (list []v1.Descriptor, has boo
 			}
 			return nil, false, nil
 		}
-		b, err := readLimited(resp.Body, maxManifest)
+		b, err := localfile.ReadAll(ctx, resp.Body, -1, maxManifest)
 		resp.Body.Close()
 		if err != nil {
 			return nil, false, fmt.Errorf("referrers API of %s: %w", r.repo.RegistryStr(), err)
@@ -461,7 +462,7 @@ func (r *registry) getTagIndex(ctx context.Context) (*v1.IndexManifest, string, 
 	if err := ggcrtransport.CheckError(resp, http.StatusOK); err != nil {
 		return nil, "", false, err
 	}
-	b, err := readLimited(resp.Body, maxManifest)
+	b, err := localfile.ReadAll(ctx, resp.Body, -1, maxManifest)
 	if err != nil {
 		return nil, "", false, err
 	}
@@ -650,7 +651,7 @@ func (r *registry) getVerified(ctx context.Context, kind string, d v1.Hash, limi
 	if err := ggcrtransport.CheckError(resp, http.StatusOK); err != nil {
 		return nil, err
 	}
-	b, err := readLimited(resp.Body, limit)
+	b, err := localfile.ReadAll(ctx, resp.Body, -1, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -2,12 +2,11 @@ package vulns
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/CycloneDX/cyclonedx-go"
 	"github.com/anchore/packageurl-go"
+
+	"github.com/bom-attest/bom-attest/internal/localfile"
 )
 
 // ErrVEX wraps every problem with a VEX document; the message names the file.
@@ -75,7 +76,7 @@ type statement struct {
 func LoadVEX(files []string) (*VEX, error) {
 	v := &VEX{}
 	for _, file := range files {
-		data, err := readRegular(file)
+		data, err := readVEX(file)
 		if err != nil {
 			return nil, err
 		}
@@ -102,29 +103,12 @@ func (v *VEX) Statements() int {
 	return len(v.statements)
 }
 
-func readRegular(file string) ([]byte, error) {
-	// Checked before opening: opening a FIFO would wait for a writer that never comes.
-	before, err := os.Stat(file)
+// readVEX reads one VEX document as hostile input (regular file, bounded, opened without
+// blocking). The error names the file and matches both ErrVEX and localfile's sentinels.
+func readVEX(file string) ([]byte, error) {
+	data, err := localfile.Read(context.Background(), file, maxVEXFile)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrVEX, file, errors.Unwrap(err))
-	}
-	if !before.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s: not a regular file", ErrVEX, file)
-	}
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrVEX, file, errors.Unwrap(err))
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !os.SameFile(before, fi) {
-		return nil, fmt.Errorf("%w: %s: changed while being opened", ErrVEX, file)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxVEXFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrVEX, file, err)
-	}
-	if len(data) > maxVEXFile {
-		return nil, fmt.Errorf("%w: %s: larger than %d MiB; not a VEX document", ErrVEX, file, maxVEXFile>>20)
+		return nil, fmt.Errorf("%w: %w", ErrVEX, err)
 	}
 	return data, nil
 }
