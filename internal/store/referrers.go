@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/static"
@@ -267,12 +268,12 @@ func (r *registry) pushArtifact(ctx context.Context, bundle []byte, artifactType
 			return v1.Descriptor{}, "", fmt.Errorf("upload bundle to %s: %w", r.repo, err)
 		}
 	}
-	cfgDesc, err := describe(cfg)
+	cfgDesc, err := partial.Descriptor(cfg)
 	if err != nil {
 		return v1.Descriptor{}, "", err
 	}
 	cfgDesc.Data = emptyJSON
-	layerDesc, err := describe(layer)
+	layerDesc, err := partial.Descriptor(layer)
 	if err != nil {
 		return v1.Descriptor{}, "", err
 	}
@@ -285,8 +286,8 @@ func (r *registry) pushArtifact(ctx context.Context, bundle []byte, artifactType
 		SchemaVersion: 2,
 		MediaType:     types.OCIManifestSchema1,
 		ArtifactType:  artifactType,
-		Config:        cfgDesc,
-		Layers:        []v1.Descriptor{layerDesc},
+		Config:        *cfgDesc,
+		Layers:        []v1.Descriptor{*layerDesc},
 		Annotations:   annotations,
 		Subject:       &v1.Descriptor{MediaType: subj.MediaType, Size: subj.Size, Digest: subj.Digest},
 	}
@@ -310,22 +311,6 @@ func (r *registry) pushArtifact(ctx context.Context, bundle []byte, artifactType
 		ArtifactType: artifactType,
 		Annotations:  annotations,
 	}, ociSubject, nil
-}
-
-func describe(l v1.Layer) (v1.Descriptor, error) {
-	d, err := l.Digest()
-	if err != nil {
-		return v1.Descriptor{}, err
-	}
-	s, err := l.Size()
-	if err != nil {
-		return v1.Descriptor{}, err
-	}
-	mt, err := l.MediaType()
-	if err != nil {
-		return v1.Descriptor{}, err
-	}
-	return v1.Descriptor{MediaType: mt, Size: s, Digest: d}, nil
 }
 
 // bundleMediaType reads the bundle's own mediaType, so a future bundle version is labelled as what it is.
