@@ -24,6 +24,7 @@ import (
 
 	"github.com/bom-attest/bom-attest/internal/localfile"
 	"github.com/bom-attest/bom-attest/internal/plainhttp"
+	"github.com/bom-attest/bom-attest/internal/statement"
 	"github.com/bom-attest/bom-attest/internal/transport"
 )
 
@@ -609,7 +610,7 @@ func (r *registry) fetchBundle(ctx context.Context, d v1.Descriptor) (Found, boo
 	if err != nil {
 		return Found{}, false, fmt.Errorf("bundle %s of referrer %s: %w", layer, d.Digest, err)
 	}
-	pt := statementPredicateType(bundle)
+	pt := statement.BundlePredicateType(bundle)
 	if pt == "" {
 		pt = annotated
 	}
