@@ -281,19 +281,22 @@ func bomRefs(bom *cyclonedx.BOM) map[string]string {
 	if bom == nil || bom.Components == nil {
 		return refs
 	}
-	var walk func([]cyclonedx.Component)
-	walk = func(cs []cyclonedx.Component) {
-		for _, c := range cs {
-			if c.BOMRef != "" {
-				refs[packageID(c.BOMRef)] = c.BOMRef
-			}
-			if c.Components != nil {
-				walk(*c.Components)
-			}
+	eachComponent(*bom.Components, func(c cyclonedx.Component) {
+		if c.BOMRef != "" {
+			refs[packageID(c.BOMRef)] = c.BOMRef
+		}
+	})
+	return refs
+}
+
+// eachComponent visits cs and their nested components, depth first, each before its children.
+func eachComponent(cs []cyclonedx.Component, visit func(cyclonedx.Component)) {
+	for _, c := range cs {
+		visit(c)
+		if c.Components != nil {
+			eachComponent(*c.Components, visit)
 		}
 	}
-	walk(*bom.Components)
-	return refs
 }
 
 func packageID(bomRef string) string {

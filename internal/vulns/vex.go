@@ -278,16 +278,12 @@ func parseCycloneDXVEX(file string, data []byte) ([]statement, error) {
 		return nil, fmt.Errorf("%w: %s: a CycloneDX document without vulnerabilities is not VEX", ErrVEX, file)
 	}
 	refs := map[string]string{}
-	var walk func([]cyclonedx.Component)
-	walk = func(cs []cyclonedx.Component) {
-		for _, c := range cs {
+	walk := func(cs []cyclonedx.Component) {
+		eachComponent(cs, func(c cyclonedx.Component) {
 			if c.BOMRef != "" {
 				refs[c.BOMRef] = c.PackageURL
 			}
-			if c.Components != nil {
-				walk(*c.Components)
-			}
-		}
+		})
 	}
 	var docTime time.Time
 	if bom.Metadata != nil {
