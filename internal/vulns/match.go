@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -222,7 +223,7 @@ func finding(vp vulnerability.Provider, m match.Match) Finding {
 		}
 	}
 	for _, r := range v.RelatedVulnerabilities {
-		if r.ID != f.ID && !contains(f.Related, r.ID) {
+		if r.ID != f.ID && !slices.Contains(f.Related, r.ID) {
 			f.Related = append(f.Related, r.ID)
 		}
 		// A distribution's record often has no CVSS of its own; NVD's comes with the related
@@ -240,20 +241,11 @@ func finding(vp vulnerability.Provider, m match.Match) Finding {
 		}
 	}
 	for _, d := range m.Details {
-		if t := string(d.Type); !contains(f.MatchTypes, t) {
+		if t := string(d.Type); !slices.Contains(f.MatchTypes, t) {
 			f.MatchTypes = append(f.MatchTypes, t)
 		}
 	}
 	return f
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // sortFindings orders by severity (worst first), then ID, package name and version.

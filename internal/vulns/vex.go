@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -414,7 +415,7 @@ func (s *statement) covers(f *Finding, img Image) bool {
 	if !s.names(f) {
 		return false
 	}
-	if len(s.versions) > 0 && !contains(s.versions, f.Package.Version) {
+	if len(s.versions) > 0 && !slices.Contains(s.versions, f.Package.Version) {
 		return false
 	}
 	for _, p := range s.products {
@@ -541,16 +542,16 @@ func imageByPURL(p packageurl.PackageURL, img Image) bool {
 	if p.Version == "" {
 		return p.Name != "" && base != ""
 	}
-	return contains(img.Digests, p.Version)
+	return slices.Contains(img.Digests, p.Version)
 }
 
 func imageByRef(ref string, img Image) bool {
 	name, digest, hasDigest := strings.Cut(ref, "@")
 	if strings.HasPrefix(ref, "sha256:") {
-		return contains(img.Digests, ref)
+		return slices.Contains(img.Digests, ref)
 	}
 	if name != img.Name || img.Name == "" {
 		return false
 	}
-	return !hasDigest || contains(img.Digests, digest)
+	return !hasDigest || slices.Contains(img.Digests, digest)
 }
