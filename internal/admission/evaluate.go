@@ -11,6 +11,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"github.com/bom-attest/bom-attest/internal/sign"
+	"github.com/bom-attest/bom-attest/internal/statement"
 )
 
 // MaxReferrers is how many referrers of an image Kyverno's classic engine reads: it refuses an
@@ -101,7 +102,7 @@ func Evaluate(r *Rules, image string, bundles []Bundle, trusted root.TrustedMate
 		var why error
 		for _, v := range all {
 			if v.err != nil {
-				if why == nil && v.err != nil && predicateTypeOf(v.b.JSON) == a.PredicateType {
+				if why == nil && v.err != nil && statement.BundlePredicateType(v.b.JSON) == a.PredicateType {
 					why = fmt.Errorf("%s: %w", v.b.Name, v.err)
 				}
 				continue
@@ -173,26 +174,6 @@ func shown(v any) string {
 		b = append(b[:200], "…"...)
 	}
 	return string(b)
-}
-
-// predicateTypeOf reads a bundle's (unverified) predicate type, to say why a required
-// attestation that is there does not count.
-func predicateTypeOf(bundle []byte) string {
-	var b struct {
-		DSSEEnvelope struct {
-			Payload []byte `json:"payload"`
-		} `json:"dsseEnvelope"`
-	}
-	if json.Unmarshal(bundle, &b) != nil {
-		return ""
-	}
-	var st struct {
-		PredicateType string `json:"predicateType"`
-	}
-	if json.Unmarshal(b.DSSEEnvelope.Payload, &st) != nil {
-		return ""
-	}
-	return st.PredicateType
 }
 
 // Matches reports whether a pod naming image would be checked: an ImageValidatingPolicy matches

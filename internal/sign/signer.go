@@ -33,13 +33,12 @@ const (
 // Signer signs for one run: one ephemeral key, one certificate, bound to the workflow identity in
 // the ID token, and the services and trusted material of the instance.
 type Signer struct {
-	plan     Plan
-	identity Identity
-	key      sigsign.Keypair
-	cert     []byte // DER
-	trusted  root.TrustedMaterial
-	t        *transport.Transport
-	logf     func(format string, args ...any)
+	plan    Plan
+	key     sigsign.Keypair
+	cert    []byte // DER
+	trusted root.TrustedMaterial
+	t       *transport.Transport
+	logf    func(format string, args ...any)
 }
 
 // NewSigner resolves the plan, loads the trusted material (and, for public-good, the services
@@ -125,11 +124,11 @@ func newSigner(ctx context.Context, idToken string, opts Options, t *transport.T
 	}
 	plan.Identity = want
 	logf("sign: %s certified %s (issuer %s) until %s", plan.FulcioURL, want.SAN, want.Issuer, cert.NotAfter.UTC().Format(time.RFC3339))
-	return &Signer{plan: plan, identity: want, key: key, cert: der, trusted: tr.root, t: t, logf: logf}, nil
+	return &Signer{plan: plan, key: key, cert: der, trusted: tr.root, t: t, logf: logf}, nil
 }
 
 // Identity is the certificate's identity.
-func (s *Signer) Identity() Identity { return s.identity }
+func (s *Signer) Identity() Identity { return s.plan.Identity }
 
 // Sign signs an in-toto statement into a v0.3 bundle and verifies the bundle against the
 // trusted root and the signer's identity; a bundle that does not verify is not returned.
@@ -152,8 +151,8 @@ func (s *Signer) sign(ctx context.Context, stmt []byte) ([]byte, *VerifyResult, 
 	}
 	res, err := Verify(out, s.trusted, Policy{
 		SubjectDigest: head.digests[0],
-		Issuer:        s.identity.Issuer,
-		SAN:           s.identity.SAN,
+		Issuer:        s.plan.Identity.Issuer,
+		SAN:           s.plan.Identity.SAN,
 		PredicateType: head.PredicateType,
 	})
 	if err != nil {

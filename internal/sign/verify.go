@@ -1,6 +1,7 @@
 package sign
 
 import (
+	"cmp"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -190,7 +191,7 @@ func (r *VerifyResult) Summary() [][2]string {
 	for _, s := range r.Subjects {
 		row("subject", s.Name+"@"+s.Digest)
 	}
-	row("signer workflow", orUnknown(firstNonEmpty(r.SignerWorkflow, r.SAN)))
+	row("signer workflow", orUnknown(cmp.Or(r.SignerWorkflow, r.SAN)))
 	source := r.SourceRepository
 	if r.SourceRef != "" {
 		source += " @ " + r.SourceRef
@@ -227,13 +228,4 @@ func orUnknown(s string) string {
 		return "(unknown)"
 	}
 	return s
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }

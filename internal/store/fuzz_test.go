@@ -11,6 +11,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/bom-attest/bom-attest/internal/statement"
 )
 
 const fuzzSubject = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
@@ -83,7 +85,7 @@ func FuzzReferrerAnswers(f *testing.F) {
 				t.Fatalf("accepted a referrer that is not a bundle about the subject: %s", manifest)
 			}
 		}
-		_ = statementPredicateType(bundle)
+		_ = statement.BundlePredicateType(bundle)
 		k1, s1, err1 := bundleKey(bundle)
 		k2, s2, err2 := bundleKey(bundle)
 		if k1 != k2 || s1 != s2 || (err1 == nil) != (err2 == nil) {

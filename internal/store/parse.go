@@ -2,10 +2,7 @@ package store
 
 import (
 	"bytes"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -60,38 +57,4 @@ func parseReferrer(raw []byte, subject string) (layer v1.Hash, annotated string,
 		return v1.Hash{}, "", false, nil
 	}
 	return m.Layers[0].Digest, m.Annotations[AnnotationPredicateType], true, nil
-}
-
-// statementPredicateType reads predicateType from the bundle's DSSE payload; "" if it cannot.
-func statementPredicateType(bundle []byte) string {
-	var b struct {
-		DSSEEnvelope struct {
-			Payload string `json:"payload"`
-		} `json:"dsseEnvelope"`
-	}
-	if json.Unmarshal(bundle, &b) != nil {
-		return ""
-	}
-	payload, err := base64.StdEncoding.DecodeString(b.DSSEEnvelope.Payload)
-	if err != nil {
-		return ""
-	}
-	var st struct {
-		PredicateType string `json:"predicateType"`
-	}
-	if json.Unmarshal(payload, &st) != nil {
-		return ""
-	}
-	return st.PredicateType
-}
-
-func readLimited(rd io.Reader, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(rd, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("larger than %d bytes", limit)
-	}
-	return b, nil
 }

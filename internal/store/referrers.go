@@ -16,12 +16,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/bom-attest/bom-attest/internal/localfile"
 	"github.com/bom-attest/bom-attest/internal/plainhttp"
+	"github.com/bom-attest/bom-attest/internal/statement"
 	"github.com/bom-attest/bom-attest/internal/transport"
 )
 
@@ -266,12 +269,12 @@ func (r *registry) pushArtifact(ctx context.Context, bundle []byte, artifactType
 			return v1.Descriptor{}, "", fmt.Errorf("upload bundle to %s: %w", r.repo, err)
 		}
 	}
-	cfgDesc, err := describe(cfg)
+	cfgDesc, err := partial.Descriptor(cfg)
 	if err != nil {
 		return v1.Descriptor{}, "", err
 	}
 	cfgDesc.Data = emptyJSON
-	layerDesc, err := describe(layer)
+	layerDesc, err := partial.Descriptor(layer)
 	if err != nil {
 		return v1.Descriptor{}, "", err
 	}
@@ -284,8 +287,8 @@ func (r *registry) pushArtifact(ctx context.Context, bundle []byte, artifactType
 		SchemaVersion: 2,
 		MediaType:     types.OCIManifestSchema1,
 		ArtifactType:  artifactType,
-		Config:        cfgDesc,
-		Layers:        []v1.Descriptor{layerDesc},
+		Config:        *cfgDesc,
+		Layers:        []v1.Descriptor{*layerDesc},
 		Annotations:   annotations,
 		Subject:       &v1.Descriptor{MediaType: subj.MediaType, Size: subj.Size, Digest: subj.Digest},
 	}
@@ -309,22 +312,6 @@ func (r *registry) pushArtifact(ctx context.Context, bundle []byte, artifactType
 		ArtifactType: artifactType,
 		Annotations:  annotations,
 	}, ociSubject, nil
-}
-
-func describe(l v1.Layer) (v1.Descriptor, error) {
-	d, err := l.Digest()
-	if err != nil {
-		return v1.Descriptor{}, err
-	}
-	s, err := l.Size()
-	if err != nil {
-		return v1.Descriptor{}, err
-	}
-	mt, err := l.MediaType()
-	if err != nil {
-		return v1.Descriptor{}, err
-	}
-	return v1.Descriptor{MediaType: mt, Size: s, Digest: d}, nil
 }
 
 // bundleMediaType reads the bundle's own mediaType, so a future bundle version is labelled as what it is.
@@ -408,7 +395,7 @@ func (r *registry) referrers(ctx context.Context) (list []v1.Descriptor, has boo
 			}
 			return nil, false, nil
 		}
-		b, err := readLimited(resp.Body, maxManifest)
+		b, err := localfile.ReadAll(ctx, resp.Body, -1, maxManifest)
 		resp.Body.Close()
 		if err != nil {
 			return nil, false, fmt.Errorf("referrers API of %s: %w", r.repo.RegistryStr(), err)
@@ -461,7 +448,7 @@ func (r *registry) getTagIndex(ctx context.Context) (*v1.IndexManifest, string, 
 	if err := ggcrtransport.CheckError(resp, http.StatusOK); err != nil {
 		return nil, "", false, err
 	}
-	b, err := readLimited(resp.Body, maxManifest)
+	b, err := localfile.ReadAll(ctx, resp.Body, -1, maxManifest)
 	if err != nil {
 		return nil, "", false, err
 	}
@@ -623,7 +610,7 @@ func (r *registry) fetchBundle(ctx context.Context, d v1.Descriptor) (Found, boo
 	if err != nil {
 		return Found{}, false, fmt.Errorf("bundle %s of referrer %s: %w", layer, d.Digest, err)
 	}
-	pt := statementPredicateType(bundle)
+	pt := statement.BundlePredicateType(bundle)
 	if pt == "" {
 		pt = annotated
 	}
@@ -650,7 +637,7 @@ func (r *registry) getVerified(ctx context.Context, kind string, d v1.Hash, limi
 	if err := ggcrtransport.CheckError(resp, http.StatusOK); err != nil {
 		return nil, err
 	}
-	b, err := readLimited(resp.Body, limit)
+	b, err := localfile.ReadAll(ctx, resp.Body, -1, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -93,13 +93,8 @@ type Counts struct {
 // version counts once, so several platforms of one image do not multiply it.
 func Count(fs []Finding) Counts {
 	var c Counts
-	seen := map[string]bool{}
-	for _, f := range fs {
-		key := f.Key()
-		if f.Suppressed() || seen[key] {
-			continue
-		}
-		seen[key] = true
+	open, _ := Distinct(fs)
+	for _, f := range open {
 		switch f.Severity {
 		case vulnerability.CriticalSeverity:
 			c.Critical++

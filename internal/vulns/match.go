@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -222,7 +223,7 @@ func finding(vp vulnerability.Provider, m match.Match) Finding {
 		}
 	}
 	for _, r := range v.RelatedVulnerabilities {
-		if r.ID != f.ID && !contains(f.Related, r.ID) {
+		if r.ID != f.ID && !slices.Contains(f.Related, r.ID) {
 			f.Related = append(f.Related, r.ID)
 		}
 		// A distribution's record often has no CVSS of its own; NVD's comes with the related
@@ -240,20 +241,11 @@ func finding(vp vulnerability.Provider, m match.Match) Finding {
 		}
 	}
 	for _, d := range m.Details {
-		if t := string(d.Type); !contains(f.MatchTypes, t) {
+		if t := string(d.Type); !slices.Contains(f.MatchTypes, t) {
 			f.MatchTypes = append(f.MatchTypes, t)
 		}
 	}
 	return f
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // sortFindings orders by severity (worst first), then ID, package name and version.
@@ -281,19 +273,22 @@ func bomRefs(bom *cyclonedx.BOM) map[string]string {
 	if bom == nil || bom.Components == nil {
 		return refs
 	}
-	var walk func([]cyclonedx.Component)
-	walk = func(cs []cyclonedx.Component) {
-		for _, c := range cs {
-			if c.BOMRef != "" {
-				refs[packageID(c.BOMRef)] = c.BOMRef
-			}
-			if c.Components != nil {
-				walk(*c.Components)
-			}
+	eachComponent(*bom.Components, func(c cyclonedx.Component) {
+		if c.BOMRef != "" {
+			refs[packageID(c.BOMRef)] = c.BOMRef
+		}
+	})
+	return refs
+}
+
+// eachComponent visits cs and their nested components, depth first, each before its children.
+func eachComponent(cs []cyclonedx.Component, visit func(cyclonedx.Component)) {
+	for _, c := range cs {
+		visit(c)
+		if c.Components != nil {
+			eachComponent(*c.Components, visit)
 		}
 	}
-	walk(*bom.Components)
-	return refs
 }
 
 func packageID(bomRef string) string {

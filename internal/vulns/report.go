@@ -110,19 +110,12 @@ func Report(findings []Finding, o ReportOptions) *cyclonedx.BOM {
 
 func components(bom *cyclonedx.BOM) map[string]cyclonedx.Component {
 	out := map[string]cyclonedx.Component{}
-	var walk func([]cyclonedx.Component)
-	walk = func(cs []cyclonedx.Component) {
-		for _, c := range cs {
+	if bom.Components != nil {
+		eachComponent(*bom.Components, func(c cyclonedx.Component) {
 			if c.BOMRef != "" {
 				out[c.BOMRef] = c
 			}
-			if c.Components != nil {
-				walk(*c.Components)
-			}
-		}
-	}
-	if bom.Components != nil {
-		walk(*bom.Components)
+		})
 	}
 	return out
 }

@@ -2,19 +2,21 @@ package vulns
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/CycloneDX/cyclonedx-go"
 	"github.com/anchore/packageurl-go"
+
+	"github.com/bom-attest/bom-attest/internal/localfile"
 )
 
 // ErrVEX wraps every problem with a VEX document; the message names the file.
@@ -75,7 +77,7 @@ type statement struct {
 func LoadVEX(files []string) (*VEX, error) {
 	v := &VEX{}
 	for _, file := range files {
-		data, err := readRegular(file)
+		data, err := readVEX(file)
 		if err != nil {
 			return nil, err
 		}
@@ -102,29 +104,12 @@ func (v *VEX) Statements() int {
 	return len(v.statements)
 }
 
-func readRegular(file string) ([]byte, error) {
-	// Checked before opening: opening a FIFO would wait for a writer that never comes.
-	before, err := os.Stat(file)
+// readVEX reads one VEX document as hostile input (regular file, bounded, opened without
+// blocking). The error names the file and matches both ErrVEX and localfile's sentinels.
+func readVEX(file string) ([]byte, error) {
+	data, err := localfile.Read(context.Background(), file, maxVEXFile)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrVEX, file, errors.Unwrap(err))
-	}
-	if !before.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s: not a regular file", ErrVEX, file)
-	}
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrVEX, file, errors.Unwrap(err))
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !os.SameFile(before, fi) {
-		return nil, fmt.Errorf("%w: %s: changed while being opened", ErrVEX, file)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxVEXFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrVEX, file, err)
-	}
-	if len(data) > maxVEXFile {
-		return nil, fmt.Errorf("%w: %s: larger than %d MiB; not a VEX document", ErrVEX, file, maxVEXFile>>20)
+		return nil, fmt.Errorf("%w: %w", ErrVEX, err)
 	}
 	return data, nil
 }
@@ -294,16 +279,12 @@ func parseCycloneDXVEX(file string, data []byte) ([]statement, error) {
 		return nil, fmt.Errorf("%w: %s: a CycloneDX document without vulnerabilities is not VEX", ErrVEX, file)
 	}
 	refs := map[string]string{}
-	var walk func([]cyclonedx.Component)
-	walk = func(cs []cyclonedx.Component) {
-		for _, c := range cs {
+	walk := func(cs []cyclonedx.Component) {
+		eachComponent(cs, func(c cyclonedx.Component) {
 			if c.BOMRef != "" {
 				refs[c.BOMRef] = c.PackageURL
 			}
-			if c.Components != nil {
-				walk(*c.Components)
-			}
-		}
+		})
 	}
 	var docTime time.Time
 	if bom.Metadata != nil {
@@ -434,7 +415,7 @@ func (s *statement) covers(f *Finding, img Image) bool {
 	if !s.names(f) {
 		return false
 	}
-	if len(s.versions) > 0 && !contains(s.versions, f.Package.Version) {
+	if len(s.versions) > 0 && !slices.Contains(s.versions, f.Package.Version) {
 		return false
 	}
 	for _, p := range s.products {
@@ -561,16 +542,16 @@ func imageByPURL(p packageurl.PackageURL, img Image) bool {
 	if p.Version == "" {
 		return p.Name != "" && base != ""
 	}
-	return contains(img.Digests, p.Version)
+	return slices.Contains(img.Digests, p.Version)
 }
 
 func imageByRef(ref string, img Image) bool {
 	name, digest, hasDigest := strings.Cut(ref, "@")
 	if strings.HasPrefix(ref, "sha256:") {
-		return contains(img.Digests, ref)
+		return slices.Contains(img.Digests, ref)
 	}
 	if name != img.Name || img.Name == "" {
 		return false
 	}
-	return !hasDigest || contains(img.Digests, digest)
+	return !hasDigest || slices.Contains(img.Digests, digest)
 }
