@@ -1,8 +1,10 @@
 package outdir
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -81,20 +83,45 @@ func within(p, dir string) bool {
 // Write stores data as name in the directory: written to a temporary file, synced, then
 // renamed, so a reader never sees half a document and a failed run leaves no partial file.
 func (d *Dir) Write(name string, data []byte) (string, error) {
+	path, _, err := d.WriteFrom(name, func(w io.Writer) (bool, error) {
+		_, err := w.Write(data)
+		return true, err
+	})
+	return path, err
+}
+
+// WriteFrom stores what write writes as name, the way Write stores data, without holding the
+// document in memory: a large one is written as it is encoded. When write returns keep false,
+// or an error, nothing is stored and path is empty. size is the bytes written.
+func (d *Dir) WriteFrom(name string, write func(io.Writer) (keep bool, err error)) (path string, size int64, err error) {
 	if name != filepath.Base(name) || name == "." || name == ".." {
-		return "", fmt.Errorf("%w: bad file name %q", ErrOutputDir, name)
+		return "", 0, fmt.Errorf("%w: bad file name %q", ErrOutputDir, name)
 	}
 	dst := filepath.Join(d.Path, name)
 	tmp, err := os.CreateTemp(d.Path, "."+name+".tmp-*")
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrOutputDir, err)
+		return "", 0, fmt.Errorf("%w: %v", ErrOutputDir, err)
 	}
-	cleanup := func(err error) (string, error) {
+	discard := func() {
 		tmp.Close()
 		os.Remove(tmp.Name())
-		return "", fmt.Errorf("%w: write %s: %v", ErrOutputDir, dst, err)
 	}
-	if _, err := tmp.Write(data); err != nil {
+	cleanup := func(err error) (string, int64, error) {
+		discard()
+		return "", 0, fmt.Errorf("%w: write %s: %v", ErrOutputDir, dst, err)
+	}
+	cw := &countingWriter{w: tmp}
+	bw := bufio.NewWriterSize(cw, 1<<20)
+	keep, err := write(bw)
+	if err != nil {
+		discard()
+		return "", 0, err
+	}
+	if !keep {
+		discard()
+		return "", 0, nil
+	}
+	if err := bw.Flush(); err != nil {
 		return cleanup(err)
 	}
 	if err := tmp.Chmod(0o644); err != nil {
@@ -114,7 +141,18 @@ func (d *Dir) Write(name string, data []byte) (string, error) {
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return cleanup(err)
 	}
-	return dst, nil
+	return dst, cw.n, nil
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // ownName matches the file names the action writes into output-dir — documents, unsigned

@@ -2,9 +2,11 @@ package outdir
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -25,6 +27,58 @@ func TestWriteAtomic(t *testing.T) {
 	entries, _ := os.ReadDir(d.Path)
 	if len(entries) != 1 {
 		t.Errorf("temp files left behind: %v", entries)
+	}
+}
+
+// TestWriteFrom: a streamed document is stored whole, with its size, or not at all — when the
+// writer says not to keep it or fails half way, neither the file nor a temporary one is left,
+// and a file of that name from before stays as it was.
+func TestWriteFrom(t *testing.T) {
+	errHalfWay := errors.New("half way")
+	for _, tc := range []struct {
+		name string
+		keep bool
+		fail error
+		want string // content stored, "" for none
+	}{
+		{"kept", true, nil, strings.Repeat("x", 3<<20)},
+		{"not kept", false, nil, ""},
+		{"failed half way", true, errHalfWay, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := Open(t.TempDir(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want == "" {
+				if _, err := d.Write("sbom.full.cdx.json", []byte("before")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			path, size, err := d.WriteFrom("sbom.full.cdx.json", func(w io.Writer) (bool, error) {
+				if _, err := io.WriteString(w, strings.Repeat("x", 3<<20)); err != nil {
+					return false, err
+				}
+				return tc.keep, tc.fail
+			})
+			if !errors.Is(err, tc.fail) {
+				t.Fatalf("err = %v, want %v", err, tc.fail)
+			}
+			entries, _ := os.ReadDir(d.Path)
+			if len(entries) != 1 {
+				t.Errorf("files: %v, want one", entries)
+			}
+			got, _ := os.ReadFile(filepath.Join(d.Path, "sbom.full.cdx.json"))
+			if tc.want == "" {
+				if path != "" || size != 0 || string(got) != "before" {
+					t.Errorf("stored %q (%d bytes) at %q; want nothing, and the file from before kept", got[:min(len(got), 20)], size, path)
+				}
+				return
+			}
+			if path == "" || size != int64(len(tc.want)) || string(got) != tc.want {
+				t.Errorf("stored %d bytes (reported %d) at %q, want %d", len(got), size, path, len(tc.want))
+			}
+		})
 	}
 }
 

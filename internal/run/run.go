@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/CycloneDX/cyclonedx-go"
 	"github.com/anchore/syft/syft/source"
@@ -317,6 +318,10 @@ func (p *imagePipeline) target(ctx context.Context, t image.Target, file string,
 			closeSrc()
 		}
 	}()
+	// Syft's license scanner is built while the layers are read, on the core reading them
+	// leaves idle, and goes with the scan.
+	licensed := sync.OnceValues(func() (context.Context, error) { return sbom.WithLicenseScanner(ctx) })
+	go licensed()
 	err := p.stage("pull "+plat, func() (err error) {
 		src, closeSrc, err = image.Open(ctx, t, image.WithLayerCache(p.layers))
 		return err
@@ -329,7 +334,11 @@ func (p *imagePipeline) target(ctx context.Context, t image.Target, file string,
 		if t.IndexDigest != nil {
 			idx = t.IndexDigest.String()
 		}
-		gen, err = sbom.Generate(ctx, src, sbom.Options{
+		scanCtx, err := licensed()
+		if err != nil {
+			return err
+		}
+		gen, err = sbom.Generate(scanCtx, src, sbom.Options{
 			Subject: sbom.Subject{Name: t.Name, RepoURL: t.RepoURL, Digest: t.Digest.String(), IndexDigest: idx,
 				OS: t.Platform.OS, Arch: t.Platform.Architecture, Variant: t.Platform.Variant, Tag: p.sum.ResolvedTag},
 			ToolVersion: version.Get().Version,
@@ -465,16 +474,18 @@ func (p *pipeline) finalSerial(bom *cyclonedx.BOM) error {
 // sbom.full.<platform>.cdx.json), through the image's own directory. It notes the file and
 // what the attested one leaves out in pl, for the summary.
 func (p *imagePipeline) writeFullSBOM(gen *sbom.Result, file string, pl *report.Platform) error {
-	doc, left, err := gen.EncodeFull(p.cfg.SpecVersion)
-	if err != nil || !left.Any() {
-		return err
-	}
-	path, err := p.dir.Write("sbom.full."+strings.TrimPrefix(file, "sbom."), doc)
-	if err != nil {
+	var left sbom.Omitted
+	// Written as it is encoded: on a large image it is four times the attested document.
+	path, size, err := p.dir.WriteFrom("sbom.full."+strings.TrimPrefix(file, "sbom."), func(w io.Writer) (bool, error) {
+		var err error
+		left, err = gen.WriteFull(w, p.cfg.SpecVersion)
+		return left.Any(), err
+	})
+	if err != nil || path == "" {
 		return err
 	}
 	pl.FullFile, pl.LeftOut = p.display(path), left.String()
-	p.log.Infof("wrote %s (%d bytes): the full SBOM, with what the attested one leaves out", pl.FullFile, len(doc))
+	p.log.Infof("wrote %s (%d bytes): the full SBOM, with what the attested one leaves out", pl.FullFile, size)
 	return nil
 }
 

@@ -10,8 +10,11 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/CycloneDX/cyclonedx-go"
+	"github.com/anchore/syft/syft/artifact"
+	"github.com/anchore/syft/syft/pkg"
 )
 
 // Omitted counts what the attested document leaves out of the full one.
@@ -39,24 +42,34 @@ func Encode(bom *cyclonedx.BOM, v cyclonedx.SpecVersion) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// EncodeFull writes the full document: r.BOM as Encode writes it, with every package's
-// properties as Syft writes them — the CPE candidates and locations the attested document
-// leaves out put back from Syft's model, where Syft has them. It returns the document and what
-// the attested one leaves out; with nothing left out the two documents are the same.
+// EncodeFull is the full document WriteFull writes.
 func (r *Result) EncodeFull(v cyclonedx.SpecVersion) ([]byte, Omitted, error) {
-	if r.cpesDeferred {
-		return nil, Omitted{}, errors.New("sbom: the full SBOM needs the CPEs GenerateCPEs has not made yet")
-	}
 	var buf bytes.Buffer
-	var full func([]cyclonedx.Component) Omitted
-	if r.Syft != nil {
-		full = func(comps []cyclonedx.Component) Omitted { return fullComponents(r.Syft, comps) }
-	}
-	o, err := encode(&buf, r.BOM, v, full)
+	o, err := r.WriteFull(&buf, v)
 	if err != nil {
 		return nil, Omitted{}, err
 	}
 	return buf.Bytes(), o, nil
+}
+
+// WriteFull writes the full document to w: r.BOM as Encode writes it, with every package's
+// properties as Syft writes them — the CPE candidates and locations the attested document
+// leaves out put back from Syft's model, where Syft has them. It returns what the attested one
+// leaves out; with nothing left out the two documents are the same.
+func (r *Result) WriteFull(w io.Writer, v cyclonedx.SpecVersion) (Omitted, error) {
+	if r.cpesDeferred {
+		return Omitted{}, errors.New("sbom: the full SBOM needs the CPEs GenerateCPEs has not made yet")
+	}
+	var full func([]cyclonedx.Component) Omitted
+	if r.Syft != nil {
+		pkgs := r.packages()
+		byID := make(map[artifact.ID]*pkg.Package, len(pkgs))
+		for i := range pkgs {
+			byID[pkgs[i].ID()] = &pkgs[i]
+		}
+		full = func(comps []cyclonedx.Component) Omitted { return fullComponents(r.Syft, byID, comps) }
+	}
+	return encode(w, r.BOM, v, full)
 }
 
 // componentChunk is how many components go through cyclonedx-go's converter at a time. The
@@ -173,7 +186,22 @@ func writeComponents(bw *errWriter, comps []cyclonedx.Component, v cyclonedx.Spe
 // writes it at v.
 func encodeChunk(chunk []cyclonedx.Component, v cyclonedx.SpecVersion, start int) (json.RawMessage, error) {
 	part := cyclonedx.BOM{Components: &chunk}
-	fields, err := encodeObject(&part, v)
+	var buf bytes.Buffer
+	enc := cyclonedx.NewBOMEncoder(&buf, cyclonedx.BOMFileFormatJSON).SetEscapeHTML(false)
+	if err := enc.EncodeVersion(&part, v); err != nil {
+		return nil, fmt.Errorf("encode CycloneDX %s: %w", v, err)
+	}
+	// What comes before the components depends on v alone; the array is taken from between
+	// that and the object's end rather than by reading the whole encoding back as JSON.
+	if head, err := chunkHead(v); err == nil {
+		out := buf.Bytes()
+		if arr, ok := bytes.CutPrefix(out, head); ok {
+			if arr, ok = bytes.CutSuffix(arr, []byte("}\n")); ok && len(arr) >= 2 && arr[0] == '[' && arr[len(arr)-1] == ']' {
+				return arr, nil
+			}
+		}
+	}
+	fields, err := splitObject(&buf, v)
 	if err != nil {
 		return nil, err
 	}
@@ -188,6 +216,38 @@ func encodeChunk(chunk []cyclonedx.Component, v cyclonedx.SpecVersion, start int
 	}
 	return arr, nil
 }
+
+// chunkHead is what cyclonedx-go writes before the components array of a BOM that has nothing
+// but components, at spec version v: the members the converter sets, then "components":.
+var chunkHead = func() func(cyclonedx.SpecVersion) ([]byte, error) {
+	var (
+		mu    sync.Mutex
+		heads = map[cyclonedx.SpecVersion][]byte{}
+	)
+	return func(v cyclonedx.SpecVersion) ([]byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if h, ok := heads[v]; ok {
+			return h, nil
+		}
+		// One component: the converter's gob copy makes an empty array nil.
+		var buf bytes.Buffer
+		probe := cyclonedx.BOM{Components: &[]cyclonedx.Component{{Name: "probe"}}}
+		if err := cyclonedx.NewBOMEncoder(&buf, cyclonedx.BOMFileFormatJSON).SetEscapeHTML(false).EncodeVersion(&probe, v); err != nil {
+			return nil, err
+		}
+		// Nothing before the components is a string of the document's, so the first match is
+		// the member name.
+		const key = `"components":`
+		i := bytes.Index(buf.Bytes(), []byte(key+"["))
+		if i < 0 {
+			return nil, fmt.Errorf("encode CycloneDX %s: no components in %q", v, buf.Bytes())
+		}
+		h := bytes.Clone(buf.Bytes()[:i+len(key)])
+		heads[v] = h
+		return h, nil
+	}
+}()
 
 func (o *Omitted) add(p Omitted) {
 	o.Components += p.Components
@@ -210,7 +270,12 @@ func encodeObject(bom *cyclonedx.BOM, v cyclonedx.SpecVersion) ([]field, error) 
 	if err := enc.EncodeVersion(bom, v); err != nil {
 		return nil, fmt.Errorf("encode CycloneDX %s: %w", v, err)
 	}
-	dec := json.NewDecoder(&buf)
+	return splitObject(&buf, v)
+}
+
+// splitObject returns the top-level members of the JSON object r holds, in order.
+func splitObject(r io.Reader, v cyclonedx.SpecVersion) ([]field, error) {
+	dec := json.NewDecoder(r)
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return nil, fmt.Errorf("encode CycloneDX %s: not a JSON object", v)
 	}

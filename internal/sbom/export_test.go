@@ -3,6 +3,7 @@ package sbom
 import (
 	"testing"
 
+	"github.com/CycloneDX/cyclonedx-go"
 	"github.com/anchore/grype/grype/vulnerability"
 )
 
@@ -18,3 +19,6 @@ func MatchesOf(t *testing.T, vp vulnerability.Provider, doc []byte) []string {
 }
 func (c MatchCase) Dir() string  { return c.dir }
 func (c MatchCase) Name() string { return c.name }
+
+// ChunkHead is what encodeChunk takes the components array from between.
+func ChunkHead(v cyclonedx.SpecVersion) ([]byte, error) { return chunkHead(v) }

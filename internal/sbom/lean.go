@@ -1,7 +1,11 @@
 package sbom
 
 import (
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/CycloneDX/cyclonedx-go"
 	"github.com/anchore/syft/syft/artifact"
@@ -127,17 +131,34 @@ func leanComponent(c *cyclonedx.Component) Omitted {
 // trimmed before the next, so what the attested document leaves out — half of what the
 // converter makes on a large image — is never held all at once. Each package's component is
 // the converter's own: it depends on the package and the image's layer order alone.
-func toFormatModel(s *syftsbom.SBOM) *cyclonedx.BOM {
+// pkgs is s's packages in Syft's order.
+func toFormatModel(s *syftsbom.SBOM, pkgs []pkg.Package) *cyclonedx.BOM {
 	rest := *s
 	rest.Artifacts.Packages = pkg.NewCollection()
 	bom := cyclonedxhelpers.ToFormatModel(rest) // metadata, the OS, dependencies
-	pkgs := s.Artifacts.Packages.Sorted()
+	// The chunks are converted on every core, each into its own slot, and joined in order.
+	chunks := make([][]cyclonedx.Component, (len(pkgs)+componentChunk-1)/componentChunk)
+	var (
+		wg   sync.WaitGroup
+		next atomic.Int64
+	)
+	for range min(runtime.GOMAXPROCS(0), len(chunks)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(chunks); i = int(next.Add(1) - 1) {
+				start := i * componentChunk
+				part := packageComponents(s, pkgs[start:min(start+componentChunk, len(pkgs))])
+				for k := range part {
+					leanComponent(&part[k])
+				}
+				chunks[i] = part
+			}
+		})
+	}
+	wg.Wait()
 	comps := make([]cyclonedx.Component, 0, len(pkgs)+len(*bom.Components))
-	for start := 0; start < len(pkgs); start += componentChunk {
-		for _, c := range packageComponents(s, pkgs[start:min(start+componentChunk, len(pkgs))]) {
-			leanComponent(&c)
-			comps = append(comps, c)
-		}
+	for i, part := range chunks {
+		comps = append(comps, part...)
+		chunks[i] = nil
 	}
 	// The converter puts the packages first, then the OS and files.
 	comps = append(comps, *bom.Components...)
@@ -152,14 +173,14 @@ func packageComponents(s *syftsbom.SBOM, pkgs []pkg.Package) []cyclonedx.Compone
 	return *cyclonedxhelpers.ToFormatModel(part).Components
 }
 
-// fullComponents gives each component of comps that is one of s's packages the properties
-// the attested representation leaves out, where Syft's converter puts them; what later
-// stages changed or added stays as they left it. comps is a copy the caller owns.
-func fullComponents(s *syftsbom.SBOM, comps []cyclonedx.Component) Omitted {
+// fullComponents gives each component of comps that is one of s's packages (byID) the
+// properties the attested representation leaves out, where Syft's converter puts them; what
+// later stages changed or added stays as they left it. comps is a copy the caller owns.
+func fullComponents(s *syftsbom.SBOM, byID map[artifact.ID]*pkg.Package, comps []cyclonedx.Component) Omitted {
 	var pkgs []pkg.Package
 	at := map[artifact.ID]int{}
 	for i, c := range comps {
-		if p := s.Artifacts.Packages.Package(artifact.ID(c.BOMRef)); p != nil {
+		if p := byID[artifact.ID(c.BOMRef)]; p != nil {
 			pkgs = append(pkgs, *p)
 			at[p.ID()] = i
 		}
@@ -168,7 +189,9 @@ func fullComponents(s *syftsbom.SBOM, comps []cyclonedx.Component) Omitted {
 		return Omitted{}
 	}
 	var o Omitted
-	sorted := pkg.NewCollection(pkgs...).Sorted()
+	// The converter writes a collection's packages in Syft's order.
+	sorted := slices.Clone(pkgs)
+	pkg.Sort(sorted)
 	for k, syftComp := range packageComponents(s, pkgs) {
 		c := &comps[at[sorted[k].ID()]]
 		var put Omitted

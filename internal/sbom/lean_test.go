@@ -93,7 +93,7 @@ func TestFullIsSyfts(t *testing.T) {
 	for _, dir := range []string{"../../testdata/sample-image", matchImage(t)} {
 		res := scan(t, dir)
 		want := cyclonedxhelpers.ToFormatModel(*res.Syft)
-		packageRefs(want, res.Syft)
+		packageRefs(want, res.packages())
 		full, omitted, err := res.EncodeFull(cyclonedx.SpecVersion1_6)
 		if err != nil {
 			t.Fatal(err)
@@ -126,7 +126,7 @@ func TestFullIsSyfts(t *testing.T) {
 func TestRepeatedCreatorsGoBackInFull(t *testing.T) {
 	res := scan(t, matchImage(t))
 	want := cyclonedxhelpers.ToFormatModel(*res.Syft)
-	packageRefs(want, res.Syft)
+	packageRefs(want, res.packages())
 	byRef := map[string]cyclonedx.Component{}
 	for _, c := range *want.Components {
 		byRef[c.BOMRef] = c
