@@ -3,6 +3,7 @@ package image_test
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -218,5 +219,72 @@ func TestLocalKinds(t *testing.T) {
 				t.Errorf("subject = %s, want %s", r.Subject, tt.wantSubject)
 			}
 		})
+	}
+}
+
+// TestOpenKeepsTheSquashOnly: Open lets go of every layer's own tree and the squashes below the
+// top layer, so the squashed image still answers for files of every layer (contents read from
+// the layer that put them there, locations naming it) and the all-layers scope is refused
+// rather than read from trees that are gone.
+func TestOpenKeepsTheSquashOnly(t *testing.T) {
+	var layers []v1.Layer
+	for _, files := range [][]testimage.File{
+		{{Path: "etc/a", Body: []byte("1")}, {Path: "etc/b", Body: []byte("b")}},
+		{{Path: "etc/a", Body: []byte("2")}},
+		{{Path: "etc/c", Body: []byte("c")}},
+	} {
+		l, err := testimage.Layer(files...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		layers = append(layers, l)
+	}
+	img, err := testimage.Image(v1.Platform{OS: "linux", Architecture: "amd64"}, layers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "oci")
+	if err := testimage.WriteLayout(dir, img); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	r, err := image.Resolve(ctx, image.KindOCIDir, dir, image.Options{SubjectName: "example.com/layers"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	src, closeSrc, err := image.Open(ctx, r.Targets[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeSrc()
+	if res, err := src.FileResolver(source.AllLayersScope); err == nil {
+		t.Errorf("all-layers scope: %T, want an error", res)
+	}
+	res, err := src.FileResolver(source.SquashedScope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]struct {
+		body  string
+		layer int
+	}{"/etc/a": {"2", 1}, "/etc/b": {"b", 0}, "/etc/c": {"c", 2}} {
+		locs, err := res.FilesByPath(path)
+		if err != nil || len(locs) != 1 {
+			t.Fatalf("%s: %v %v", path, locs, err)
+		}
+		diffID, _ := layers[want.layer].DiffID()
+		if locs[0].FileSystemID != diffID.String() {
+			t.Errorf("%s: in layer %s, want layer %d (%s)", path, locs[0].FileSystemID, want.layer, diffID)
+		}
+		rc, err := res.FileContentsByLocation(locs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || string(b) != want.body {
+			t.Errorf("%s: %q %v, want %q", path, b, err, want.body)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	stfile "github.com/anchore/stereoscope/pkg/file"
 	stimage "github.com/anchore/stereoscope/pkg/image"
+	"github.com/anchore/syft/syft/file"
 	"github.com/anchore/syft/syft/source"
 	"github.com/anchore/syft/syft/source/stereoscopesource"
 
@@ -71,12 +72,38 @@ func Open(ctx context.Context, t Target, opts ...OpenOption) (src source.Source,
 		}
 		return nil, nil, errors.Join(fmt.Errorf("image: read %s (%s): %w", ref, t.PlatformString(), err), img.Cleanup(), gen.Cleanup())
 	}
-	src = stereoscopesource.New(img, stereoscopesource.ImageConfig{
+	squashedOnly(img)
+	src = squashedSource{stereoscopesource.New(img, stereoscopesource.ImageConfig{
 		Reference: ref,
 		Alias:     source.Alias{Name: t.Name, Version: t.Digest.String()},
-	})
+	})}
 	if o.cache != nil {
 		o.cache.release(t)
 	}
 	return src, func() error { return errors.Join(img.Cleanup(), gen.Cleanup()) }, nil
+}
+
+// squashedOnly lets go of what only a scan of every layer reads: each layer's own tree and
+// search context, and the squash of the layers below the top one. Syft scans the squashed image
+// (its default scope) and so does every stage here; stereoscope keeps a copy of the file tree
+// for each layer and another for each layer's squash, and on a large image those copies are a
+// tenth of the heap while the scan runs, every one of them marked by every collection.
+func squashedOnly(img *stimage.Image) {
+	for i, l := range img.Layers {
+		l.Tree, l.SearchContext = nil, nil
+		if i < len(img.Layers)-1 {
+			l.SquashedTree, l.SquashedSearchContext = nil, nil
+		}
+	}
+}
+
+// squashedSource is an image source whose only file resolver is the squashed image's, the one
+// squashedOnly keeps.
+type squashedSource struct{ source.Source }
+
+func (s squashedSource) FileResolver(scope source.Scope) (file.Resolver, error) {
+	if scope != source.SquashedScope {
+		return nil, fmt.Errorf("image: only the squashed image is kept, not the %s scope", scope)
+	}
+	return s.Source.FileResolver(scope)
 }
