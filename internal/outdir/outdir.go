@@ -110,8 +110,7 @@ func (d *Dir) WriteFrom(name string, write func(io.Writer) (keep bool, err error
 		discard()
 		return "", 0, fmt.Errorf("%w: write %s: %v", ErrOutputDir, dst, err)
 	}
-	cw := &countingWriter{w: tmp}
-	bw := bufio.NewWriterSize(cw, 1<<20)
+	bw := bufio.NewWriterSize(tmp, 1<<20)
 	keep, err := write(bw)
 	if err != nil {
 		discard()
@@ -130,6 +129,10 @@ func (d *Dir) WriteFrom(name string, write func(io.Writer) (keep bool, err error
 	if err := tmp.Sync(); err != nil {
 		return cleanup(err)
 	}
+	st, err := tmp.Stat()
+	if err != nil {
+		return cleanup(err)
+	}
 	if err := tmp.Close(); err != nil {
 		return cleanup(err)
 	}
@@ -141,18 +144,7 @@ func (d *Dir) WriteFrom(name string, write func(io.Writer) (keep bool, err error
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return cleanup(err)
 	}
-	return dst, cw.n, nil
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
+	return dst, st.Size(), nil
 }
 
 // ownName matches the file names the action writes into output-dir — documents, unsigned
