@@ -1,6 +1,7 @@
 package fileindex
 
 import (
+	"cmp"
 	"context"
 	"path"
 	"slices"
@@ -46,6 +47,9 @@ type Resolver struct {
 
 	once  sync.Once
 	names []string // sorted, unique basenames of every path in the tree
+
+	dirsOnce sync.Once
+	children map[string][]string // real directory -> sorted, unique basenames in it
 }
 
 // NewResolver indexes r lazily: the basenames are read on the first pattern that needs them.
@@ -76,17 +80,36 @@ func (r *Resolver) FilesByGlob(patterns ...string) ([]file.Location, error) {
 }
 
 func (r *Resolver) filesByGlob(pattern string) ([]file.Location, error) {
-	dir, base, ok := basenameGlob(pattern)
-	if !ok {
-		return r.Resolver.FilesByGlob(pattern)
+	if dir, base, ok := basenameGlob(pattern); ok {
+		r.once.Do(r.index)
+		prefix := base[:strings.IndexAny(base, "*?")]
+		lo := sort.SearchStrings(r.names, prefix)
+		hi := lo
+		for hi < len(r.names) && strings.HasPrefix(r.names[hi], prefix) {
+			hi++
+		}
+		return r.lookUp(pattern, dir, r.names[lo:hi], wildmatch.NewWildMatch(base).IsMatch)
 	}
-	r.once.Do(r.index)
-	prefix := base[:strings.IndexAny(base, "*?")]
-	match := wildmatch.NewWildMatch(base)
+	if dir, ok := dirGlob(pattern); ok {
+		// DIR/* (Syft's search for licence files next to a package's manifest): stereoscope
+		// matches every basename in the image against *, then their directories against DIR.
+		// A directory that is its own real path holds every name DIR/B can resolve through.
+		r.dirsOnce.Do(r.indexDirs)
+		if names, ok := r.children[dir]; ok {
+			return r.lookUp(pattern, dir, names, func(string) bool { return true })
+		}
+		// Not a real directory (reached through a link) or none at all: the wrapped resolver
+		// knows what a link on the way means.
+	}
+	return r.Resolver.FilesByGlob(pattern)
+}
+
+// lookUp is what a glob of dir and a basename finds: dir/name for each of names (sorted) that
+// match accepts, resolved as stereoscope resolves each hit of its own search.
+func (r *Resolver) lookUp(pattern, dir string, names []string, match func(string) bool) ([]file.Location, error) {
 	var direct, linked []file.Location
-	for i := sort.SearchStrings(r.names, prefix); i < len(r.names) && strings.HasPrefix(r.names[i], prefix); i++ {
-		name := r.names[i]
-		if !match.IsMatch(name) {
+	for _, name := range names {
+		if !match(name) {
 			continue
 		}
 		if strings.ContainsAny(name, "*?[]{}\\") {
@@ -124,6 +147,35 @@ func (r *Resolver) index() {
 		}
 	}
 	slices.Sort(r.names)
+}
+
+// indexDirs reads every path of the tree once more, by directory; only DIR/* patterns need it.
+func (r *Resolver) indexDirs() {
+	r.children = map[string][]string{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for l := range r.Resolver.AllLocations(ctx) {
+		dir, name := path.Split(l.RealPath)
+		if name == "" || name == "." {
+			continue
+		}
+		dir = cmp.Or(strings.TrimSuffix(dir, "/"), "/")
+		r.children[dir] = append(r.children[dir], name)
+	}
+	for dir, names := range r.children {
+		slices.Sort(names)
+		r.children[dir] = slices.Compact(names)
+	}
+}
+
+// dirGlob reports whether pattern is DIR/* for an absolute, clean, literal DIR other than the
+// root, and returns DIR. (stereoscope's search finds nothing for /*: left to it.)
+func dirGlob(pattern string) (string, bool) {
+	dir, ok := strings.CutSuffix(pattern, "/*")
+	if !ok || !strings.HasPrefix(dir, "/") || path.Clean(dir) != dir || strings.ContainsAny(dir, "*?[]{}\\") {
+		return "", false
+	}
+	return dir, true
 }
 
 // basenameGlob splits a pattern the index can answer into its directory and basename glob:

@@ -80,6 +80,8 @@ func trickyImage(t *testing.T) source.Source {
 		reg("usr/lib/x86_64-linux-gnu/libfoo.so.1", "foo"),
 		reg("usr/lib/x86_64-linux-gnu/libfoo.so.1.2.3", "foo"),
 		reg("usr/lib/x86_64-linux-gnu/libfoobar.so", "foobar"),
+		reg("usr/lib/x86_64-linux-gnu/.hidden", "dot"),
+		reg("usr/lib/x86_64-linux-gnu/libgone.so", "gone"),
 		symlink("lib", "usr/lib"),
 		dir("var/"), dir("var/lib/"), dir("var/lib/dpkg/"), dir("var/lib/dpkg/info/"),
 		reg("var/lib/dpkg/info/a.list", "/usr/bin/a\n"),
@@ -106,6 +108,8 @@ func trickyImage(t *testing.T) source.Source {
 		reg("var/lib/dpkg/info/a.list", "/usr/bin/a\n/usr/bin/a2\n"),
 		reg("var/lib/dpkg/info/.wh.ab.list", ""),
 		reg("var/lib/dpkg/info/new.list", "/usr/bin/new\n"),
+		dir("usr/"), dir("usr/lib/"), dir("usr/lib/x86_64-linux-gnu/"),
+		reg("usr/lib/x86_64-linux-gnu/.wh.libgone.so", ""),
 	)
 	img, err := testimage.Image(v1.Platform{OS: "linux", Architecture: "amd64"}, lower, upper)
 	if err != nil {
@@ -195,6 +199,15 @@ func TestSameAnswersAsStereoscope(t *testing.T) {
 		{[]string{"**/a.*"}, false, 0},
 		{[]string{"/var/lib/dpkg/info/a.list"}, false, 1},
 		{[]string{"/var/lib/dpkg/info/c.*", "/var/lib/dpkg/info/a.*"}, true, 4}, // a.list once
+		// DIR/*: every name in a real directory (.hidden too; libgone.so was deleted above)
+		{[]string{"/usr/lib/x86_64-linux-gnu/*"}, true, 4},
+		{[]string{"/lib/x86_64-linux-gnu/*"}, false, 4}, // through the /lib link
+		{[]string{"/etc/dpkg-info/*"}, false, 0},        // a link to a directory with glob names
+		{[]string{"/var/lib/dpkg/info/*"}, false, 0},    // names with glob characters
+		{[]string{"/var/lib/dpkg/*"}, true, 0},          // a directory only
+		{[]string{"/*"}, false, 0},                      // stereoscope finds nothing at the root
+		{[]string{"/nowhere/*"}, false, 0},
+		{[]string{"/usr/lib/x86_64-linux-gnu/*", "/usr/lib/x86_64-linux-gnu/libfoo*"}, true, 4},
 		{[]string{"/var/lib/dpkg/info/a.*", "/var/lib/dpkg/info/c.*", "/var/lib/dpkg/info/*.md5sums"}, false, 0},
 	} {
 		t.Run(fmt.Sprint(tc.patterns), func(t *testing.T) {
