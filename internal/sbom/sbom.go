@@ -133,9 +133,9 @@ func Generate(ctx context.Context, src source.Source, o Options) (*Result, error
 	return r, nil
 }
 
-// WithLicenseScanner returns ctx carrying the license scanner Generate's scan would build, so
-// the scans of a run share one: Generate uses the one ctx carries. Building it takes a quarter of
-// a second and allocates over 200 MB; called while an image is being read, that is done on a
+// WithLicenseScanner returns ctx carrying the license scanner Generate's scan would build;
+// Generate uses the one ctx carries instead of building its own. Building it takes a quarter of
+// a second and allocates over 200 MB: done ahead, while the image is being read, that is on a
 // core the read leaves idle, and collected before the scan holds the image's file trees, when
 // every collection costs the most.
 func WithLicenseScanner(ctx context.Context) (context.Context, error) {
