@@ -141,12 +141,21 @@ func (b *Budget) Open(ctx context.Context, l Layer) (io.ReadCloser, error) {
 		return nil, Named(l.What, fmt.Errorf("diff_id %s: %w", l.DiffID, err))
 	}
 	pr, pw := io.Pipe()
-	r := &layerReader{l: l, b: b, src: rc, h: h, pw: pw, counted: make(chan error, 1)}
+	r := &layerReader{l: l, b: b, src: rc, h: h, pw: pw, counted: make(chan error, 1),
+		tee: make(chan []byte, teeDepth), free: make(chan []byte, teeDepth+1), teeDone: make(chan error, 1), teeFailed: make(chan error, 1)}
 	go r.countEntries(pr)
+	go r.teeLoop()
 	return r, nil
 }
 
-// layerReader passes a layer's tar stream through, hashing it and handing it to countEntries.
+// teeDepth is how many chunks of the stream the hash and the entry count may be behind the
+// reader.
+const teeDepth = 8
+
+// layerReader passes a layer's tar stream through. A goroutine of its own hashes what passed and
+// hands it to countEntries, so that work runs beside the decompression (and stereoscope's write
+// of the stream) instead of in turn with it: on a large layer the read is the longest serial
+// step of a run. Its verdict is in before the end of the stream is passed on.
 type layerReader struct {
 	l       Layer
 	b       *Budget
@@ -156,6 +165,12 @@ type layerReader struct {
 	counted chan error
 	err     error
 	eof     bool
+
+	tee       chan []byte // chunks for teeLoop, in order
+	free      chan []byte // chunks teeLoop is done with
+	teeClosed bool
+	teeDone   chan error // teeLoop's end: nil, or why the stream fails
+	teeFailed chan error // the first failure, as soon as teeLoop sees it
 }
 
 func (r *layerReader) Read(p []byte) (int, error) {
@@ -165,20 +180,31 @@ func (r *layerReader) Read(p []byte) (int, error) {
 	if r.eof {
 		return 0, io.EOF
 	}
+	select {
+	case e := <-r.teeFailed:
+		// The entry count broke the budget or found no tar stream: stop now, not at the end.
+		return 0, r.fail(e)
+	default:
+	}
 	n, err := r.src.Read(p)
 	if n > 0 {
-		r.h.Write(p[:n])
 		if e := r.b.addBytes(int64(n)); e != nil {
 			return 0, r.fail(e)
 		}
-		if _, e := r.pw.Write(p[:n]); e != nil {
-			return 0, r.fail(e)
+		var buf []byte
+		select {
+		case buf = <-r.free:
+		default:
 		}
+		if cap(buf) < n {
+			buf = make([]byte, max(n, 32<<10))
+		}
+		r.tee <- append(buf[:0], p[:n]...)
 	}
 	switch {
 	case err == io.EOF:
-		r.pw.Close()
-		if e := <-r.counted; e != nil {
+		r.closeTee()
+		if e := <-r.teeDone; e != nil {
 			return 0, r.fail(e)
 		}
 		if got := hex.EncodeToString(r.h.Sum(nil)); got != r.l.DiffID.Hex {
@@ -191,9 +217,42 @@ func (r *layerReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// teeLoop hashes each chunk and passes it to countEntries, in order, until the reader closes
+// tee; then it waits for the count. After a failure it only takes the chunks back, so the
+// reader never blocks on it.
+func (r *layerReader) teeLoop() {
+	var failed error
+	for buf := range r.tee {
+		if failed == nil {
+			r.h.Write(buf)
+			if _, err := r.pw.Write(buf); err != nil {
+				failed = err
+				r.teeFailed <- err
+			}
+		}
+		select {
+		case r.free <- buf:
+		default:
+		}
+	}
+	if failed == nil {
+		r.pw.Close()
+		failed = <-r.counted
+	}
+	r.teeDone <- failed
+}
+
+func (r *layerReader) closeTee() {
+	if !r.teeClosed {
+		r.teeClosed = true
+		close(r.tee)
+	}
+}
+
 func (r *layerReader) fail(err error) error {
 	r.err = Named(r.l.What, err)
 	r.pw.CloseWithError(r.err)
+	r.closeTee()
 	return r.err
 }
 
@@ -201,6 +260,7 @@ func (r *layerReader) Close() error {
 	if !r.eof && r.err == nil {
 		r.pw.CloseWithError(errors.New("layer closed before its end"))
 	}
+	r.closeTee()
 	return r.src.Close()
 }
 
