@@ -1,7 +1,6 @@
 package fileindex
 
 import (
-	"cmp"
 	"context"
 	"path"
 	"slices"
@@ -45,14 +44,12 @@ func (s indexedSource) FileResolver(scope source.Scope) (file.Resolver, error) {
 type Resolver struct {
 	file.Resolver
 
-	once  sync.Once
-	names []string // sorted, unique basenames of every path in the tree
-
-	dirsOnce sync.Once
+	once     sync.Once
+	names    []string            // sorted, unique basenames of every path in the tree
 	children map[string][]string // real directory -> sorted, unique basenames in it
 }
 
-// NewResolver indexes r lazily: the basenames are read on the first pattern that needs them.
+// NewResolver indexes r lazily: the tree is read on the first pattern that needs it.
 func NewResolver(r file.Resolver) *Resolver {
 	return &Resolver{Resolver: r}
 }
@@ -94,7 +91,7 @@ func (r *Resolver) filesByGlob(pattern string) ([]file.Location, error) {
 		// DIR/* (Syft's search for licence files next to a package's manifest): stereoscope
 		// matches every basename in the image against *, then their directories against DIR.
 		// A directory that is its own real path holds every name DIR/B can resolve through.
-		r.dirsOnce.Do(r.indexDirs)
+		r.once.Do(r.index)
 		if names, ok := r.children[dir]; ok {
 			return r.lookUp(pattern, dir, names, func(string) bool { return true })
 		}
@@ -135,22 +132,9 @@ func (r *Resolver) lookUp(pattern, dir string, names []string, match func(string
 	return append(direct, linked...), nil
 }
 
-// index reads every path of the tree once.
+// index reads every path of the tree once: the basenames, and the names in each directory.
 func (r *Resolver) index() {
 	seen := map[string]bool{}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	for l := range r.Resolver.AllLocations(ctx) {
-		if name := path.Base(l.RealPath); name != "/" && name != "." && !seen[name] {
-			seen[name] = true
-			r.names = append(r.names, name)
-		}
-	}
-	slices.Sort(r.names)
-}
-
-// indexDirs reads every path of the tree once more, by directory; only DIR/* patterns need it.
-func (r *Resolver) indexDirs() {
 	r.children = map[string][]string{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -159,9 +143,14 @@ func (r *Resolver) indexDirs() {
 		if name == "" || name == "." {
 			continue
 		}
-		dir = cmp.Or(strings.TrimSuffix(dir, "/"), "/")
+		if !seen[name] {
+			seen[name] = true
+			r.names = append(r.names, name)
+		}
+		dir = strings.TrimSuffix(dir, "/")
 		r.children[dir] = append(r.children[dir], name)
 	}
+	slices.Sort(r.names)
 	for dir, names := range r.children {
 		slices.Sort(names)
 		r.children[dir] = slices.Compact(names)
