@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/CycloneDX/cyclonedx-go"
 	"github.com/anchore/syft/syft/artifact"
@@ -31,27 +32,12 @@ func (r *Result) GenerateCPEs(ctx context.Context) error {
 	}
 	pkgs := r.packages()
 	changed := make([]bool, len(pkgs))
-	var (
-		wg   sync.WaitGroup
-		next = make(chan int)
-	)
-	for range runtime.GOMAXPROCS(0) {
-		wg.Go(func() {
-			for i := range next {
-				changed[i] = generateCPEs(&pkgs[i])
-			}
-		})
-	}
-	var err error
-	for i := range pkgs {
-		if err = ctx.Err(); err != nil {
-			break
+	onEveryCore(len(pkgs), func(i int) {
+		if ctx.Err() == nil {
+			changed[i] = generateCPEs(&pkgs[i])
 		}
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	if err != nil {
+	})
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	r.cpesDeferred = false
@@ -130,4 +116,20 @@ func setCPEs(c *cyclonedx.Component, cpes []cpe.CPE) {
 	} else {
 		c.Properties = &props
 	}
+}
+
+// onEveryCore calls fn(i) for every i below n, each once, on every core.
+func onEveryCore(n int, fn func(i int)) {
+	var (
+		wg   sync.WaitGroup
+		next atomic.Int64
+	)
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -185,11 +185,9 @@ func writeComponents(bw *errWriter, comps []cyclonedx.Component, v cyclonedx.Spe
 // encodeChunk is the JSON array of chunk, the components from start on, as cyclonedx-go
 // writes it at v.
 func encodeChunk(chunk []cyclonedx.Component, v cyclonedx.SpecVersion, start int) (json.RawMessage, error) {
-	part := cyclonedx.BOM{Components: &chunk}
-	var buf bytes.Buffer
-	enc := cyclonedx.NewBOMEncoder(&buf, cyclonedx.BOMFileFormatJSON).SetEscapeHTML(false)
-	if err := enc.EncodeVersion(&part, v); err != nil {
-		return nil, fmt.Errorf("encode CycloneDX %s: %w", v, err)
+	buf, err := encodeVersion(&cyclonedx.BOM{Components: &chunk}, v)
+	if err != nil {
+		return nil, err
 	}
 	// What comes before the components depends on v alone; the array is taken from between
 	// that and the object's end rather than by reading the whole encoding back as JSON.
@@ -201,7 +199,7 @@ func encodeChunk(chunk []cyclonedx.Component, v cyclonedx.SpecVersion, start int
 			}
 		}
 	}
-	fields, err := splitObject(&buf, v)
+	fields, err := splitObject(buf, v)
 	if err != nil {
 		return nil, err
 	}
@@ -231,9 +229,8 @@ var chunkHead = func() func(cyclonedx.SpecVersion) ([]byte, error) {
 			return h, nil
 		}
 		// One component: the converter's gob copy makes an empty array nil.
-		var buf bytes.Buffer
-		probe := cyclonedx.BOM{Components: &[]cyclonedx.Component{{Name: "probe"}}}
-		if err := cyclonedx.NewBOMEncoder(&buf, cyclonedx.BOMFileFormatJSON).SetEscapeHTML(false).EncodeVersion(&probe, v); err != nil {
+		buf, err := encodeVersion(&cyclonedx.BOM{Components: &[]cyclonedx.Component{{Name: "probe"}}}, v)
+		if err != nil {
 			return nil, err
 		}
 		// Nothing before the components is a string of the document's, so the first match is
@@ -265,12 +262,21 @@ type field struct {
 
 // encodeObject converts and encodes bom with cyclonedx-go and returns its top-level members.
 func encodeObject(bom *cyclonedx.BOM, v cyclonedx.SpecVersion) ([]field, error) {
+	buf, err := encodeVersion(bom, v)
+	if err != nil {
+		return nil, err
+	}
+	return splitObject(buf, v)
+}
+
+// encodeVersion is what cyclonedx-go's EncodeVersion writes of bom at v: compact, and with
+// <, > and & as they are.
+func encodeVersion(bom *cyclonedx.BOM, v cyclonedx.SpecVersion) (*bytes.Buffer, error) {
 	var buf bytes.Buffer
-	enc := cyclonedx.NewBOMEncoder(&buf, cyclonedx.BOMFileFormatJSON).SetEscapeHTML(false)
-	if err := enc.EncodeVersion(bom, v); err != nil {
+	if err := cyclonedx.NewBOMEncoder(&buf, cyclonedx.BOMFileFormatJSON).SetEscapeHTML(false).EncodeVersion(bom, v); err != nil {
 		return nil, fmt.Errorf("encode CycloneDX %s: %w", v, err)
 	}
-	return splitObject(&buf, v)
+	return &buf, nil
 }
 
 // splitObject returns the top-level members of the JSON object r holds, in order.

@@ -1,11 +1,8 @@
 package sbom
 
 import (
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/CycloneDX/cyclonedx-go"
 	"github.com/anchore/syft/syft/artifact"
@@ -138,23 +135,14 @@ func toFormatModel(s *syftsbom.SBOM, pkgs []pkg.Package) *cyclonedx.BOM {
 	bom := cyclonedxhelpers.ToFormatModel(rest) // metadata, the OS, dependencies
 	// The chunks are converted on every core, each into its own slot, and joined in order.
 	chunks := make([][]cyclonedx.Component, (len(pkgs)+componentChunk-1)/componentChunk)
-	var (
-		wg   sync.WaitGroup
-		next atomic.Int64
-	)
-	for range min(runtime.GOMAXPROCS(0), len(chunks)) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < len(chunks); i = int(next.Add(1) - 1) {
-				start := i * componentChunk
-				part := packageComponents(s, pkgs[start:min(start+componentChunk, len(pkgs))])
-				for k := range part {
-					leanComponent(&part[k])
-				}
-				chunks[i] = part
-			}
-		})
-	}
-	wg.Wait()
+	onEveryCore(len(chunks), func(i int) {
+		start := i * componentChunk
+		part := packageComponents(s, pkgs[start:min(start+componentChunk, len(pkgs))])
+		for k := range part {
+			leanComponent(&part[k])
+		}
+		chunks[i] = part
+	})
 	comps := make([]cyclonedx.Component, 0, len(pkgs)+len(*bom.Components))
 	for i, part := range chunks {
 		comps = append(comps, part...)
