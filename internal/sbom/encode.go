@@ -2,6 +2,8 @@ package sbom
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -134,7 +137,8 @@ func encode(w io.Writer, bom *cyclonedx.BOM, v cyclonedx.SpecVersion, each func(
 // CPU, and only as many chunks as there are cores are held at a time.
 func writeComponents(bw *errWriter, comps []cyclonedx.Component, v cyclonedx.SpecVersion, each func([]cyclonedx.Component) Omitted) (Omitted, error) {
 	type encoded struct {
-		arr json.RawMessage
+		buf *bytes.Buffer // of chunkBuffers, holding arr
+		arr []byte
 		o   Omitted
 		err error
 	}
@@ -159,7 +163,7 @@ func writeComponents(bw *errWriter, comps []cyclonedx.Component, v cyclonedx.Spe
 				if each != nil {
 					r.o = each(chunk)
 				}
-				r.arr, r.err = encodeChunk(chunk, v, start)
+				r.buf, r.arr, r.err = encodeChunk(chunk, v, start)
 				results[i] <- r
 			}()
 		}
@@ -177,16 +181,53 @@ func writeComponents(bw *errWriter, comps []cyclonedx.Component, v cyclonedx.Spe
 			bw.write(",")
 		}
 		bw.writeBytes(r.arr[1 : len(r.arr)-1])
+		chunkBuffers.Put(r.buf)
 	}
 	bw.write("]")
 	return o, nil
 }
 
+// chunkBuffers hold encoded chunks: a chunk of the full document is about a megabyte, and a
+// buffer grown to that size for every chunk was a tenth of what encoding allocates.
+var chunkBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 // encodeChunk is the JSON array of chunk, the components from start on, as cyclonedx-go
-// writes it at v.
-func encodeChunk(chunk []cyclonedx.Component, v cyclonedx.SpecVersion, start int) (json.RawMessage, error) {
-	buf, err := encodeVersion(&cyclonedx.BOM{Components: &chunk}, v)
+// writes it at v: arr, which is part of buf, a buffer of chunkBuffers. chunk is the caller's
+// copy; its components' properties are swapped out while it is encoded.
+//
+// The converter gob-copies what it is given. Most of a large image's document is properties
+// (the full one's CPE candidates and locations alone are two thirds of it), which no supported
+// spec version converts and whose gob copy encodes as they are. So each component's
+// properties go through the converter as a placeholder that names them, and are encoded here,
+// as cyclonedx-go encodes them, where the placeholder came out.
+func encodeChunk(chunk []cyclonedx.Component, v cyclonedx.SpecVersion, start int) (buf *bytes.Buffer, arr []byte, err error) {
+	props, marks := swapProperties(chunk)
+	buf = chunkBuffers.Get().(*bytes.Buffer)
+	arr, err = encodeArray(buf, chunk, v, start)
+	if err == nil && marks > 0 {
+		out := chunkBuffers.Get().(*bytes.Buffer)
+		out.Reset()
+		if spliceProperties(out, arr, props, marks) {
+			chunkBuffers.Put(buf)
+			return out, out.Bytes(), nil
+		}
+		chunkBuffers.Put(out)
+		// Not as the placeholders were put in: the converter's own way, with the properties.
+		restoreProperties(chunk, props)
+		arr, err = encodeArray(buf, chunk, v, start)
+	}
 	if err != nil {
+		chunkBuffers.Put(buf)
+		return nil, nil, err
+	}
+	return buf, arr, nil
+}
+
+// encodeArray encodes chunk at v into buf (reset first) and returns the components array,
+// which is part of buf.
+func encodeArray(buf *bytes.Buffer, chunk []cyclonedx.Component, v cyclonedx.SpecVersion, start int) ([]byte, error) {
+	buf.Reset()
+	if err := encodeVersionTo(buf, &cyclonedx.BOM{Components: &chunk}, v); err != nil {
 		return nil, err
 	}
 	// What comes before the components depends on v alone; the array is taken from between
@@ -199,7 +240,7 @@ func encodeChunk(chunk []cyclonedx.Component, v cyclonedx.SpecVersion, start int
 			}
 		}
 	}
-	fields, err := splitObject(buf, v)
+	fields, err := splitObject(bytes.NewReader(buf.Bytes()), v)
 	if err != nil {
 		return nil, err
 	}
@@ -213,6 +254,91 @@ func encodeChunk(chunk []cyclonedx.Component, v cyclonedx.SpecVersion, start int
 		return nil, fmt.Errorf("encode CycloneDX %s: components %d to %d did not encode as an array", v, start, start+len(chunk))
 	}
 	return arr, nil
+}
+
+// placeholderName names the property that stands in for a component's properties while the
+// converter copies it: a NUL and a nonce of this process, so that no property of an image's
+// can be taken for one, even one made to look like it.
+var placeholderName = func() string {
+	var nonce [16]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		panic(err)
+	}
+	return "\x00bom-attest placeholder " + hex.EncodeToString(nonce[:])
+}()
+
+// placeholderHead is how the converter writes a placeholder array, up to its index.
+var placeholderHead = func() []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode([]cyclonedx.Property{{Name: placeholderName, Value: "0"}}); err != nil {
+		panic(err)
+	}
+	head, _, _ := bytes.Cut(buf.Bytes(), []byte(`"0"}]`))
+	return append(head, '"')
+}()
+
+// swapProperties puts in chunk, for each component with properties, a placeholder property
+// whose value is the component's index, and returns the properties it took out and how many.
+// A component with none (or an empty list, which the converter's copy drops) keeps what it has.
+func swapProperties(chunk []cyclonedx.Component) ([]*[]cyclonedx.Property, int) {
+	props := make([]*[]cyclonedx.Property, len(chunk))
+	marks := make([][]cyclonedx.Property, len(chunk))
+	n := 0
+	for k := range chunk {
+		p := chunk[k].Properties
+		if p == nil || len(*p) == 0 {
+			continue
+		}
+		props[k] = p
+		marks[k] = []cyclonedx.Property{{Name: placeholderName, Value: strconv.Itoa(k)}}
+		chunk[k].Properties = &marks[k]
+		n++
+	}
+	return props, n
+}
+
+func restoreProperties(chunk []cyclonedx.Component, props []*[]cyclonedx.Property) {
+	for k, p := range props {
+		if p != nil {
+			chunk[k].Properties = p
+		}
+	}
+}
+
+// spliceProperties writes arr to out with each placeholder array replaced by the properties
+// it stands for, encoded as cyclonedx-go encodes them. It reports false, with out partly
+// written, unless it found exactly the marks placeholders, in order.
+func spliceProperties(out *bytes.Buffer, arr []byte, props []*[]cyclonedx.Property, marks int) bool {
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	out.Grow(len(arr) * 2)
+	found, last := 0, -1
+	for {
+		i := bytes.Index(arr, placeholderHead)
+		if i < 0 {
+			break
+		}
+		out.Write(arr[:i])
+		rest := arr[i+len(placeholderHead):]
+		end := bytes.Index(rest, []byte(`"}]`))
+		if end < 0 {
+			return false
+		}
+		k, err := strconv.Atoi(string(rest[:end]))
+		if err != nil || k <= last || k >= len(props) || props[k] == nil {
+			return false
+		}
+		if err := enc.Encode(*props[k]); err != nil {
+			return false
+		}
+		out.Truncate(out.Len() - 1) // the Encoder's newline
+		arr = rest[end+len(`"}]`):]
+		found, last = found+1, k
+	}
+	out.Write(arr)
+	return found == marks
 }
 
 // chunkHead is what cyclonedx-go writes before the components array of a BOM that has nothing
@@ -273,10 +399,18 @@ func encodeObject(bom *cyclonedx.BOM, v cyclonedx.SpecVersion) ([]field, error) 
 // <, > and & as they are.
 func encodeVersion(bom *cyclonedx.BOM, v cyclonedx.SpecVersion) (*bytes.Buffer, error) {
 	var buf bytes.Buffer
-	if err := cyclonedx.NewBOMEncoder(&buf, cyclonedx.BOMFileFormatJSON).SetEscapeHTML(false).EncodeVersion(bom, v); err != nil {
-		return nil, fmt.Errorf("encode CycloneDX %s: %w", v, err)
+	if err := encodeVersionTo(&buf, bom, v); err != nil {
+		return nil, err
 	}
 	return &buf, nil
+}
+
+// encodeVersionTo is encodeVersion into buf.
+func encodeVersionTo(buf *bytes.Buffer, bom *cyclonedx.BOM, v cyclonedx.SpecVersion) error {
+	if err := cyclonedx.NewBOMEncoder(buf, cyclonedx.BOMFileFormatJSON).SetEscapeHTML(false).EncodeVersion(bom, v); err != nil {
+		return fmt.Errorf("encode CycloneDX %s: %w", v, err)
+	}
+	return nil
 }
 
 // splitObject returns the top-level members of the JSON object r holds, in order.

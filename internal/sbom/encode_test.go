@@ -56,6 +56,19 @@ func richBOM(n int) *cyclonedx.BOM {
 		case 3:
 			c.Components = &[]cyclonedx.Component{{BOMRef: ref + "/file", Type: cyclonedx.ComponentTypeFile, Name: "f", Properties: &[]cyclonedx.Property{{Name: "syft:location:0:path", Value: "/f"}}}}
 		}
+		// Properties are encoded apart from the converter's copy (encodeChunk): what the copy
+		// would change about them must come out the same.
+		switch i % 7 {
+		case 4:
+			c.Properties = &[]cyclonedx.Property{} // the copy drops an empty list
+		case 5:
+			c.Properties = nil
+		case 6:
+			c.Properties = &[]cyclonedx.Property{
+				{Name: "empty value"}, {}, {Name: "nul \x00 in name", Value: "bad utf-8 \xff\xfe, nul \x00"},
+				{Name: "\x00bom-attest placeholder 00", Value: "1"}, {Name: "u2028 \u2028 and tab \t", Value: `"}]`},
+			}
+		}
 		comps = append(comps, c)
 		deps = append(deps, cyclonedx.Dependency{Ref: ref})
 	}
