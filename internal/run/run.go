@@ -319,9 +319,14 @@ func (p *imagePipeline) target(ctx context.Context, t image.Target, file string,
 		}
 	}()
 	// Syft's license scanner is built while the layers are read, on the core reading them
-	// leaves idle, and goes with the scan.
+	// leaves idle, and goes with the scan; what later stages load once for the process follows
+	// it there.
 	licensed := sync.OnceValues(func() (context.Context, error) { return sbom.WithLicenseScanner(ctx) })
-	go licensed()
+	go func() {
+		licensed()
+		sbom.LoadCPEDictionary()
+		check.Compile()
+	}()
 	err := p.stage("pull "+plat, func() (err error) {
 		src, closeSrc, err = image.Open(ctx, t, image.WithLayerCache(p.layers))
 		return err

@@ -61,6 +61,10 @@ func (r *Result) GenerateCPEs(ctx context.Context) error {
 	return nil
 }
 
+// LoadCPEDictionary reads Syft's CPE dictionary, which GenerateCPEs looks every package up in,
+// once for the process: a caller with a core to spare calls it ahead of GenerateCPEs.
+func LoadCPEDictionary() { cpegen.DictionaryFind(pkg.Package{}) }
+
 // generateCPEs is what Syft's scan does for p's CPEs (internal/task finalizePkgCatalogerResults
 // in Syft v1.54.1) and reports whether it changed them: packages with a CPE of their own (from
 // the package's metadata or a binary classifier) keep what they have; the others get the CPE
@@ -90,32 +94,42 @@ func generateCPEs(p *pkg.Package) bool {
 
 // setCPEs writes cpes into c as Syft's converter does, in the attested representation: the first
 // is the component's cpe, the rest syft:cpe23 properties unless c's package type is one whose
-// candidates the representation leaves out. They go after the syft:package properties, where
-// the converter puts them.
+// candidates the representation leaves out.
 func setCPEs(c *cyclonedx.Component, cpes []cpe.CPE) {
 	c.CPE = cpes[0].Attributes.String()
 	var props []cyclonedx.Property
 	if c.Properties != nil {
-		props = slices.DeleteFunc(*c.Properties, func(p cyclonedx.Property) bool { return p.Name == cpeProperty })
+		props = *c.Properties
 	}
-	if !cpeFreeTypes[packageType(props)] && len(cpes) > 1 {
-		at := 0
-		for i, p := range props {
-			if strings.HasPrefix(p.Name, "syft:package:") {
-				at = i + 1
-			}
-		}
-		cands := make([]cyclonedx.Property, 0, len(cpes)-1)
-		for _, x := range cpes[1:] {
-			cands = append(cands, cyclonedx.Property{Name: cpeProperty, Value: x.Attributes.String()})
-		}
-		props = slices.Insert(props, at, cands...)
-	}
+	props = placeCPEs(props, cpes, false)
 	if len(props) == 0 {
 		c.Properties = nil
 	} else {
 		c.Properties = &props
 	}
+}
+
+// placeCPEs is props, a component's properties, with the syft:cpe23 properties Syft's
+// converter makes of cpes (all but the first, which is the component's cpe) in place of those
+// it has, where the converter puts them: after the syft:package properties. In the attested
+// representation (all false) the types whose candidates it leaves out get none. props is not
+// changed.
+func placeCPEs(props []cyclonedx.Property, cpes []cpe.CPE, all bool) []cyclonedx.Property {
+	props = slices.DeleteFunc(slices.Clone(props), func(p cyclonedx.Property) bool { return p.Name == cpeProperty })
+	if len(cpes) < 2 || (!all && cpeFreeTypes[packageType(props)]) {
+		return props
+	}
+	at := 0
+	for i, p := range props {
+		if strings.HasPrefix(p.Name, "syft:package:") {
+			at = i + 1
+		}
+	}
+	cands := make([]cyclonedx.Property, 0, len(cpes)-1)
+	for _, x := range cpes[1:] {
+		cands = append(cands, cyclonedx.Property{Name: cpeProperty, Value: x.Attributes.String()})
+	}
+	return slices.Insert(props, at, cands...)
 }
 
 // onEveryCore calls fn(i) for every i below n, each once, on every core.

@@ -2,6 +2,7 @@ package sbom
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -90,8 +91,17 @@ func TestLeanComponentAndRestore(t *testing.T) {
 // TestFullIsSyfts: the full document's components are Syft's converter's, property for
 // property, although the model never held what the attested one leaves out.
 func TestFullIsSyfts(t *testing.T) {
-	for _, dir := range []string{"../../testdata/sample-image", matchImage(t)} {
-		res := scan(t, dir)
+	for _, tc := range []struct {
+		dir      string
+		deferred bool // the CPEs made by GenerateCPEs, after the scan, as a run makes them
+	}{{"../../testdata/sample-image", false}, {matchImage(t), false}, {"../../testdata/sample-image", true}, {matchImage(t), true}} {
+		dir := tc.dir
+		res := scanWith(t, dir, tc.deferred)
+		if tc.deferred {
+			if err := res.GenerateCPEs(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
 		want := cyclonedxhelpers.ToFormatModel(*res.Syft)
 		packageRefs(want, res.packages())
 		full, omitted, err := res.EncodeFull(cyclonedx.SpecVersion1_6)
