@@ -86,7 +86,9 @@ func TestComponentsSchema(t *testing.T) {
 // of the whole document gives, on documents that pass and documents that fail in and around
 // the components.
 func TestValidateIsWholeDocument(t *testing.T) {
-	comp := func(name string) string { return `{"type":"library","name":"` + name + `","purl":"pkg:pypi/` + name + `@1.0"}` }
+	comp := func(name string) string {
+		return `{"type":"library","name":"` + name + `","purl":"pkg:pypi/` + name + `@1.0"}`
+	}
 	doc := func(v, comps string) string {
 		return `{"bomFormat":"CycloneDX","specVersion":"` + v + `","version":1,"components":` + comps + `,"dependencies":[{"ref":"a"}]}`
 	}

@@ -94,42 +94,32 @@ func generateCPEs(p *pkg.Package) bool {
 
 // setCPEs writes cpes into c as Syft's converter does, in the attested representation: the first
 // is the component's cpe, the rest syft:cpe23 properties unless c's package type is one whose
-// candidates the representation leaves out.
+// candidates the representation leaves out. They go after the syft:package properties, where
+// the converter puts them.
 func setCPEs(c *cyclonedx.Component, cpes []cpe.CPE) {
 	c.CPE = cpes[0].Attributes.String()
 	var props []cyclonedx.Property
 	if c.Properties != nil {
-		props = *c.Properties
+		props = slices.DeleteFunc(*c.Properties, func(p cyclonedx.Property) bool { return p.Name == cpeProperty })
 	}
-	props = placeCPEs(props, cpes, false)
+	if !cpeFreeTypes[packageType(props)] && len(cpes) > 1 {
+		at := 0
+		for i, p := range props {
+			if strings.HasPrefix(p.Name, "syft:package:") {
+				at = i + 1
+			}
+		}
+		cands := make([]cyclonedx.Property, 0, len(cpes)-1)
+		for _, x := range cpes[1:] {
+			cands = append(cands, cyclonedx.Property{Name: cpeProperty, Value: x.Attributes.String()})
+		}
+		props = slices.Insert(props, at, cands...)
+	}
 	if len(props) == 0 {
 		c.Properties = nil
 	} else {
 		c.Properties = &props
 	}
-}
-
-// placeCPEs is props, a component's properties, with the syft:cpe23 properties Syft's
-// converter makes of cpes (all but the first, which is the component's cpe) in place of those
-// it has, where the converter puts them: after the syft:package properties. In the attested
-// representation (all false) the types whose candidates it leaves out get none. props is not
-// changed.
-func placeCPEs(props []cyclonedx.Property, cpes []cpe.CPE, all bool) []cyclonedx.Property {
-	props = slices.DeleteFunc(slices.Clone(props), func(p cyclonedx.Property) bool { return p.Name == cpeProperty })
-	if len(cpes) < 2 || (!all && cpeFreeTypes[packageType(props)]) {
-		return props
-	}
-	at := 0
-	for i, p := range props {
-		if strings.HasPrefix(p.Name, "syft:package:") {
-			at = i + 1
-		}
-	}
-	cands := make([]cyclonedx.Property, 0, len(cpes)-1)
-	for _, x := range cpes[1:] {
-		cands = append(cands, cyclonedx.Property{Name: cpeProperty, Value: x.Attributes.String()})
-	}
-	return slices.Insert(props, at, cands...)
 }
 
 // onEveryCore calls fn(i) for every i below n, each once, on every core.

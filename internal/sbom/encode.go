@@ -17,6 +17,7 @@ import (
 
 	"github.com/CycloneDX/cyclonedx-go"
 	"github.com/anchore/syft/syft/artifact"
+	"github.com/anchore/syft/syft/pkg"
 )
 
 // Omitted counts what the attested document leaves out of the full one.
@@ -65,11 +66,11 @@ func (r *Result) WriteFull(w io.Writer, v cyclonedx.SpecVersion) (Omitted, error
 	var full func([]cyclonedx.Component) Omitted
 	if r.Syft != nil {
 		pkgs := r.packages()
-		at := make(map[artifact.ID]int, len(pkgs))
+		byID := make(map[artifact.ID]*pkg.Package, len(pkgs))
 		for i := range pkgs {
-			at[pkgs[i].ID()] = i
+			byID[pkgs[i].ID()] = &pkgs[i]
 		}
-		full = func(comps []cyclonedx.Component) Omitted { return fullComponents(pkgs, r.views, at, comps) }
+		full = func(comps []cyclonedx.Component) Omitted { return fullComponents(r.Syft, byID, comps) }
 	}
 	return encode(w, r.BOM, v, full)
 }

@@ -1,6 +1,7 @@
 package sbom
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/CycloneDX/cyclonedx-go"
@@ -127,26 +128,18 @@ func leanComponent(c *cyclonedx.Component) Omitted {
 // trimmed before the next, so what the attested document leaves out — half of what the
 // converter makes on a large image — is never held all at once. Each package's component is
 // the converter's own: it depends on the package and the image's layer order alone.
-// pkgs is s's packages in Syft's order; views[i] is what the converter made of pkgs[i] that
-// the full document needs back (see syftView).
-func toFormatModel(s *syftsbom.SBOM, pkgs []pkg.Package) (*cyclonedx.BOM, []syftView) {
+// pkgs is s's packages in Syft's order.
+func toFormatModel(s *syftsbom.SBOM, pkgs []pkg.Package) *cyclonedx.BOM {
 	rest := *s
 	rest.Artifacts.Packages = pkg.NewCollection()
 	bom := cyclonedxhelpers.ToFormatModel(rest) // metadata, the OS, dependencies
-	views := make([]syftView, len(pkgs))
 	// The chunks are converted on every core, each into its own slot, and joined in order.
 	chunks := make([][]cyclonedx.Component, (len(pkgs)+componentChunk-1)/componentChunk)
 	onEveryCore(len(chunks), func(i int) {
 		start := i * componentChunk
 		part := packageComponents(s, pkgs[start:min(start+componentChunk, len(pkgs))])
 		for k := range part {
-			c := &part[k]
-			views[start+k] = syftView{publisher: c.Publisher, author: c.Author}
-			if c.Properties != nil {
-				// leanComponent makes a new list; the converter's stays as it made it.
-				views[start+k].props = *c.Properties
-			}
-			leanComponent(c)
+			leanComponent(&part[k])
 		}
 		chunks[i] = part
 	})
@@ -158,18 +151,7 @@ func toFormatModel(s *syftsbom.SBOM, pkgs []pkg.Package) (*cyclonedx.BOM, []syft
 	// The converter puts the packages first, then the OS and files.
 	comps = append(comps, *bom.Components...)
 	bom.Components = &comps
-	return bom, views
-}
-
-// syftView is what Syft's converter made of a package that the attested representation leaves
-// out or a later stage may clear: every property, in the converter's order, and who made the
-// package. The converter's component depends on the package alone, and the only change to a
-// package after the scan is its CPEs (GenerateCPEs), which go where the converter puts them
-// (placeCPEs); so the full document is made from these rather than by converting every
-// package a second time, which on a large image is a second of CPU and a deep copy of each.
-type syftView struct {
-	props             []cyclonedx.Property
-	publisher, author string
+	return bom
 }
 
 // packageComponents is what Syft's converter makes of pkgs, in Syft's order of packages.
@@ -179,34 +161,42 @@ func packageComponents(s *syftsbom.SBOM, pkgs []pkg.Package) []cyclonedx.Compone
 	return *cyclonedxhelpers.ToFormatModel(part).Components
 }
 
-// fullComponents gives each component of comps that is one of the packages (at[its ID] is its
-// index in pkgs and views) the properties the attested representation leaves out, where Syft's
-// converter puts them; what later stages changed or added stays as they left it. comps is a
-// copy the caller owns.
-func fullComponents(pkgs []pkg.Package, views []syftView, at map[artifact.ID]int, comps []cyclonedx.Component) Omitted {
-	var o Omitted
-	for i := range comps {
-		c := &comps[i]
-		k, ok := at[artifact.ID(c.BOMRef)]
-		if !ok {
-			continue
+// fullComponents gives each component of comps that is one of s's packages (byID) the
+// properties the attested representation leaves out, where Syft's converter puts them; what
+// later stages changed or added stays as they left it. comps is a copy the caller owns.
+func fullComponents(s *syftsbom.SBOM, byID map[artifact.ID]*pkg.Package, comps []cyclonedx.Component) Omitted {
+	var pkgs []pkg.Package
+	at := map[artifact.ID]int{}
+	for i, c := range comps {
+		if p := byID[artifact.ID(c.BOMRef)]; p != nil {
+			pkgs = append(pkgs, *p)
+			at[p.ID()] = i
 		}
-		view := views[k]
+	}
+	if len(pkgs) == 0 {
+		return Omitted{}
+	}
+	var o Omitted
+	// The converter writes a collection's packages in Syft's order.
+	sorted := slices.Clone(pkgs)
+	pkg.Sort(sorted)
+	for k, syftComp := range packageComponents(s, pkgs) {
+		c := &comps[at[sorted[k].ID()]]
 		var put Omitted
-		if props := placeCPEs(view.props, pkgs[k].CPEs, true); props != nil {
-			var full []cyclonedx.Property
-			if full, put = restore(props, c.Properties); put.Any() {
-				c.Properties = &full
+		if syftComp.Properties != nil {
+			var props []cyclonedx.Property
+			if props, put = restore(*syftComp.Properties, c.Properties); put.Any() {
+				c.Properties = &props
 			}
 		}
 		// Enrich leaves out Syft's string for who made the package where the manufacturer it
 		// adds says the same (dropRepeatedCreator); no other stage clears these.
-		if c.Publisher == "" && view.publisher != "" {
-			c.Publisher = view.publisher
+		if c.Publisher == "" && syftComp.Publisher != "" {
+			c.Publisher = syftComp.Publisher
 			put.Creators++
 		}
-		if c.Author == "" && view.author != "" {
-			c.Author = view.author
+		if c.Author == "" && syftComp.Author != "" {
+			c.Author = syftComp.Author
 			put.Creators++
 		}
 		if put.Any() {

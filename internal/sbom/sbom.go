@@ -75,8 +75,6 @@ type Result struct {
 	// deep-copies every package (with reflection), which on a large image is seconds of CPU and
 	// hundreds of megabytes to collect.
 	pkgs []pkg.Package
-	// views[i] is what Syft's converter made of pkgs[i] that the full document puts back.
-	views []syftView
 }
 
 // packages is r's packages in Syft's order (pkg.Sort).
@@ -129,7 +127,7 @@ func Generate(ctx context.Context, src source.Source, o Options) (*Result, error
 	// Reading the packages copied them; the collection now holds the copies, so the model is
 	// held once.
 	s.Artifacts.Packages = pkg.NewCollection(r.packages()...)
-	r.BOM, r.views = toFormatModel(s, r.packages())
+	r.BOM = toFormatModel(s, r.packages())
 	packageRefs(r.BOM, r.packages())
 	shape(r.BOM, o)
 	return r, nil
