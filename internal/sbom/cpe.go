@@ -31,6 +31,18 @@ func (r *Result) GenerateCPEs(ctx context.Context) error {
 		return nil
 	}
 	pkgs := r.packages()
+	// The packages' licences are in r.BOM already, and nothing after the scan reads them from
+	// Syft's model: not the CPEs, not the full document's properties (which the converter makes
+	// from the package's type, cataloger, CPEs, locations and metadata), not Grype's matchers.
+	// On a large image they are a tenth of the heap the two largest stages' collections mark.
+	// The collection, which holds them too, is rebuilt below.
+	r.Syft.Artifacts.Packages = pkg.NewCollection()
+	for i := range pkgs {
+		pkgs[i].Licenses = pkg.NewLicenseSet()
+	}
+	// The package ID leaves the CPEs and licences out, so every package keeps its ID, bom-ref
+	// and relationships.
+	defer func() { r.Syft.Artifacts.Packages = pkg.NewCollection(pkgs...) }()
 	changed := make([]bool, len(pkgs))
 	onEveryCore(len(pkgs), func(i int) {
 		if ctx.Err() == nil {
@@ -41,8 +53,6 @@ func (r *Result) GenerateCPEs(ctx context.Context) error {
 		return err
 	}
 	r.cpesDeferred = false
-	// The package ID leaves the CPEs out, so every package keeps its ID, bom-ref and relationships.
-	r.Syft.Artifacts.Packages = pkg.NewCollection(pkgs...)
 	byID := make(map[artifact.ID]*pkg.Package, len(pkgs))
 	for i := range pkgs {
 		if changed[i] {

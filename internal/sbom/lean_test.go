@@ -97,13 +97,16 @@ func TestFullIsSyfts(t *testing.T) {
 	}{{"../../testdata/sample-image", false}, {matchImage(t), false}, {"../../testdata/sample-image", true}, {matchImage(t), true}} {
 		dir := tc.dir
 		res := scanWith(t, dir, tc.deferred)
+		// What Syft's converter makes of Syft's own scan, CPEs and licences and all.
+		syfts := res
 		if tc.deferred {
+			syfts = scan(t, dir)
 			if err := res.GenerateCPEs(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 		}
-		want := cyclonedxhelpers.ToFormatModel(*res.Syft)
-		packageRefs(want, res.packages())
+		want := cyclonedxhelpers.ToFormatModel(*syfts.Syft)
+		packageRefs(want, syfts.packages())
 		full, omitted, err := res.EncodeFull(cyclonedx.SpecVersion1_6)
 		if err != nil {
 			t.Fatal(err)

@@ -67,7 +67,9 @@ type Result struct {
 	// BOM is the document bom-attest attests, in the form later stages enrich: every component,
 	// in the attested representation (see Encode and EncodeFull).
 	BOM *cyclonedx.BOM
-	// Syft is Syft's model of the image, without package-to-file relationships (see Generate).
+	// Syft is Syft's model of the image, without package-to-file relationships (see Generate)
+	// and, once GenerateCPEs has made the deferred CPEs, without the packages' licences (BOM
+	// has them).
 	Syft *syftsbom.SBOM
 	// cpesDeferred is set until GenerateCPEs has made the CPEs Options.DeferCPEs left out.
 	cpesDeferred bool
