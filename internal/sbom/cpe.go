@@ -44,15 +44,20 @@ func (r *Result) GenerateCPEs(ctx context.Context) error {
 	// and relationships.
 	defer func() { r.Syft.Artifacts.Packages = pkg.NewCollection(pkgs...) }()
 	changed := make([]bool, len(pkgs))
+	cands := make([][]string, len(pkgs))
 	onEveryCore(len(pkgs), func(i int) {
 		if ctx.Err() == nil {
 			changed[i] = generateCPEs(&pkgs[i])
+			if changed[i] {
+				cands[i] = keepCandidatesAsText(&pkgs[i])
+			}
 		}
 	})
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	r.cpesDeferred = false
+	r.candidates = cands
 	byID := make(map[artifact.ID]*pkg.Package, len(pkgs))
 	for i := range pkgs {
 		if changed[i] {
@@ -69,6 +74,26 @@ func (r *Result) GenerateCPEs(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// keepCandidatesAsText leaves p, whose CPEs were just generated, with its most specific CPE
+// alone if its type is one whose guessed candidates the attested document leaves out, and
+// returns the others as the syft:cpe23 values Syft's converter would write of them, for the
+// full document (fullComponents). Only that document and Grype read them, and Grype's matchers
+// for these types never do (cpeFreeTypes). On a large image they are most of the CPEs (260,000
+// of 275,000 on the bench image): as Syft's structures, a dozen strings each, they were a
+// quarter of what the CPE and encode stages' collections mark, and Syft's converter deep-copied
+// and formatted each again for the full document.
+func keepCandidatesAsText(p *pkg.Package) []string {
+	if len(p.CPEs) < 2 || !cpeFreeTypes[string(p.Type)] {
+		return nil
+	}
+	out := make([]string, 0, len(p.CPEs)-1)
+	for _, c := range p.CPEs[1:] {
+		out = append(out, c.Attributes.String())
+	}
+	p.CPEs = []cpe.CPE{p.CPEs[0]}
+	return out
 }
 
 // LoadCPEDictionary reads Syft's CPE dictionary, which GenerateCPEs looks every package up in,
@@ -130,6 +155,22 @@ func setCPEs(c *cyclonedx.Component, cpes []cpe.CPE) {
 	} else {
 		c.Properties = &props
 	}
+}
+
+// insertCandidates puts cands as syft:cpe23 properties into props, a package's properties as
+// Syft's converter writes them, where the converter puts them: after the syft:package ones.
+func insertCandidates(props []cyclonedx.Property, cands []string) []cyclonedx.Property {
+	at := 0
+	for i, p := range props {
+		if strings.HasPrefix(p.Name, "syft:package:") {
+			at = i + 1
+		}
+	}
+	extra := make([]cyclonedx.Property, len(cands))
+	for i, c := range cands {
+		extra[i] = cyclonedx.Property{Name: cpeProperty, Value: c}
+	}
+	return slices.Insert(slices.Clip(props), at, extra...)
 }
 
 // onEveryCore calls fn(i) for every i below n, each once, on every core.

@@ -17,7 +17,6 @@ import (
 
 	"github.com/CycloneDX/cyclonedx-go"
 	"github.com/anchore/syft/syft/artifact"
-	"github.com/anchore/syft/syft/pkg"
 )
 
 // Omitted counts what the attested document leaves out of the full one.
@@ -66,11 +65,13 @@ func (r *Result) WriteFull(w io.Writer, v cyclonedx.SpecVersion) (Omitted, error
 	var full func([]cyclonedx.Component) Omitted
 	if r.Syft != nil {
 		pkgs := r.packages()
-		byID := make(map[artifact.ID]*pkg.Package, len(pkgs))
+		at := make(map[artifact.ID]int, len(pkgs))
 		for i := range pkgs {
-			byID[pkgs[i].ID()] = &pkgs[i]
+			at[pkgs[i].ID()] = i
 		}
-		full = func(comps []cyclonedx.Component) Omitted { return fullComponents(r.Syft, byID, comps) }
+		full = func(comps []cyclonedx.Component) Omitted {
+			return fullComponents(r.Syft, pkgs, r.candidates, at, comps)
+		}
 	}
 	return encode(w, r.BOM, v, full)
 }

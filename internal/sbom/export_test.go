@@ -1,6 +1,7 @@
 package sbom
 
 import (
+	"context"
 	"testing"
 
 	"github.com/CycloneDX/cyclonedx-go"
@@ -11,9 +12,17 @@ import (
 // package) to the Grype equivalence of grype_test.go.
 type MatchCase = matchCase
 
-func MatchDB(t *testing.T) vulnerability.Provider  { return matchDB(t) }
-func MatchCases(t *testing.T) []MatchCase          { return matchCases(t) }
-func ScanForTest(t *testing.T, dir string) *Result { return scan(t, dir) }
+func MatchDB(t *testing.T) vulnerability.Provider { return matchDB(t) }
+func MatchCases(t *testing.T) []MatchCase         { return matchCases(t) }
+
+// ScanForTest scans dir as a run does: the CPEs made once the scan is done.
+func ScanForTest(t *testing.T, dir string) *Result {
+	r := scanWith(t, dir, true)
+	if err := r.GenerateCPEs(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
 func MatchesOf(t *testing.T, vp vulnerability.Provider, doc []byte) []string {
 	return matchesOf(t, vp, doc)
 }

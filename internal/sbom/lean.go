@@ -161,27 +161,38 @@ func packageComponents(s *syftsbom.SBOM, pkgs []pkg.Package) []cyclonedx.Compone
 	return *cyclonedxhelpers.ToFormatModel(part).Components
 }
 
-// fullComponents gives each component of comps that is one of s's packages (byID) the
-// properties the attested representation leaves out, where Syft's converter puts them; what
-// later stages changed or added stays as they left it. comps is a copy the caller owns.
-func fullComponents(s *syftsbom.SBOM, byID map[artifact.ID]*pkg.Package, comps []cyclonedx.Component) Omitted {
-	var pkgs []pkg.Package
-	at := map[artifact.ID]int{}
+// fullComponents gives each component of comps that is one of pkgs (at[its ID] is its index)
+// the properties the attested representation leaves out, where Syft's converter puts them;
+// what later stages changed or added stays as they left it. candidates[i], if any, is the
+// syft:cpe23 values of pkgs[i] that GenerateCPEs keeps out of the model. comps is a copy the
+// caller owns.
+func fullComponents(s *syftsbom.SBOM, pkgs []pkg.Package, candidates [][]string, at map[artifact.ID]int, comps []cyclonedx.Component) Omitted {
+	var these []pkg.Package
+	where := map[artifact.ID]int{} // in comps
 	for i, c := range comps {
-		if p := byID[artifact.ID(c.BOMRef)]; p != nil {
-			pkgs = append(pkgs, *p)
-			at[p.ID()] = i
+		if k, ok := at[artifact.ID(c.BOMRef)]; ok {
+			these = append(these, pkgs[k])
+			where[pkgs[k].ID()] = i
 		}
 	}
-	if len(pkgs) == 0 {
+	if len(these) == 0 {
 		return Omitted{}
 	}
 	var o Omitted
 	// The converter writes a collection's packages in Syft's order.
-	sorted := slices.Clone(pkgs)
+	sorted := slices.Clone(these)
 	pkg.Sort(sorted)
-	for k, syftComp := range packageComponents(s, pkgs) {
-		c := &comps[at[sorted[k].ID()]]
+	for k, syftComp := range packageComponents(s, these) {
+		id := sorted[k].ID()
+		c := &comps[where[id]]
+		if cands := candidatesOf(candidates, at[id]); len(cands) > 0 {
+			var props []cyclonedx.Property
+			if syftComp.Properties != nil {
+				props = *syftComp.Properties
+			}
+			props = insertCandidates(props, cands)
+			syftComp.Properties = &props
+		}
 		var put Omitted
 		if syftComp.Properties != nil {
 			var props []cyclonedx.Property
@@ -205,6 +216,13 @@ func fullComponents(s *syftsbom.SBOM, byID map[artifact.ID]*pkg.Package, comps [
 		}
 	}
 	return o
+}
+
+func candidatesOf(candidates [][]string, i int) []string {
+	if i < len(candidates) {
+		return candidates[i]
+	}
+	return nil
 }
 
 // restore merges syft, a package's properties as Syft's converter writes them, into current,

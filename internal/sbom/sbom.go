@@ -69,7 +69,8 @@ type Result struct {
 	BOM *cyclonedx.BOM
 	// Syft is Syft's model of the image, without package-to-file relationships (see Generate)
 	// and, once GenerateCPEs has made the deferred CPEs, without the packages' licences (BOM
-	// has them).
+	// has them) and with only the most specific CPE of the types whose guessed candidates the
+	// attested document leaves out (see keepCandidatesAsText).
 	Syft *syftsbom.SBOM
 	// cpesDeferred is set until GenerateCPEs has made the CPEs Options.DeferCPEs left out.
 	cpesDeferred bool
@@ -77,6 +78,9 @@ type Result struct {
 	// deep-copies every package (with reflection), which on a large image is seconds of CPU and
 	// hundreds of megabytes to collect.
 	pkgs []pkg.Package
+	// candidates[i] is the syft:cpe23 values of pkgs[i]'s guessed CPEs that GenerateCPEs took
+	// out of the model (keepCandidatesAsText).
+	candidates [][]string
 }
 
 // packages is r's packages in Syft's order (pkg.Sort).
