@@ -10,7 +10,9 @@ import (
 	"testing"
 
 	"github.com/CycloneDX/cyclonedx-go"
+	"github.com/anchore/syft/syft/artifact"
 	"github.com/anchore/syft/syft/format/common/cyclonedxhelpers"
+	"github.com/anchore/syft/syft/pkg"
 )
 
 // syftComponent is a component as Syft's converter makes it, with what the attested
@@ -195,4 +197,37 @@ func manufactureAll(t *testing.T, bom *cyclonedx.BOM, someMore bool) int {
 		}
 	}
 	return dropped
+}
+
+// TestRelationshipsNameOnly: after the scan, a relationship's packages carry their ID and purl
+// (what the documents and Grype read of them) and not Syft's model of them a second time.
+func TestRelationshipsNameOnly(t *testing.T) {
+	res := scan(t, matchImage(t))
+	byID := map[artifact.ID]pkg.Package{}
+	for _, p := range res.packages() {
+		byID[p.ID()] = p
+	}
+	packages := 0
+	for _, r := range res.Syft.Relationships {
+		for _, end := range []artifact.Identifiable{r.From, r.To} {
+			p, ok := end.(pkg.Package)
+			if !ok {
+				continue
+			}
+			packages++
+			full, ok := byID[p.ID()]
+			if !ok {
+				t.Fatalf("%s relationship names package %s (%s), which is not in the model", r.Type, p.Name, p.ID())
+			}
+			if p.PURL != full.PURL || p.Name != full.Name {
+				t.Errorf("%s relationship: package %s keeps purl %q, the model has %q", r.Type, p.Name, p.PURL, full.PURL)
+			}
+			if p.Metadata != nil || len(p.Locations.ToSlice()) > 0 || len(p.Licenses.ToSlice()) > 0 || len(p.CPEs) > 0 {
+				t.Errorf("%s relationship: package %s still carries Syft's model of it", r.Type, p.Name)
+			}
+		}
+	}
+	if packages == 0 {
+		t.Fatal("no relationship names a package: the test proves nothing")
+	}
 }

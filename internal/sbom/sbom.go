@@ -129,6 +129,14 @@ func Generate(ctx context.Context, src source.Source, o Options) (*Result, error
 	s.Relationships = slices.DeleteFunc(s.Relationships, func(r artifact.Relationship) bool {
 		return r.Type == artifact.EvidentByRelationship
 	})
+	// Each relationship holds the packages it names as whole copies, which keep Syft's first
+	// model of them alive beside the one read below: their locations, licences and metadata.
+	// Nothing after the scan reads more of them than the ID and purl (CycloneDX dependencies
+	// name packages by both, Syft's JSON for Grype by the ID).
+	for i := range s.Relationships {
+		s.Relationships[i].From = namesOnly(s.Relationships[i].From)
+		s.Relationships[i].To = namesOnly(s.Relationships[i].To)
+	}
 	r := &Result{Syft: s, cpesDeferred: o.DeferCPEs}
 	// Reading the packages copied them; the collection now holds the copies, so the model is
 	// held once.
@@ -137,6 +145,17 @@ func Generate(ctx context.Context, src source.Source, o Options) (*Result, error
 	packageRefs(r.BOM, r.packages())
 	shape(r.BOM, o)
 	return r, nil
+}
+
+// namesOnly is x, if it is a package, without its locations, licences, metadata and CPEs: its
+// ID (which a copy keeps), purl, name, version and type stay.
+func namesOnly(x artifact.Identifiable) artifact.Identifiable {
+	p, ok := x.(pkg.Package)
+	if !ok {
+		return x
+	}
+	p.Locations, p.Licenses, p.Metadata, p.CPEs = file.NewLocationSet(), pkg.NewLicenseSet(), nil, nil
+	return p
 }
 
 // WithLicenseScanner returns ctx carrying the license scanner Generate's scan would build;
