@@ -34,8 +34,8 @@ func (r *Result) GenerateCPEs(ctx context.Context) error {
 	// The packages' licences are in r.BOM already, and nothing after the scan reads them from
 	// Syft's model: not the CPEs, not the full document's properties (which the converter makes
 	// from the package's type, cataloger, CPEs, locations and metadata), not Grype's matchers.
-	// On a large image they are a tenth of the heap the two largest stages' collections mark.
-	// The collection, which holds them too, is rebuilt below.
+	// With the relationships' copies gone (namesOnly), the packages and the collection are all
+	// that hold them; the collection is rebuilt below.
 	r.Syft.Artifacts.Packages = pkg.NewCollection()
 	for i := range pkgs {
 		pkgs[i].Licenses = pkg.NewLicenseSet()

@@ -218,6 +218,7 @@ func fullComponents(s *syftsbom.SBOM, pkgs []pkg.Package, candidates [][]string,
 	return o
 }
 
+// candidatesOf is candidates[i]: none before GenerateCPEs has made any.
 func candidatesOf(candidates [][]string, i int) []string {
 	if i < len(candidates) {
 		return candidates[i]
