@@ -166,3 +166,28 @@ func TestEqualValues(t *testing.T) {
 		}
 	}
 }
+
+// FuzzValidateIsWholeDocument: on any input, Validate's verdict is the whole document's.
+func FuzzValidateIsWholeDocument(f *testing.F) {
+	comp := `{"type":"library","name":"a"}`
+	for _, seed := range []string{
+		`{"bomFormat":"CycloneDX","specVersion":"1.6","components":[` + comp + `]}`,
+		`{"bomFormat":"CycloneDX","specVersion":"1.6","components":[` + comp + `,` + comp + `]}`,
+		`{"bomFormat":"CycloneDX","specVersion":"1.6","components":[{"name":"a","type":"library"},` + comp + `]}`,
+		`{"bomFormat":"CycloneDX","specVersion":"1.6","components":[{"type":"library","name":"a","version":"1"},{"type":"library","name":"a","version":"1.0"}]}`,
+		`{"components":[],"bomFormat":"CycloneDX","specVersion":"1.6","components":[{"type":"gadget"}]}`,
+		`{"bomFormat":"CycloneDX","specVersion":"1.6","components":[` + comp + `]} x`,
+		`{"bomFormat":"CycloneDX","specVersion":"1.6","components":{}}`,
+		`[]`, `{`, ``,
+	} {
+		f.Add(seed)
+	}
+	s := func() *jsonschema.Schema { compileOnce.Do(compileAll); return compiled[cyclonedx.SpecVersion1_6] }()
+	f.Fuzz(func(t *testing.T, doc string) {
+		whole := validateWhole(s, []byte(doc), cyclonedx.SpecVersion1_6)
+		got := Validate([]byte(doc), cyclonedx.SpecVersion1_6)
+		if (got == nil) != (whole == nil) {
+			t.Fatalf("Validate() = %v; the whole document's validation = %v", got, whole)
+		}
+	})
+}

@@ -125,3 +125,25 @@ func TestChunksAreCut(t *testing.T) {
 		}
 	}
 }
+
+// FuzzEncodeIsTheLibrarysOutput: whatever a property holds, the properties encoded apart from
+// the converter's copy (encodeChunk) come out as one EncodeVersion call writes them.
+func FuzzEncodeIsTheLibrarysOutput(f *testing.F) {
+	f.Add("syft:package:type", "deb", "x", "")
+	f.Add("\x00bom-attest placeholder 00", "1", "\xff", `"}]`)
+	f.Add("<&>", "\u2028", "", "\x00")
+	f.Fuzz(func(t *testing.T, n1, v1, n2, v2 string) {
+		bom := richBOM(3)
+		(*bom.Components)[0].Properties = &[]cyclonedx.Property{{Name: n1, Value: v1}, {Name: n2, Value: v2}}
+		(*bom.Components)[2].Properties = &[]cyclonedx.Property{{Name: n2, Value: v1}}
+		for _, v := range check.SpecVersions {
+			got, err := sbom.Encode(bom, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := libraryEncode(t, bom, v); !bytes.Equal(got, want) {
+				t.Fatalf("%s: Encode differs from cyclonedx-go's EncodeVersion\n got: %q\nwant: %q", v, got, want)
+			}
+		}
+	})
+}
