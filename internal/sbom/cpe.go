@@ -138,17 +138,11 @@ func setCPEs(c *cyclonedx.Component, cpes []cpe.CPE) {
 		props = slices.DeleteFunc(*c.Properties, func(p cyclonedx.Property) bool { return p.Name == cpeProperty })
 	}
 	if !cpeFreeTypes[packageType(props)] && len(cpes) > 1 {
-		at := 0
-		for i, p := range props {
-			if strings.HasPrefix(p.Name, "syft:package:") {
-				at = i + 1
-			}
-		}
-		cands := make([]cyclonedx.Property, 0, len(cpes)-1)
+		cands := make([]string, 0, len(cpes)-1)
 		for _, x := range cpes[1:] {
-			cands = append(cands, cyclonedx.Property{Name: cpeProperty, Value: x.Attributes.String()})
+			cands = append(cands, x.Attributes.String())
 		}
-		props = slices.Insert(props, at, cands...)
+		props = insertCandidates(props, cands)
 	}
 	if len(props) == 0 {
 		c.Properties = nil
