@@ -227,19 +227,15 @@ func TestLocalKinds(t *testing.T) {
 // the layer that put them there, locations naming it) and the all-layers scope is refused
 // rather than read from trees that are gone.
 func TestOpenKeepsTheSquashOnly(t *testing.T) {
-	var layers []v1.Layer
-	for _, files := range [][]testimage.File{
-		{{Path: "etc/a", Body: []byte("1")}, {Path: "etc/b", Body: []byte("b")}},
-		{{Path: "etc/a", Body: []byte("2")}},
-		{{Path: "etc/c", Body: []byte("c")}},
-	} {
-		l, err := testimage.Layer(files...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		layers = append(layers, l)
+	img, err := testimage.Layered(v1.Platform{OS: "linux", Architecture: "amd64"},
+		[]testimage.File{{Path: "etc/a", Body: []byte("1")}, {Path: "etc/b", Body: []byte("b")}},
+		[]testimage.File{{Path: "etc/a", Body: []byte("2")}},
+		[]testimage.File{{Path: "etc/c", Body: []byte("c")}},
+	)
+	if err != nil {
+		t.Fatal(err)
 	}
-	img, err := testimage.Image(v1.Platform{OS: "linux", Architecture: "amd64"}, layers...)
+	layers, err := img.Layers()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -160,25 +160,23 @@ func (img *testImage) layout(t *testing.T) (string, []string) {
 		if img.err != nil {
 			return
 		}
-		var layers []v1.Layer
-		for _, files := range img.layers {
-			l, err := testimage.Layer(files...)
-			if err != nil {
-				img.err = err
-				return
-			}
+		i, err := testimage.Layered(v1.Platform{OS: "linux", Architecture: "amd64"}, img.layers...)
+		if err != nil {
+			img.err = err
+			return
+		}
+		layers, err := i.Layers()
+		if err != nil {
+			img.err = err
+			return
+		}
+		for _, l := range layers {
 			d, err := l.DiffID()
 			if err != nil {
 				img.err = err
 				return
 			}
-			layers = append(layers, l)
 			img.diffs = append(img.diffs, d.String())
-		}
-		i, err := testimage.Image(v1.Platform{OS: "linux", Architecture: "amd64"}, layers...)
-		if err != nil {
-			img.err = err
-			return
 		}
 		d, err := i.Digest()
 		if err != nil {

@@ -117,6 +117,19 @@ func Image(platform v1.Platform, layers ...v1.Layer) (v1.Image, error) {
 	return mutate.ConfigFile(img, cf)
 }
 
+// Layered is Image of one layer (Layer) for each list of files, bottom first.
+func Layered(platform v1.Platform, layers ...[]File) (v1.Image, error) {
+	ls := make([]v1.Layer, 0, len(layers))
+	for _, files := range layers {
+		l, err := Layer(files...)
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+	}
+	return Image(platform, ls...)
+}
+
 // Index makes a multi-platform OCI index of images, each annotated with its config's platform.
 func Index(imgs ...v1.Image) (v1.ImageIndex, error) {
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)

@@ -51,15 +51,7 @@ func main() {
 	}
 	app = append(app, testimage.File{Path: models + "/model.safetensors", Body: safetensors()})
 
-	var layers []v1.Layer
-	for _, fs := range [][]testimage.File{base, app} {
-		l, err := testimage.Layer(fs...)
-		if err != nil {
-			log.Fatal(err)
-		}
-		layers = append(layers, l)
-	}
-	img, err := testimage.Image(v1.Platform{OS: "linux", Architecture: "amd64"}, layers...)
+	img, err := testimage.Layered(v1.Platform{OS: "linux", Architecture: "amd64"}, base, app)
 	if err != nil {
 		log.Fatal(err)
 	}
