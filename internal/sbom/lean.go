@@ -164,8 +164,8 @@ func packageComponents(s *syftsbom.SBOM, pkgs []pkg.Package) []cyclonedx.Compone
 // fullComponents gives each component of comps that is one of pkgs (at[its ID] is its index)
 // the properties the attested representation leaves out, where Syft's converter puts them;
 // what later stages changed or added stays as they left it. candidates[i], if any, is the
-// syft:cpe23 values of pkgs[i] that GenerateCPEs keeps out of the model. comps is a copy the
-// caller owns.
+// syft:cpe23 values of pkgs[i] that GenerateCPEs keeps out of the model (none before it ran).
+// comps is a copy the caller owns.
 func fullComponents(s *syftsbom.SBOM, pkgs []pkg.Package, candidates [][]string, at map[artifact.ID]int, comps []cyclonedx.Component) Omitted {
 	var these []pkg.Package
 	where := map[artifact.ID]int{} // in comps
@@ -185,12 +185,12 @@ func fullComponents(s *syftsbom.SBOM, pkgs []pkg.Package, candidates [][]string,
 	for k, syftComp := range packageComponents(s, these) {
 		id := sorted[k].ID()
 		c := &comps[where[id]]
-		if cands := candidatesOf(candidates, at[id]); len(cands) > 0 {
+		if i := at[id]; i < len(candidates) && len(candidates[i]) > 0 {
 			var props []cyclonedx.Property
 			if syftComp.Properties != nil {
 				props = *syftComp.Properties
 			}
-			props = insertCandidates(props, cands)
+			props = insertCandidates(props, candidates[i])
 			syftComp.Properties = &props
 		}
 		var put Omitted
@@ -216,14 +216,6 @@ func fullComponents(s *syftsbom.SBOM, pkgs []pkg.Package, candidates [][]string,
 		}
 	}
 	return o
-}
-
-// candidatesOf is candidates[i]: none before GenerateCPEs has made any.
-func candidatesOf(candidates [][]string, i int) []string {
-	if i < len(candidates) {
-		return candidates[i]
-	}
-	return nil
 }
 
 // restore merges syft, a package's properties as Syft's converter writes them, into current,
